@@ -1,0 +1,1 @@
+"""Channel adapters. Only this package may import a Telegram framework."""

@@ -1,0 +1,109 @@
+"""The `lessonbot` command (also `python -m bot`).
+
+Heavy imports (SQLAlchemy, the Telegram frameworks) happen inside the commands that need them,
+so `lint` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.errors import LessonBotError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lessonbot", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = sub.add_parser("chat", help="talk to the bot in the terminal")
+    chat.add_argument("--learner", default=None, help="learner name (default: your user name)")
+    chat.add_argument("--lang", default=None, help="language code, e.g. th")
+
+    lint = sub.add_parser("lint", help="check lessons for mistakes")
+    lint.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: "
+                      "LESSONS_DIR)")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+
+    sub.add_parser("schema", help="print the JSON Schema of lesson files")
+
+    db = sub.add_parser("db", help="database tasks")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
+    db_sub.add_parser("upgrade", help="apply migrations")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except LessonBotError as exc:
+        print(f"lessonbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from bot.config import Settings
+
+    settings = Settings.load()
+    if args.command == "lint":
+        from bot.lint import lint_paths, report
+
+        problems = lint_paths(args.paths or [settings.lessons_dir])
+        return report(problems, args.format, sys.stdout, sys.stderr)
+    if args.command == "schema":
+        from bot.content.model import json_schema
+
+        print(json.dumps(json_schema(), indent=2))
+        return 0
+    if args.command == "chat":
+        asyncio.run(_chat(settings, args.learner or getpass.getuser(), args.lang))
+        return 0
+    if args.command == "db":
+        asyncio.run(_db_upgrade(settings))
+        print("database is up to date")
+        return 0
+    raise AssertionError(args.command)
+
+
+async def _chat(settings: object, learner: str, lang: str | None) -> None:
+    from dataclasses import replace
+
+    from bot.app import build_service, open_database
+    from bot.channels.console import chat
+    from bot.config import Settings
+    from bot.store import Identity
+
+    assert isinstance(settings, Settings)
+    engine = await open_database(settings)
+    try:
+        service = build_service(settings, engine)
+        if lang and lang not in service.languages:
+            raise LessonBotError(f"no locale `{lang}`; shipped: {', '.join(service.languages)}")
+        if lang:
+            service = replace(service, default_locale=lang)
+        await chat(service, Identity("console", learner, first_name=learner, language=lang or ""))
+    finally:
+        await engine.dispose()
+
+
+async def _db_upgrade(settings: object) -> None:
+    from bot.config import Settings
+    from bot.store import create_engine, upgrade
+
+    assert isinstance(settings, Settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,141 @@
+"""Load `lessons/` into a Library, collecting every problem instead of stopping at the first.
+
+A file with errors is left out of the Library; the files that are fine still load, so one typo
+never takes the whole bot down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.content import text as tx
+from bot.content.checks import check_lesson
+from bot.content.diagnostics import Diagnostic, Severity
+from bot.content.library import Library, LoadedCourse, LoadedLesson
+from bot.content.model import ChoiceStep, Course, InputStep, Lesson
+from bot.content.source import Source, read_source
+from bot.content.validate import validate
+
+COURSE_FILE = "course.yaml"
+
+
+def load_library(content_dir: str | Path) -> tuple[Library, list[Diagnostic]]:
+    """Load every course folder under `content_dir` (or `content_dir` itself if it is one)."""
+    root = Path(content_dir)
+    if (root / COURSE_FILE).is_file():
+        course_dirs = [root]
+    elif root.is_dir():
+        course_dirs = sorted(p.parent for p in root.glob(f"*/{COURSE_FILE}"))
+    else:
+        where = str(root)
+        return Library(()), [Diagnostic(where, 1, 1, Severity.ERROR,
+                                        "no such folder; set LESSONS_DIR to your lessons folder")]
+    courses: list[LoadedCourse] = []
+    problems: list[Diagnostic] = []
+    for course_dir in course_dirs:
+        course, found = load_course(course_dir)
+        problems.extend(found)
+        if course is not None:
+            courses.append(course)
+    return Library(tuple(courses)), sorted(problems)
+
+
+def load_course(course_dir: Path) -> tuple[LoadedCourse | None, list[Diagnostic]]:
+    course_src = _read(course_dir / COURSE_FILE)
+    course = validate(course_src, Course)
+    lesson_srcs = [_read(p) for p in sorted(course_dir.glob("*.yaml")) if p.name != COURSE_FILE]
+    lessons = {id(src): validate(src, Lesson) for src in lesson_srcs}
+    known = tx.BUILTIN_PLACEHOLDERS | {
+        step.field
+        for lesson in lessons.values() if lesson
+        for step in lesson.steps if isinstance(step, InputStep)
+    }
+    loaded: dict[str, LoadedLesson] = {}
+    srcs_by_id: dict[str, Source] = {}
+    for src in lesson_srcs:
+        lesson = lessons[id(src)]
+        if lesson is None:
+            continue
+        check_lesson(src, lesson, course_dir, known)
+        if lesson.id in srcs_by_id:
+            src.error(src.place_of(("id",)),
+                      f"lesson id `{lesson.id}` is already used by {srcs_by_id[lesson.id].path}")
+            continue
+        srcs_by_id[lesson.id] = src
+        if not _has_errors(src):
+            raw = Path(src.path).read_bytes()
+            loaded[lesson.id] = LoadedLesson.build(_course_id(course, course_dir), lesson,
+                                                   src.path, raw)
+    if course is not None:
+        _check_order(course_src, course, srcs_by_id)
+    for lesson_id, src in srcs_by_id.items():
+        lesson = lessons[id(src)]
+        assert lesson is not None
+        _check_jumps(src, lesson, course, set(srcs_by_id), course_dir.parent)
+        if _has_errors(src):
+            loaded.pop(lesson_id, None)
+    problems = [d for src in (course_src, *lesson_srcs) for d in src.problems]
+    if course is None or _has_errors(course_src):
+        return None, problems
+    ordered = tuple(loaded[i] for i in course.lessons if i in loaded)
+    return LoadedCourse(course, str(course_dir / COURSE_FILE), ordered), problems
+
+
+def _read(path: Path) -> Source:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        src = Source(str(path))
+        src.error(None, f"cannot read file: {exc.strerror}")
+        return src
+    return read_source(str(path), raw)
+
+
+def _has_errors(src: Source) -> bool:
+    return any(d.severity is Severity.ERROR for d in src.problems)
+
+
+def _course_id(course: Course | None, course_dir: Path) -> str:
+    return course.id if course else course_dir.name
+
+
+def _check_order(course_src: Source, course: Course, srcs_by_id: dict[str, Source]) -> None:
+    for i, lesson_id in enumerate(course.lessons):
+        if lesson_id not in srcs_by_id:
+            course_src.error(course_src.place_of(("lessons", i)),
+                             f"no lesson file in this folder has `id: {lesson_id}`")
+    for lesson_id, src in srcs_by_id.items():
+        if lesson_id not in course.lessons:
+            src.warning(src.place_of(("id",)),
+                        f"lesson `{lesson_id}` is not listed under `lessons:` in course.yaml, "
+                        "so learners never see it")
+
+
+def _check_jumps(src: Source, lesson: Lesson, course: Course | None, lesson_ids: set[str],
+                 lessons_root: Path) -> None:
+    """A choice option's `lesson:` must name a lesson that exists."""
+    for i, step in enumerate(lesson.steps):
+        if not isinstance(step, ChoiceStep):
+            continue
+        for j, opt in enumerate(step.options):
+            target = opt.lesson
+            if target is None:
+                continue
+            if "/" in target:
+                other_course, other_lesson = target.split("/", 1)
+                exists = _lesson_id_in_dir(lessons_root / other_course, other_lesson)
+            else:
+                exists = target in lesson_ids
+            if not exists:
+                src.error(src.place_of(("steps", i, "options", j, "lesson")),
+                          f"no lesson `{target}`; name a lesson of this course by its id, or "
+                          "another course's as course-id/lesson-id")
+
+
+def _lesson_id_in_dir(course_dir: Path, lesson_id: str) -> bool:
+    # Cross-course jumps are rare, so reading the other folder's files here is cheap enough.
+    for path in course_dir.glob("*.yaml"):
+        src = read_source(str(path), path.read_bytes())
+        if isinstance(src.data, dict) and src.data.get("id") == lesson_id:
+            return True
+    return False

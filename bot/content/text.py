@@ -1,0 +1,134 @@
+"""Telegram-safe HTML and `{placeholder}` handling, shared by the linter and the engine."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+TELEGRAM_TEXT_LIMIT = 4096
+TELEGRAM_CAPTION_LIMIT = 1024
+PHONE_SCREEN_CHARS = 700
+# Telegram caps a first name at 64 characters; we assume that much for any placeholder when
+# checking the limit, so a long name can never push a message over it.
+PLACEHOLDER_MAX_CHARS = 64
+
+ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
+BUILTIN_PLACEHOLDERS = {"first_name", "country"}
+
+_PLACEHOLDER = re.compile(r"\{([^{}\n]*)\}")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_BARE_AMP = re.compile(r"&(?!#\d+;|#x[0-9a-fA-F]+;|[a-zA-Z]+;)")
+_BARE_LT = re.compile(r"<(?![a-zA-Z/])")
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class TextProblem:
+    offset: int  # character offset in the text, so the linter can point at it
+    message: str
+
+
+def placeholders(text: str) -> list[tuple[int, str]]:
+    """(offset, name) of every `{name}` in `text`."""
+    return [(m.start(), m.group(1)) for m in _PLACEHOLDER.finditer(text)]
+
+
+def render(text: str, values: dict[str, str]) -> str:
+    """Fill placeholders with HTML-escaped values; an unknown or unset one becomes empty."""
+    return _PLACEHOLDER.sub(lambda m: html.escape(values.get(m.group(1), "")), text)
+
+
+def visible_length(text: str) -> int:
+    """Characters Telegram counts: tags removed, entities decoded, placeholders at their max."""
+    expanded = _PLACEHOLDER.sub("x" * PLACEHOLDER_MAX_CHARS, text)
+    return len(html.unescape(_TAG.sub("", expanded)))
+
+
+def strip_tags(text: str) -> str:
+    """Plain text for a terminal."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def check_html(text: str) -> list[TextProblem]:
+    """Problems Telegram would refuse with "can't parse entities", with fixes."""
+    checker = _TagChecker(text)
+    checker.feed(text)
+    checker.close()
+    problems = checker.problems
+    for tag, offset in checker.open_tags:
+        problems.append(TextProblem(offset, f"<{tag}> is never closed; add </{tag}>"))
+    for m in _BARE_AMP.finditer(text):
+        problems.append(TextProblem(m.start(), "write &amp; for a literal '&'"))
+    for m in _BARE_LT.finditer(text):
+        problems.append(TextProblem(m.start(), "write &lt; for a literal '<'"))
+    return sorted(problems, key=lambda p: p.offset)
+
+
+def check_placeholders(text: str, known: set[str]) -> list[TextProblem]:
+    import difflib
+
+    problems = []
+    for offset, name in placeholders(text):
+        if not _NAME.match(name):
+            problems.append(
+                TextProblem(offset, f"'{{{name}}}' is not a placeholder name; write "
+                            "lower_snake_case like {first_name}")
+            )
+        elif name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {{{close[0]}}}?)" if close else (
+                f"; known: {', '.join('{' + k + '}' for k in sorted(known))}"
+            )
+            problems.append(TextProblem(offset, f"unknown placeholder {{{name}}}{hint}"))
+    return problems
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self._line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        self.open_tags: list[tuple[str, int]] = []
+        self.problems: list[TextProblem] = []
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self._line_starts[line - 1] + col
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        offset = self._offset()
+        if tag not in ALLOWED_TAGS:
+            allowed = " ".join(f"<{t}>" for t in sorted(ALLOWED_TAGS))
+            self.problems.append(TextProblem(offset, f"<{tag}> is not allowed; use {allowed}"))
+            return
+        names = {name for name, _ in attrs}
+        if tag == "a" and "href" not in names:
+            self.problems.append(TextProblem(offset, '<a> needs a link: <a href="https://...">'))
+        extra = names - ({"href"} if tag == "a" else set())
+        if extra:
+            self.problems.append(
+                TextProblem(offset, f"<{tag}> cannot have {', '.join(sorted(extra))}; remove it")
+            )
+        self.open_tags.append((tag, offset))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.problems.append(
+            TextProblem(self._offset(), f"<{tag}/> is not allowed; Telegram has no empty tags")
+        )
+
+    def handle_endtag(self, tag: str) -> None:
+        offset = self._offset()
+        if tag not in ALLOWED_TAGS:
+            self.problems.append(TextProblem(offset, f"</{tag}> is not an allowed tag"))
+            return
+        if not self.open_tags or self.open_tags[-1][0] != tag:
+            expected = f"</{self.open_tags[-1][0]}>" if self.open_tags else "nothing"
+            self.problems.append(
+                TextProblem(offset, f"</{tag}> closes a tag that is not open; expected {expected}")
+            )
+            if any(t == tag for t, _ in self.open_tags):
+                while self.open_tags and self.open_tags.pop()[0] != tag:
+                    pass
+            return
+        self.open_tags.pop()

@@ -1,0 +1,37 @@
+"""What the engine gets from outside besides state and event: clock, texts and languages.
+
+Injecting these keeps `advance` deterministic: tests pass a fixed clock and plain texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Texts(Protocol):
+    """Translations: the bot's own strings, and lesson strings by their place in the content."""
+
+    def ui(self, locale: str, message: str) -> str: ...
+
+    def lesson(self, locale: str, context: str, source: str) -> str: ...
+
+
+class SourceTexts:
+    """No translation: every text as written."""
+
+    def ui(self, locale: str, message: str) -> str:
+        return message
+
+    def lesson(self, locale: str, context: str, source: str) -> str:
+        return source
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    texts: Texts = field(default_factory=SourceTexts)
+    # locale code -> its name in its own script, for the language menu
+    languages: Mapping[str, str] = field(default_factory=lambda: {"en": "English"})

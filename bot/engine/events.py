@@ -1,0 +1,39 @@
+"""What a learner did, as the engine sees it, whatever the channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Start:
+    """First contact or `/start`, maybe with a deep-link payload such as a course id."""
+
+    payload: str = ""
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press, carrying the compact token the engine put on the button."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Typed text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """`/continue`, `/menu`, `/progress`, `/language`, `/help` (without the slash)."""
+
+    name: str
+    arg: str = ""
+
+
+Event = Start | Press | Text | Command
+
+COMMANDS = ("start", "continue", "menu", "progress", "language", "help")

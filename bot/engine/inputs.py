@@ -1,0 +1,47 @@
+"""Checking what a learner types into an `input` step."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.content.model import InputStep
+from bot.engine.matching import fold, match_label
+
+MAX_TEXT = 200
+_PHONE_JUNK = re.compile(r"[\s\-().]")
+
+
+def _ascii_digits(text: str) -> str:
+    """Turn Thai, Khmer, Lao, Burmese and full-width digits into 0-9."""
+    out = []
+    for ch in text:
+        d = unicodedata.decimal(ch, None)
+        out.append(str(d) if d is not None else ch)
+    return "".join(out)
+
+
+def check_input(step: InputStep, typed: str) -> tuple[str | None, str]:
+    """(value to store, "") if `typed` is acceptable, else (None, an English hint)."""
+    text = " ".join(unicodedata.normalize("NFKC", typed).split())
+    if step.check == "number":
+        candidate = _ascii_digits(text).replace(",", "").replace(" ", "")
+        if re.fullmatch(r"-?\d+(\.\d+)?", candidate):
+            return candidate, ""
+        return None, "Please type a number, like 25."
+    if step.check == "phone":
+        candidate = _PHONE_JUNK.sub("", _ascii_digits(text))
+        if re.fullmatch(r"\+?\d{7,15}", candidate):
+            return candidate, ""
+        return None, "Please type a phone number, like +62 812 3456 7890."
+    if step.check == "one_of":
+        choices = list(step.choices or ())
+        found = match_label(text, choices)
+        if found is not None:
+            return choices[found], ""
+        return None, "Please type one of: " + ", ".join(choices)
+    if not fold(text):
+        return None, "Please type a short answer."
+    if len(text) > MAX_TEXT:
+        return None, f"Please keep it under {MAX_TEXT} characters."
+    return text, ""

@@ -1,0 +1,56 @@
+"""Match what a learner types against button labels, in any of our scripts.
+
+Learners type on cheap phones: without accents, with extra spaces, in their own digits. So we
+compare folded forms. Accents are dropped only after Latin letters (Vietnamese `Tiếp` matches
+`tiep`); in Thai, Khmer, Lao and Burmese the combining marks are vowels and tones that change
+the word, so they stay.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_EDGE_PUNCT = " .,!?;:…。、।။၊។៕\"'()[]"
+_EXTRA_FOLDS = str.maketrans({"đ": "d", "ł": "l", "ø": "o"})
+
+
+def _is_latin(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith("LATIN")
+
+
+def fold(text: str) -> str:
+    """A comparison key: NFKC, case-folded, no invisible characters, spaces or Latin accents."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(ch) and kept and _is_latin(kept[-1]):
+            continue
+        kept.append(ch)
+    text = unicodedata.normalize("NFC", "".join(kept)).translate(_EXTRA_FOLDS)
+    return "".join(text.strip(_EDGE_PUNCT).split())
+
+
+def as_number(text: str) -> int | None:
+    """`3`, `３`, `๓`, `៣`, `໓` or `၃` as 3; anything else None."""
+    folded = fold(text)
+    if not folded or len(folded) > 3:
+        return None
+    digits = [unicodedata.decimal(ch, None) for ch in folded]
+    if any(d is None for d in digits):
+        return None
+    return int("".join(str(d) for d in digits))
+
+
+def match_label(text: str, labels: list[str]) -> int | None:
+    """The index of the label `text` names, by number (1-based) or by its words."""
+    number = as_number(text)
+    if number is not None:
+        return number - 1 if 1 <= number <= len(labels) else None
+    key = fold(text)
+    if not key:
+        return None
+    for i, label in enumerate(labels):
+        if fold(label) == key:
+            return i
+    return None

@@ -1,0 +1,64 @@
+"""What the engine asks the outside world to do: say something, store something, count something."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Media:
+    kind: Literal["photo", "document"]
+    path: str  # a file in the content folder; channels upload it once and reuse the file id
+
+
+@dataclass(frozen=True)
+class Say:
+    """A message in Telegram-safe HTML, with rows of buttons."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    media: Media | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer to keep: a quiz or survey choice, typed input, or a branch taken."""
+
+    course: str
+    lesson: str
+    step: str
+    value: str
+    correct: bool | None = None  # None where there is no right answer
+    attempt: int = 1
+    field: str | None = None  # the learner field an input step saved
+
+
+@dataclass(frozen=True)
+class Progress:
+    course: str
+    lesson: str
+    status: Literal["started", "completed"]
+    score: int = 0  # quiz questions right at the first try
+    total: int = 0  # quiz questions answered
+
+
+@dataclass(frozen=True)
+class Track:
+    """An analytics event for the append-only log."""
+
+    name: Literal["lesson_started", "step_shown", "answer_given", "lesson_completed"]
+    course: str
+    lesson: str
+    step: str = ""
+    data: Mapping[str, str | int | bool] = field(default_factory=dict)
+
+
+Output = Say | Answer | Progress | Track

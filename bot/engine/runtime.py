@@ -1,0 +1,461 @@
+"""The lesson runtime: `advance(library, state, event, ctx) -> (state, outputs)`. No I/O.
+
+Every learner action comes in as an Event; what should happen comes out as Outputs (messages,
+answers, progress, analytics) plus the learner's new state. The caller persists the state and
+outputs in one transaction and then delivers the messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import PurePath
+
+from bot.content.library import Library, LoadedCourse, LoadedLesson, digest
+from bot.content.model import (
+    ChoiceStep,
+    EndStep,
+    InputStep,
+    MessageStep,
+    QuestionStep,
+    Step,
+    SurveyStep,
+)
+from bot.content.text import render
+from bot.engine import tokens
+from bot.engine.context import Context
+from bot.engine.events import Command, Event, Press, Start, Text
+from bot.engine.inputs import check_input
+from bot.engine.matching import fold, match_label
+from bot.engine.outputs import Answer, Button, Media, Output, Progress, Say, Track
+from bot.engine.state import LearnerState, Position
+
+
+def advance(
+    library: Library, state: LearnerState, event: Event, ctx: Context | None = None
+) -> tuple[LearnerState, list[Output]]:
+    run = _Run(library, state, ctx or Context())
+    if isinstance(event, Start):
+        run.start(event.payload)
+    elif isinstance(event, Command):
+        run.command(event.name, event.arg)
+    elif isinstance(event, Press):
+        run.press(event.token)
+    elif isinstance(event, Text):
+        run.text(event.text)
+    return run.state, run.outputs
+
+
+class _Run:
+    """One call of `advance`: the state as it changes, and the outputs so far."""
+
+    def __init__(self, library: Library, state: LearnerState, ctx: Context) -> None:
+        self.lib = library
+        self.state = state
+        self.ctx = ctx
+        self.outputs: list[Output] = []
+
+    # -- texts ---------------------------------------------------------------------------------
+
+    def t(self, message: str) -> str:
+        return self.ctx.texts.ui(self.state.locale, message)
+
+    def content(self, lesson: LoadedLesson, step: Step | None, key: str, source: str) -> str:
+        """A lesson text in the learner's language, placeholders filled."""
+        where = f"{lesson.key}/{step.id}/{key}" if step else f"{lesson.key}/{key}"
+        translated = self.ctx.texts.lesson(self.state.locale, where, source)
+        return render(translated, dict(self.state.fields))
+
+    def say(self, text: str, buttons: list[list[Button]] | None = None,
+            media: Media | None = None) -> None:
+        rows = tuple(tuple(row) for row in buttons or () if row)
+        self.outputs.append(Say(text, rows, media))
+
+    # -- events --------------------------------------------------------------------------------
+
+    def start(self, payload: str) -> None:
+        course = self.lib.course(payload.strip()) if payload else None
+        if course is not None:
+            self.open_course(course)
+        elif self.state.is_new:
+            self.say(self.t("Welcome! I teach short lessons for your business, a few minutes at a "
+                            "time. Pick a course to begin:"), self.course_buttons())
+        else:
+            self.say(self.t("Welcome back!"))
+            self.resume()
+
+    def command(self, name: str, arg: str) -> None:
+        if name == "start":
+            self.start(arg)
+        elif name == "continue":
+            self.resume()
+        elif name == "menu":
+            self.menu()
+        elif name == "progress":
+            self.progress()
+        elif name == "language":
+            self.say(self.t("Choose your language:"), [
+                [Button(label, tokens.locale_token(code))]
+                for code, label in self.ctx.languages.items()
+            ])
+        elif name == "help":
+            self.help()
+        else:
+            self.say(self.t("I don't know that command."))
+            self.help()
+
+    def press(self, token: str) -> None:
+        parsed = tokens.parse(token)
+        if isinstance(parsed, tokens.StepPress):
+            self.press_step(parsed)
+        elif parsed is None:
+            self.stale()
+        elif parsed.kind == "m":
+            self.command(parsed.value, "")
+        elif parsed.kind == "g" and parsed.value in self.ctx.languages:
+            self.state = replace(self.state, locale=parsed.value)
+            self.say(self.t("Language changed."))
+            self.resume()
+        else:
+            found = self.lib.by_digest(parsed.value)
+            if parsed.kind == "c" and isinstance(found, LoadedCourse):
+                self.open_course(found)
+            elif parsed.kind == "l" and isinstance(found, LoadedLesson):
+                self.open_lesson(found)
+            else:
+                self.stale()
+
+    def text(self, typed: str) -> None:
+        here = self.current()
+        if here is None:
+            # Outside a lesson the course menu is what the learner last saw, or should see.
+            rows = self.course_buttons()
+            picked = match_label(typed, [row[0].label for row in rows])
+            if picked is None:
+                self.say(self.t("Pick a course to begin:"), rows)
+            else:
+                self.open_course(self.lib.courses[picked])
+            return
+        lesson, index = here
+        step = lesson.steps[index]
+        if isinstance(step, InputStep) or (isinstance(step, SurveyStep) and step.kind == "text"):
+            self.typed_answer(lesson, step, typed)
+            return
+        labels = [b.label for b in self.step_buttons(lesson, step)]
+        choice = match_label(typed, labels)
+        if isinstance(step, MessageStep) and choice is None and fold(typed) in ("next", "ok"):
+            choice = 0
+        if choice is None:
+            self.say(self.t("Please tap one of the buttons, or type its number."),
+                     self.step_rows(lesson, step))
+        else:
+            self.choose(lesson, index, self.option_keys(step)[choice])
+
+    # -- navigation ----------------------------------------------------------------------------
+
+    def current(self) -> tuple[LoadedLesson, int] | None:
+        """The learner's lesson and step, repaired if the content changed under them."""
+        pos = self.state.position
+        if pos is None:
+            return None
+        lesson = self.lib.lesson(pos.course, pos.lesson)
+        if lesson is None:
+            self.state = replace(self.state, position=None)
+            return None
+        index = lesson.index_of(pos.step)
+        if index is None:
+            # The step was deleted: go on from the step now at its old place.
+            index = self.enter(lesson, min(pos.index, len(lesson.steps) - 1), show=False)
+            if index is None:
+                return None
+        return lesson, index
+
+    def resume(self) -> None:
+        here = self.current()
+        if here is not None:
+            self.show(*here)
+            return
+        done = self.state.last_lesson.split("/", 1)
+        course = self.lib.course(done[0]) if len(done) == 2 else None
+        following = course.after(done[1]) if course else None
+        if following is not None:
+            self.say(self.t("Ready for the next lesson?"), [
+                [Button(f"▶️ {self.lesson_title(following)}", tokens.lesson_token(following))],
+                [Button(self.t("All courses"), tokens.menu_token("menu"))],
+            ])
+        else:
+            self.menu()
+
+    def open_course(self, course: LoadedCourse) -> None:
+        pos = self.state.position
+        if pos is not None and pos.course == course.id and self.current() is not None:
+            self.resume()
+            return
+        todo = [le for le in course.lessons if le.key not in self.state.completed]
+        if not course.lessons:
+            self.say(self.t("This course has no lessons yet."))
+            self.menu()
+            return
+        self.open_lesson(todo[0] if todo else course.lessons[0])
+
+    def open_lesson(self, lesson: LoadedLesson) -> None:
+        pos = self.state.position
+        if pos is not None and pos.lesson_key == lesson.key and self.current() is not None:
+            self.resume()
+            return
+        self.state = replace(self.state, score=0, answered=0)
+        self.outputs.append(Progress(lesson.course_id, lesson.id, "started"))
+        self.outputs.append(Track("lesson_started", lesson.course_id, lesson.id))
+        minutes = self.t("{n} min").format(n=lesson.lesson.minutes)
+        self.say(f"📘 <b>{self.lesson_title(lesson)}</b> · {minutes}")
+        self.enter(lesson, 0)
+
+    def enter(self, lesson: LoadedLesson, index: int, *, show: bool = True) -> int | None:
+        """Move to step `index`, skipping steps whose condition the learner doesn't meet."""
+        seen: set[int] = set()
+        while index < len(lesson.steps):
+            step = lesson.steps[index]
+            if step.when is None or self.matches(step.when):
+                break
+            if index in seen:  # only skipped steps ahead, in a loop
+                index = len(lesson.steps)
+                break
+            seen.add(index)
+            index = self.following(lesson, index)
+        if index >= len(lesson.steps):  # the linter prevents this; finish rather than hang
+            self.complete(lesson, None)
+            return None
+        step = lesson.steps[index]
+        self.state = replace(self.state, position=Position(
+            lesson.course_id, lesson.id, step.id, index, lesson.version))
+        if isinstance(step, EndStep):
+            self.complete(lesson, step)
+            return None
+        if show:
+            self.outputs.append(Track("step_shown", lesson.course_id, lesson.id, step.id))
+            self.show(lesson, index)
+        return index
+
+    def following(self, lesson: LoadedLesson, index: int) -> int:
+        step = lesson.steps[index]
+        if step.next is not None:
+            target = lesson.index_of(step.next)
+            return target if target is not None else len(lesson.steps)
+        return index + 1
+
+    def matches(self, condition: dict[str, str | list[str]]) -> bool:
+        for name, wanted in condition.items():
+            value = self.state.fields.get(name, "")
+            allowed = wanted if isinstance(wanted, list) else [wanted]
+            if fold(value) not in {fold(str(a)) for a in allowed}:
+                return False
+        return True
+
+    def complete(self, lesson: LoadedLesson, step: EndStep | None) -> None:
+        state = self.state
+        self.outputs.append(Progress(lesson.course_id, lesson.id, "completed",
+                                     state.score, state.answered))
+        self.outputs.append(Track("lesson_completed", lesson.course_id, lesson.id,
+                                  step.id if step else "",
+                                  {"score": state.score, "total": state.answered}))
+        self.state = replace(state, position=None, last_lesson=lesson.key,
+                             completed=state.completed | {lesson.key})
+        course = self.lib.course(lesson.course_id)
+        following = course.after(lesson.id) if course else None
+        buttons: list[list[Button]] = []
+        if following is not None:
+            buttons.append([Button(f"▶️ {self.lesson_title(following)}",
+                                   tokens.lesson_token(following))])
+        buttons.append([Button(self.t("All courses"), tokens.menu_token("menu"))])
+        text = self.content(lesson, step, "text", step.text) if step else self.t("Lesson done!")
+        if state.answered:
+            text += "\n\n" + self.t("Quiz: {score} of {total} right first time.").format(
+                score=state.score, total=state.answered)
+        if course is not None and following is None and all(
+                le.key in self.state.completed for le in course.lessons):
+            text += "\n\n🎉 " + self.t("You finished the course “{course}”!").format(
+                course=self.content_title(course))
+        self.say(text, buttons)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def show(self, lesson: LoadedLesson, index: int) -> None:
+        step = lesson.steps[index]
+        media = None
+        if isinstance(step, MessageStep) and (step.image or step.document):
+            course_dir = PurePath(lesson.path).parent
+            if step.image:
+                media = Media("photo", str(course_dir / step.image))
+            elif step.document:
+                media = Media("document", str(course_dir / step.document))
+        self.say(self.content(lesson, step, "text", step.text), self.step_rows(lesson, step), media)
+
+    def step_rows(self, lesson: LoadedLesson, step: Step) -> list[list[Button]]:
+        buttons = self.step_buttons(lesson, step)
+        # A scale fits on one row; options are long sentences, so one per row.
+        if isinstance(step, SurveyStep) and step.kind == "scale":
+            return [buttons]
+        return [[b] for b in buttons]
+
+    def option_keys(self, step: Step) -> list[str]:
+        if isinstance(step, MessageStep):
+            return [tokens.NEXT]
+        if isinstance(step, SurveyStep) and step.kind == "scale" and step.scale is not None:
+            return [str(v) for v in range(step.scale.min, step.scale.max + 1)]
+        if isinstance(step, SurveyStep) and step.kind == "scale":
+            return [str(v) for v in range(1, 6)]
+        return [o.id for o in getattr(step, "options", None) or ()]
+
+    def step_buttons(self, lesson: LoadedLesson, step: Step) -> list[Button]:
+        keys = self.option_keys(step)
+        if isinstance(step, MessageStep):
+            labels = [self.content(lesson, step, "button", step.button) if step.button
+                      else self.t("Next")]
+        elif isinstance(step, SurveyStep) and step.kind == "scale":
+            labels = keys
+        else:
+            options = getattr(step, "options", None) or ()
+            labels = [self.content(lesson, step, f"options/{o.id}/text", o.text) for o in options]
+        return [Button(label, tokens.step_token(lesson, step.id, key))
+                for label, key in zip(labels, keys, strict=True)]
+
+    def press_step(self, press: tokens.StepPress) -> None:
+        here = self.current()
+        if here is None:
+            self.stale()
+            return
+        lesson, index = here
+        step = lesson.steps[index]
+        if (press.lesson_digest != digest(lesson.key)
+                or press.step_digest != tokens.step_digest(lesson, step.id)
+                or press.version != lesson.version
+                or press.option not in self.option_keys(step)):
+            self.stale()
+            return
+        self.choose(lesson, index, press.option)
+
+    def choose(self, lesson: LoadedLesson, index: int, key: str) -> None:
+        step = lesson.steps[index]
+        if isinstance(step, QuestionStep):
+            self.answer_question(lesson, index, step, key)
+            return
+        if isinstance(step, ChoiceStep | SurveyStep):
+            self.record(lesson, step, key)
+        if isinstance(step, ChoiceStep):
+            option = next(o for o in step.options if o.id == key)
+            if option.lesson is not None:
+                self.jump(lesson, option.lesson)
+                return
+            if option.next is not None:
+                self.enter(lesson, lesson.index_of(option.next) or 0)
+                return
+        self.enter(lesson, self.following(lesson, index))
+
+    def jump(self, lesson: LoadedLesson, target: str) -> None:
+        course_id, _, lesson_id = target.rpartition("/")
+        found = self.lib.lesson(course_id or lesson.course_id, lesson_id)
+        if found is None:
+            self.say(self.t("That lesson is not available right now."))
+            self.menu()
+        else:
+            self.state = replace(self.state, position=None)
+            self.open_lesson(found)
+
+    def answer_question(self, lesson: LoadedLesson, index: int, step: QuestionStep,
+                        key: str) -> None:
+        pos = self.state.position
+        attempt = (pos.attempts if pos else 0) + 1
+        option = next(o for o in step.options if o.id == key)
+        correct = key == step.correct
+        self.record(lesson, step, key, correct=correct, attempt=attempt)
+        if attempt == 1:
+            self.state = replace(self.state, answered=self.state.answered + 1,
+                                 score=self.state.score + int(correct))
+        parts = [("✅ " + self.t("Correct!")) if correct else ("❌ " + self.t("Not quite."))]
+        if option.feedback:
+            parts.append(self.content(lesson, step, f"options/{key}/feedback", option.feedback))
+        if step.feedback and (correct or not step.retry):
+            parts.append(self.content(lesson, step, "feedback", step.feedback))
+        if not correct and step.retry:
+            parts.append(self.t("Try again:"))
+            self.say("\n\n".join(parts))
+            if pos is not None:
+                self.state = replace(self.state, position=replace(pos, attempts=attempt))
+            self.show(lesson, index)
+            return
+        if not correct:
+            right = next(o for o in step.options if o.id == step.correct)
+            answer = self.content(lesson, step, f"options/{right.id}/text", right.text)
+            parts.append(self.t("The answer is: {answer}").format(answer=answer))
+        self.say("\n\n".join(parts))
+        self.enter(lesson, self.following(lesson, index))
+
+    def typed_answer(self, lesson: LoadedLesson, step: InputStep | SurveyStep, typed: str) -> None:
+        index = lesson.index_of(step.id) or 0
+        if isinstance(step, SurveyStep):
+            value = " ".join(typed.split())[:1000]
+            if not value:
+                self.say(self.content(lesson, step, "text", step.text))
+                return
+            self.record(lesson, step, value)
+            self.enter(lesson, self.following(lesson, index))
+            return
+        checked, problem = check_input(step, typed)
+        if checked is None:
+            message = (self.content(lesson, step, "error", step.error) if step.error
+                       else self.t(problem))
+            self.say(message)
+            return
+        self.state = replace(self.state, fields={**self.state.fields, step.field: checked})
+        self.record(lesson, step, checked, field=step.field)
+        self.enter(lesson, self.following(lesson, index))
+
+    def record(self, lesson: LoadedLesson, step: Step, value: str, *, correct: bool | None = None,
+               attempt: int = 1, field: str | None = None) -> None:
+        self.outputs.append(Answer(lesson.course_id, lesson.id, step.id, value, correct, attempt,
+                                   field))
+        self.outputs.append(Track("answer_given", lesson.course_id, lesson.id, step.id,
+                                  {"correct": correct} if correct is not None else {}))
+
+    # -- menus ---------------------------------------------------------------------------------
+
+    def stale(self) -> None:
+        self.say(self.t("That button is from an earlier message. Here is where you are now:"))
+        self.resume()
+
+    def lesson_title(self, lesson: LoadedLesson) -> str:
+        return self.content(lesson, None, "title", lesson.lesson.title)
+
+    def content_title(self, course: LoadedCourse) -> str:
+        return self.ctx.texts.lesson(self.state.locale, f"{course.id}/title", course.course.title)
+
+    def course_buttons(self) -> list[list[Button]]:
+        rows = []
+        for course in self.lib.courses:
+            done = sum(le.key in self.state.completed for le in course.lessons)
+            mark = " ✅" if done and done == len(course.lessons) else ""
+            label = f"{self.content_title(course)} ({done}/{len(course.lessons)}){mark}"
+            rows.append([Button(label, tokens.course_token(course.id))])
+        return rows
+
+    def menu(self) -> None:
+        self.say(self.t("Our courses:"), self.course_buttons())
+
+    def progress(self) -> None:
+        lines = [f"<b>{self.t('Your progress')}</b>"]
+        for course in self.lib.courses:
+            done = sum(le.key in self.state.completed for le in course.lessons)
+            lines.append(f"{self.content_title(course)}: {done}/{len(course.lessons)}")
+        pos = self.state.position
+        if pos is not None:
+            lines.append(self.t("Quiz in this lesson: {score} of {total} right.").format(
+                score=self.state.score, total=self.state.answered))
+        self.say("\n".join(lines), [[Button(self.t("Continue"), tokens.menu_token("continue"))]])
+
+    def help(self) -> None:
+        self.say(self.t(
+            "Tap the buttons, or type the number of a button.\n"
+            "/continue – go on where you left off\n"
+            "/menu – all courses\n"
+            "/progress – what you have done\n"
+            "/language – change language\n"
+            "/help – this message"))

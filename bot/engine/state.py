@@ -1,0 +1,55 @@
+"""Everything the engine needs to remember about one learner, as an immutable value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Position:
+    course: str
+    lesson: str
+    step: str
+    index: int  # kept so a learner whose step was deleted lands on the nearest one
+    version: str  # lesson content version when the step was shown
+    attempts: int = 0  # wrong tries at the current question
+
+    @property
+    def lesson_key(self) -> str:
+        return f"{self.course}/{self.lesson}"
+
+
+@dataclass(frozen=True)
+class LearnerState:
+    locale: str = "en"
+    fields: Mapping[str, str] = field(default_factory=dict)
+    position: Position | None = None
+    completed: frozenset[str] = frozenset()  # "course/lesson" keys
+    last_lesson: str = ""  # the lesson finished most recently, to offer what comes next
+    score: int = 0  # in the current lesson
+    answered: int = 0
+
+    @property
+    def is_new(self) -> bool:
+        return self.position is None and not self.completed and not self.last_lesson
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fields"] = dict(self.fields)
+        data["completed"] = sorted(self.completed)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LearnerState:
+        pos = data.get("position")
+        return cls(
+            locale=str(data.get("locale", "en")),
+            fields={str(k): str(v) for k, v in dict(data.get("fields") or {}).items()},
+            position=Position(**pos) if pos else None,
+            completed=frozenset(data.get("completed") or ()),
+            last_lesson=str(data.get("last_lesson", "")),
+            score=int(data.get("score", 0)),
+            answered=int(data.get("answered", 0)),
+        )

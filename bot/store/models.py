@@ -1,0 +1,82 @@
+"""Tables: learners, their lesson progress, their answers, and an append-only event log.
+
+The engine's whole `LearnerState` is kept as JSON on the learner row (one read, one write per
+update); progress, answers and events are separate rows because reports aggregate over them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+class Learner(Base):
+    __tablename__ = "learners"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # "telegram", "console", ...
+    external_id: Mapped[str] = mapped_column(String(64))  # the channel's user id, never a name
+    first_name: Mapped[str] = mapped_column(String(128), default="")
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    country: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|blocked|deleted
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    last_active_at: Mapped[datetime]
+
+
+class LessonProgress(Base):
+    __tablename__ = "progress"
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    course: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lesson: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # started|completed
+    score: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class AnswerRecord(Base):
+    __tablename__ = "answers"
+    __table_args__ = (Index("ix_answers_step", "course", "lesson", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), index=True
+    )
+    course: Mapped[str] = mapped_column(String(64))
+    lesson: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(1000))
+    correct: Mapped[bool | None]
+    attempt: Mapped[int] = mapped_column(default=1)
+    field: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class EventRecord(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_name_time", "name", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("learners.id", ondelete="SET NULL"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(32))
+    course: Mapped[str] = mapped_column(String(64), default="")
+    lesson: Mapped[str] = mapped_column(String(64), default="")
+    step: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
