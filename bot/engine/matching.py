@@ -43,14 +43,17 @@ def as_number(text: str) -> int | None:
 
 
 def match_label(text: str, labels: list[str]) -> int | None:
-    """The index of the label `text` names, by number (1-based) or by its words."""
-    number = as_number(text)
-    if number is not None:
-        return number - 1 if 1 <= number <= len(labels) else None
+    """The index of the label `text` names, by its words or by number (1-based).
+
+    Words win, so on a scale or a quiz whose answers are numbers, typing `4` means the label 4.
+    """
     key = fold(text)
     if not key:
         return None
     for i, label in enumerate(labels):
         if fold(label) == key:
             return i
+    number = as_number(text)
+    if number is not None and 1 <= number <= len(labels):
+        return number - 1
     return None

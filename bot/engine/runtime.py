@@ -63,7 +63,7 @@ class _Run:
         """A lesson text in the learner's language, placeholders filled."""
         where = f"{lesson.key}/{step.id}/{key}" if step else f"{lesson.key}/{key}"
         translated = self.ctx.texts.lesson(self.state.locale, where, source)
-        return render(translated, dict(self.state.fields))
+        return render(translated, dict(self.state.fields)).strip()
 
     def say(self, text: str, buttons: list[list[Button]] | None = None,
             media: Media | None = None) -> None:
