@@ -32,6 +32,8 @@ def check_lesson(src: Source, lesson: Lesson, course_dir: FsPath, known: set[str
         _check_step(src, at, step, ids, course_dir)
         for path, value in _texts(at, step):
             _check_text(src, path, value, known)
+        for path, value in _labels(at, step):
+            _check_text(src, path, value, known, label=True)
     last = lesson.steps[-1]
     if not isinstance(last, EndStep) or last.when is not None:
         src.error(
@@ -98,10 +100,19 @@ def _check_step(
     elif isinstance(step, MessageStep):
         for key in ("image", "document"):
             rel = getattr(step, key)
-            if rel and not (course_dir / rel).is_file():
-                src.error(src.place_of((*at, key)),
-                          f"media file `{rel}` not found in {course_dir}; check the path "
-                          "(it is relative to the course folder)")
+            if rel:
+                _check_media(src, (*at, key), rel, course_dir)
+
+
+def _check_media(src: Source, path: Path, rel: str, course_dir: FsPath) -> None:
+    media = course_dir / rel
+    # The bot sends whatever file the path names, so an absolute or `../` path could send any
+    # file the bot can read (its database, its settings) to every learner.
+    if not media.resolve().is_relative_to(course_dir.resolve()):
+        src.error(src.place_of(path), f"media must be inside the course folder; `{rel}` is not")
+    elif not media.is_file():
+        src.error(src.place_of(path), f"media file `{rel}` not found in {course_dir}; check the "
+                  "path (it is relative to the course folder)")
 
 
 def _check_survey(src: Source, at: Path, step: SurveyStep) -> None:
@@ -117,21 +128,33 @@ def _check_survey(src: Source, at: Path, step: SurveyStep) -> None:
 
 
 def _texts(at: Path, step: Step) -> list[tuple[Path, str]]:
-    """Every learner-facing text of a step, with its path in the file."""
+    """Every learner-facing message text of a step (Telegram HTML), with its path in the file."""
     found: list[tuple[Path, str]] = [((*at, "text"), step.text)]
-    for key in ("feedback", "button", "error"):
+    for key in ("feedback", "error"):
         value = getattr(step, key, None)
         if value:
             found.append(((*at, key), value))
     for j, opt in enumerate(getattr(step, "options", None) or ()):
-        found.append(((*at, "options", j, "text"), opt.text))
         if getattr(opt, "feedback", None):
             found.append(((*at, "options", j, "feedback"), opt.feedback))
     return found
 
 
-def _check_text(src: Source, path: Path, value: str, known: set[str]) -> None:
-    for problem in tx.check_html(value) + tx.check_placeholders(value, known):
+def _labels(at: Path, step: Step) -> list[tuple[Path, str]]:
+    """Every button label of a step: plain text on Telegram, not HTML."""
+    found: list[tuple[Path, str]] = []
+    button = getattr(step, "button", None)
+    if button:
+        found.append(((*at, "button"), button))
+    for j, opt in enumerate(getattr(step, "options", None) or ()):
+        found.append(((*at, "options", j, "text"), opt.text))
+    return found
+
+
+def _check_text(src: Source, path: Path, value: str, known: set[str], *,
+                label: bool = False) -> None:
+    markup = tx.check_label(value) if label else tx.check_html(value)
+    for problem in markup + tx.check_placeholders(value, known):
         src.error(src.place_in_text(path, problem.offset, value), problem.message)
     length = tx.visible_length(value)
     if length > tx.TELEGRAM_TEXT_LIMIT:
@@ -177,9 +200,12 @@ def _check_flow(src: Source, lesson: Lesson, ids: dict[str, int]) -> None:
             reverse.setdefault(j, set()).add(i)
     can_finish = _walk({EXIT}, reverse)
     stuck = [i for i in sorted(reachable) if i not in can_finish]
-    if stuck:
-        names = ", ".join(f"`{steps[i].id}`" for i in stuck)
-        src.error(src.place_of(("steps", stuck[0], "id")),
+    # Steps leading into a loop are stuck too, but the loop is what to fix: name only the steps
+    # that lie on it, and point at the first of them.
+    looping = [i for i in stuck if i in _walk(graph[i], graph)]
+    if looping:
+        names = ", ".join(f"`{steps[i].id}`" for i in looping)
+        src.error(src.place_of(("steps", looping[0], "id")),
                   f"steps {names} form a loop with no way out; give one of them a `next:` "
                   "that leads to an `end` step")
 

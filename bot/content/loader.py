@@ -22,22 +22,35 @@ COURSE_FILE = "course.yaml"
 def load_library(content_dir: str | Path) -> tuple[Library, list[Diagnostic]]:
     """Load every course folder under `content_dir` (or `content_dir` itself if it is one)."""
     root = Path(content_dir)
+    problems: list[Diagnostic] = []
     if (root / COURSE_FILE).is_file():
         course_dirs = [root]
     elif root.is_dir():
         course_dirs = sorted(p.parent for p in root.glob(f"*/{COURSE_FILE}"))
+        problems.extend(_folders_without_course(root))
     else:
-        where = str(root)
-        return Library(()), [Diagnostic(where, 1, 1, Severity.ERROR,
-                                        "no such folder; set LESSONS_DIR to your lessons folder")]
+        # Neutral: the path may come from LESSONS_DIR or from the command line.
+        return Library(()), [Diagnostic(str(root), 1, 1, Severity.ERROR, "no such folder")]
     courses: list[LoadedCourse] = []
-    problems: list[Diagnostic] = []
     for course_dir in course_dirs:
         course, found = load_course(course_dir)
         problems.extend(found)
         if course is not None:
             courses.append(course)
     return Library(tuple(courses)), sorted(problems)
+
+
+def _folders_without_course(root: Path) -> list[Diagnostic]:
+    """`root` and its folders holding YAML files but no course.yaml: their lessons are ignored."""
+    found = []
+    subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for folder in [root, *subfolders]:
+        yaml_files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+        if yaml_files and not (folder / COURSE_FILE).is_file():
+            found.append(Diagnostic(str(yaml_files[0]), 1, 1, Severity.ERROR,
+                                    f"no {COURSE_FILE} in this folder, so these lessons are "
+                                    "ignored; add one (see docs/lesson-format.md)"))
+    return found
 
 
 def load_course(course_dir: Path) -> tuple[LoadedCourse | None, list[Diagnostic]]:
@@ -66,15 +79,24 @@ def load_course(course_dir: Path) -> tuple[LoadedCourse | None, list[Diagnostic]
             raw = Path(src.path).read_bytes()
             loaded[lesson.id] = LoadedLesson.build(_course_id(course, course_dir), lesson,
                                                    src.path, raw)
+    # Every lesson id a file names, even a file that fails validation: its own errors say what
+    # is wrong, and other files must not add errors about it (on course.yaml, such an error
+    # would drop the whole course).
+    declared = set(srcs_by_id) | {src.data.get("id") for src in lesson_srcs
+                                  if isinstance(src.data, dict)}
+    unreadable = any(not isinstance(src.data, dict) for src in lesson_srcs)
     if course is not None:
-        _check_order(course_src, course, srcs_by_id)
+        _check_order(course_src, course, srcs_by_id, declared, unreadable)
     for lesson_id, src in srcs_by_id.items():
         lesson = lessons[id(src)]
         assert lesson is not None
-        _check_jumps(src, lesson, course, set(srcs_by_id), course_dir.parent)
+        _check_jumps(src, lesson, course, declared, course_dir.parent)
         if _has_errors(src):
             loaded.pop(lesson_id, None)
     problems = [d for src in (course_src, *lesson_srcs) for d in src.problems]
+    problems += [Diagnostic(str(p), 1, 1, Severity.WARNING,
+                            "rename to .yaml; .yml files are not read")
+                 for p in sorted(course_dir.glob("*.yml"))]
     if course is None or _has_errors(course_src):
         return None, problems
     ordered = tuple(loaded[i] for i in course.lessons if i in loaded)
@@ -99,11 +121,19 @@ def _course_id(course: Course | None, course_dir: Path) -> str:
     return course.id if course else course_dir.name
 
 
-def _check_order(course_src: Source, course: Course, srcs_by_id: dict[str, Source]) -> None:
+def _check_order(course_src: Source, course: Course, srcs_by_id: dict[str, Source],
+                 declared: set[object], unreadable: bool) -> None:
     for i, lesson_id in enumerate(course.lessons):
-        if lesson_id not in srcs_by_id:
-            course_src.error(course_src.place_of(("lessons", i)),
-                             f"no lesson file in this folder has `id: {lesson_id}`")
+        if lesson_id in declared:
+            continue
+        place = course_src.place_of(("lessons", i))
+        message = f"no lesson file in this folder has `id: {lesson_id}`"
+        if unreadable:
+            # A file that can't be read at all might hold this lesson; we can't tell, so we
+            # only warn and let the rest of the course load.
+            course_src.warning(place, f"{message} (maybe a file that cannot be read; fix it first)")
+        else:
+            course_src.error(place, message)
     for lesson_id, src in srcs_by_id.items():
         if lesson_id not in course.lessons:
             src.warning(src.place_of(("id",)),
@@ -111,7 +141,7 @@ def _check_order(course_src: Source, course: Course, srcs_by_id: dict[str, Sourc
                         "so learners never see it")
 
 
-def _check_jumps(src: Source, lesson: Lesson, course: Course | None, lesson_ids: set[str],
+def _check_jumps(src: Source, lesson: Lesson, course: Course | None, lesson_ids: set[object],
                  lessons_root: Path) -> None:
     """A choice option's `lesson:` must name a lesson that exists."""
     for i, step in enumerate(lesson.steps):

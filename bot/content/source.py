@@ -22,6 +22,9 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
+    # A date is never valid content, but building it lets validation say "put it in quotes"
+    # for `text: 2024-01-01` instead of calling an unquoted date a forbidden tag.
+    "tag:yaml.org,2002:timestamp",
     "tag:yaml.org,2002:seq",
     "tag:yaml.org,2002:map",
 }
@@ -48,6 +51,10 @@ class Source:
     values: dict[Path, Place] = field(default_factory=dict)
     keys: dict[Path, Place] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
+    # Paths whose tag was refused: their data is left out, so validation must not also complain
+    # that it is missing or of the wrong type there.
+    refused: set[Path] = field(default_factory=set)
+    lines: list[str] = field(default_factory=list, repr=False)  # the file's text, for columns
 
     def error(self, place: Place | None, message: str) -> None:
         self._add(place, Severity.ERROR, message)
@@ -78,6 +85,9 @@ class Source:
         start = self.place_of(path)
         if start is None or start.style in (">",):
             return start
+        if start.style in ("'", '"'):
+            raw_col = self._quoted_col(start, offset)
+            return start if raw_col is None else Place(start.line, raw_col)
         before = text[:offset]
         line_no = before.count("\n")
         col = offset - (before.rfind("\n") + 1)
@@ -85,8 +95,33 @@ class Source:
             return Place(start.line + 1 + line_no, start.block_indent + col)
         if line_no:
             return start
-        quote = 1 if start.style in ("'", '"') else 0
-        return Place(start.line, start.col + quote + col)
+        return Place(start.line, start.col + col)
+
+    def _quoted_col(self, start: Place, offset: int) -> int | None:
+        """The file column of character `offset` of the quoted scalar opening at `start`.
+
+        Escapes make the file longer than the value (`\\"` is one character, so is `''`), so
+        we walk the raw line decoding them. None if the line doesn't match what we expect
+        (say the scalar continues on the next line); the caller then points at its start.
+        """
+        if start.line >= len(self.lines):
+            return None
+        line = self.lines[start.line]
+        col = start.col + 1  # just after the opening quote
+        for _ in range(offset):
+            if col >= len(line):
+                return None
+            if start.style == "'" and line.startswith("''", col):
+                col += 2
+            elif start.style == '"' and line[col] == "\\":
+                col += 2 + _ESCAPE_DIGITS.get(line[col + 1 : col + 2], 0)
+            else:
+                col += 1
+        return col if col < len(line) else None
+
+
+# How many hex digits follow `\x`, `\u` and `\U` in a double-quoted scalar.
+_ESCAPE_DIGITS = {"x": 2, "u": 4, "U": 8}
 
 
 _SCALARS = yaml.constructor.SafeConstructor()  # turns standard-tagged scalars into values
@@ -133,10 +168,7 @@ def read_source(path: str, raw: bytes) -> Source:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Place(mark.line, mark.column) if mark else None
-        problem = exc.problem or "invalid YAML"
-        src.error(where, f"YAML syntax error: {problem}{_yaml_hint(problem)}")
+        _yaml_error(src, exc, text)
         return src
     except yaml.YAMLError as exc:
         src.error(None, f"YAML error: {exc}")
@@ -146,8 +178,50 @@ def read_source(path: str, raw: bytes) -> Source:
     if node is None:  # only comments and document markers
         src.error(None, "file is empty; start it with `version: 1`")
         return src
-    src.data = _build(node, (), src, text.splitlines())
+    src.lines = text.splitlines()
+    src.data = _build(node, (), src, src.lines)
     return src
+
+
+def _yaml_error(src: Source, exc: yaml.MarkedYAMLError, text: str) -> None:
+    runaway = _runaway_quote(exc, text)
+    if runaway is not None:
+        mark, what = runaway
+        src.error(Place(mark.line, mark.column), f"YAML syntax error: {what}; close it with the "
+                  "same quote on the same line, or use `|`")
+        return
+    problem = exc.problem or "invalid YAML"
+    at = exc.problem_mark or exc.context_mark
+    where = Place(at.line, at.column) if at else None
+    src.error(where, f"YAML syntax error: {problem}{_yaml_hint(problem)}")
+
+
+def _runaway_quote(exc: yaml.MarkedYAMLError, text: str) -> tuple[yaml.Mark, str] | None:
+    """Where a quote that isn't closed on its own line opened, and what went wrong with it.
+
+    Such a quote runs on to the next quote in the file, or to its end, and PyYAML only stumbles
+    there, often far below; the author needs to see where the quote opened.
+    """
+    if exc.context_mark and "while scanning a quoted scalar" in (exc.context or ""):
+        return exc.context_mark, "this quote is never closed"
+    error_mark = exc.problem_mark
+    if error_mark is None or not isinstance(exc, yaml.scanner.ScannerError
+                                            | yaml.parser.ParserError):
+        return None
+    runaway = None  # the last quoted text spanning lines before the error
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= error_mark.index:
+                break
+            if (isinstance(token, yaml.ScalarToken) and token.style in ("'", '"')
+                    and token.end_mark.line > token.start_mark.line):
+                runaway = token
+    except yaml.YAMLError:
+        pass  # the error we are explaining
+    if runaway is None:
+        return None
+    return runaway.start_mark, ("this quote is not closed on its line, so the text runs on to "
+                                f"line {runaway.end_mark.line + 1}")
 
 
 def _yaml_hint(problem: str) -> str:
@@ -169,14 +243,19 @@ def _place(node: yaml.Node, lines: list[str]) -> Place:
     return Place(node.start_mark.line, node.start_mark.column, style, indent)
 
 
+def _refused(node: yaml.Node, place: Place, path: Path, src: Source) -> bool:
+    """Refuse a non-standard tag (`!!python/...` would run code if ever constructed)."""
+    if node.tag in _STANDARD_TAGS:
+        return False
+    src.error(place, f"tag {node.tag!r} is not allowed; lesson files hold only plain text, "
+              "numbers, lists and mappings")
+    src.refused.add(path)
+    return True
+
+
 def _build(node: yaml.Node, path: Path, src: Source, lines: list[str]) -> Any:
     src.values[path] = _place(node, lines)
-    if node.tag not in _STANDARD_TAGS:
-        src.error(
-            src.values[path],
-            f"tag {node.tag!r} is not allowed; lesson files hold only plain text, numbers, "
-            "lists and mappings",
-        )
+    if _refused(node, src.values[path], path, src):
         return None
     if isinstance(node, yaml.ScalarNode):
         return _SCALARS.construct_object(node)
@@ -190,6 +269,8 @@ def _build(node: yaml.Node, path: Path, src: Source, lines: list[str]) -> Any:
                 src.error(key_place, "a key must be a plain word, like `text:`")
                 continue
             key = str(key_node.value)
+            if _refused(key_node, key_place, (*path, key), src):
+                continue
             if key in result:
                 first = src.keys[(*path, key)]
                 src.error(

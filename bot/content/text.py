@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 TELEGRAM_TEXT_LIMIT = 4096
+# Not checked: the engine sends media without a caption (the step's text follows as a message).
 TELEGRAM_CAPTION_LIMIT = 1024
 PHONE_SCREEN_CHARS = 700
 # Telegram caps a first name at 64 characters; we assume that much for any placeholder when
@@ -20,7 +21,10 @@ BUILTIN_PLACEHOLDERS = {"first_name", "country"}
 _PLACEHOLDER = re.compile(r"\{([^{}\n]*)\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _BARE_AMP = re.compile(r"&(?!#\d+;|#x[0-9a-fA-F]+;|[a-zA-Z]+;)")
-_BARE_LT = re.compile(r"<(?![a-zA-Z/])")
+# A '<' that doesn't open a complete tag, like `a<b true`: Telegram refuses it.
+_BARE_LT = re.compile(r"<(?!/?[a-zA-Z][\w-]*(\s[^<>]*)?>)")
+# What would show literally in a plain-text button label: a tag or an entity.
+_LABEL_HTML = re.compile(r"</?[a-zA-Z][^<>]*>|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -35,9 +39,18 @@ def placeholders(text: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group(1)) for m in _PLACEHOLDER.finditer(text)]
 
 
-def render(text: str, values: dict[str, str]) -> str:
-    """Fill placeholders with HTML-escaped values; an unknown or unset one becomes empty."""
-    return _PLACEHOLDER.sub(lambda m: html.escape(values.get(m.group(1), "")), text)
+def render(text: str, values: dict[str, str], *, escape: bool = True) -> str:
+    """Fill placeholders; an unknown or unset one becomes empty.
+
+    Values are HTML-escaped for message texts; pass `escape=False` for plain text such as
+    button labels, where an escaped "&" would show as "&amp;".
+    """
+
+    def fill(m: re.Match[str]) -> str:
+        value = values.get(m.group(1), "")
+        return html.escape(value) if escape else value
+
+    return _PLACEHOLDER.sub(fill, text)
 
 
 def visible_length(text: str) -> int:
@@ -64,6 +77,12 @@ def check_html(text: str) -> list[TextProblem]:
     for m in _BARE_LT.finditer(text):
         problems.append(TextProblem(m.start(), "write &lt; for a literal '<'"))
     return sorted(problems, key=lambda p: p.offset)
+
+
+def check_label(text: str) -> list[TextProblem]:
+    """A button label is plain text: tags and entities would show as typed. One error is enough."""
+    m = _LABEL_HTML.search(text)
+    return [TextProblem(m.start(), "button labels are plain text; remove the HTML")] if m else []
 
 
 def check_placeholders(text: str, known: set[str]) -> list[TextProblem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -19,6 +20,8 @@ _STEP_TYPES = ["message", "question", "choice", "input", "survey", "end"]
 def validate(src: Source, model: type[M]) -> M | None:
     """Validate `src.data` against `model`, recording every problem in `src`."""
     data = src.data
+    if data is None and src.problems:
+        return None  # the file couldn't be read; its one error already says why
     if not isinstance(data, dict):
         src.error(src.place_of(()), "the file must be a set of `key: value` lines, "
                   "starting with `version: 1`")
@@ -35,9 +38,21 @@ def validate(src: Source, model: type[M]) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        seen: set[Path] = set()
         for err in exc.errors(include_url=False):
-            _report(src, err)
+            path = _data_path(data, tuple(err["loc"]))
+            # A refused tag was already reported; its value is left out, so don't also call it
+            # missing or wrong. One error per value is enough: a value that fits no member of a
+            # union (`str | list[str]`) gets one error per member.
+            if _under_refused(src, path) or path in seen:
+                continue
+            seen.add(path)
+            _report(src, path, err)
         return None
+
+
+def _under_refused(src: Source, path: Path) -> bool:
+    return any(path[: len(refused)] == refused for refused in src.refused)
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> Path:
@@ -62,10 +77,11 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-def _report(src: Source, err: Any) -> None:
-    path = _data_path(src.data, tuple(err["loc"]))
+def _report(src: Source, path: Path, err: Any) -> None:
     kind = err["type"]
     name = str(path[-1]) if path else ""
+    # A bad key of a free-form mapping (`when: {Country: ID}`) is the key's fault, not its value's.
+    at = src.place_of(path, key=err["loc"][-1] == "[key]")
     if kind == "missing":
         src.error(src.place_of(path[:-1]), f"missing required key `{name}:`")
     elif kind == "extra_forbidden":
@@ -83,12 +99,29 @@ def _report(src: Source, err: Any) -> None:
             f"use one of {', '.join(_STEP_TYPES)}",
         )
     elif kind == "string_pattern_mismatch":
-        src.error(src.place_of(path), f"`{err['input']}` is not valid here: {_pattern_help(path)}")
+        src.error(at, f"`{err['input']}` is not valid here: {_pattern_help(path)}")
     elif kind == "literal_error":
         expected = err["ctx"].get("expected", "")
-        src.error(src.place_of(path), f"`{name}` must be {expected}")
+        src.error(at, f"`{name}` must be {expected}")
     else:
-        src.error(src.place_of(path), f"`{name}`: {err['msg']}" if name else err["msg"])
+        msg = f"{err['msg']}{_quote_hint(err)}"
+        src.error(at, f"`{name}`: {msg}" if name else msg)
+
+
+def _quote_hint(err: Any) -> str:
+    """YAML reads unquoted `yes`, `2024-01-01` or `42` as a bool, date or number, not text."""
+    if err["type"] != "string_type":
+        return ""
+    value = err["input"]
+    if isinstance(value, bool):
+        read_as = "true/false"
+    elif isinstance(value, int | float):
+        read_as = "a number"
+    elif isinstance(value, date):  # datetime is a date too
+        read_as = "a date"
+    else:
+        return ""
+    return f' (YAML read this as {read_as}; put it in quotes: "...")'
 
 
 def _pattern_help(path: Path) -> str:
