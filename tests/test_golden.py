@@ -16,6 +16,7 @@ import yaml
 
 from bot.engine import Command, Context, Event, LearnerState, Press, Say, Text, advance
 from bot.engine.matching import match_label
+from bot.engine.tokens import lesson_token
 
 GOLDEN = Path(__file__).with_name("golden")
 CASES = sorted(GOLDEN.glob("*.yaml"))
@@ -43,10 +44,15 @@ _Dumper.add_representer(str, lambda d, s: d.represent_scalar(
 
 
 def replay(library: Any, case: dict[str, Any]) -> list[dict[str, Any]]:
-    state = LearnerState(locale=case.get("locale", "en"), fields=dict(case.get("fields", {})))
+    state = LearnerState(locale=case.get("locale", "en"), fields=dict(case.get("fields", {})),
+                         onboarding=case.get("onboarding", ""))
     ctx = Context(now=CLOCK)
     buttons: list[tuple[str, str]] = []
     transcript = []
+    if "start_lesson" in case:  # as if the learner pressed "▶️ <lesson>" on a lesson offer
+        course_id, lesson_id = case["start_lesson"].split("/")
+        lesson = library.lesson(course_id, lesson_id)
+        buttons = [(lesson.lesson.title, lesson_token(lesson))]
     for line in map(str, case["inputs"]):
         state, outputs = advance(library, state, _event(line, buttons), ctx)
         said = [o for o in outputs if isinstance(o, Say)]
