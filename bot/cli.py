@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from bot.errors import LessonBotError
 
@@ -32,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
     sub.add_parser("schema", help="print the JSON Schema of lesson files")
+    sub.add_parser("run", help="serve Telegram (polling, or webhook when WEBHOOK_URL is set)")
 
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
@@ -69,11 +73,31 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "chat":
         asyncio.run(_chat(settings, args.learner or getpass.getuser(), args.lang))
         return 0
+    if args.command == "run":
+        from bot.channels.telegram.runner import check_settings, serve
+
+        check_settings(settings)  # before any import or database work, so the message is quick
+        _run_until_signal(serve(settings))
+        return 0
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         print("database is up to date")
         return 0
     raise AssertionError(args.command)
+
+
+def _run_until_signal(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main`, cancelling it cleanly on SIGTERM (what Procfile platforms send) or Ctrl-C."""
+
+    async def runner() -> None:
+        task = asyncio.ensure_future(main)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(runner())
 
 
 async def _chat(settings: object, learner: str, lang: str | None) -> None:

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.content import Library
-from bot.engine import Context, Event, Say, Texts, advance
+from bot.engine import Context, Event, Say, Text, Texts, advance
+from bot.i18n import negotiate
+from bot.i18n.zawgyi import to_unicode
 from bot.store import Identity, LearnerStore
 
 log = logging.getLogger(__name__)
+
+Deliver = Callable[[list[Say]], Awaitable[None]]
 
 SORRY = ("Sorry, something went wrong on our side. Your progress is saved. "
          "Send /continue to go on.")
@@ -57,30 +61,42 @@ class LessonService:
     def __post_init__(self) -> None:
         self._locks = KeyedLocks()
 
-    async def handle(self, who: Identity, event: Event) -> list[Say]:
+    async def handle(self, who: Identity, event: Event, *, update_key: str | None = None,
+                     deliver: Deliver | None = None) -> list[Say]:
         """Run `event` for `who` and return the messages to deliver.
 
         Updates of one learner are handled strictly one after another (in this process by a
         lock, across processes by the database transaction), so quick double presses can't
-        lose or double progress.
+        lose or double progress. `deliver`, if given, sends the messages while the lock is
+        still held, so a learner's replies also arrive in order. An update whose `update_key`
+        was handled before returns no messages.
         """
-        locale = self.default_locale
         async with self._locks.hold(f"{who.channel}:{who.external_id}"):
-            try:
-                now = self.clock()
-                ctx = Context(now=now, texts=self.texts, languages=self.languages)
-                async with self.store.learner(who, now, self._first_locale(who)) as record:
-                    state = record.state
-                    locale = state.locale
-                    new_state, outputs = advance(self.library, state, event, ctx)
-                    await record.save(new_state, outputs, now)
-                return [out for out in outputs if isinstance(out, Say)]
-            except Exception:
-                log.exception("failed to handle %r for %s:%s", event, who.channel,
-                              who.external_id)
-                return [Say(self.texts.ui(locale, SORRY))]
+            messages = await self._run(who, event, update_key)
+            if deliver is not None and messages:
+                await deliver(messages)
+            return messages
 
-    def _first_locale(self, who: Identity) -> str:
+    async def _run(self, who: Identity, event: Event, update_key: str | None) -> list[Say]:
+        locale = self.locale_for(who.language)
+        try:
+            now = self.clock()
+            ctx = Context(now=now, texts=self.texts, languages=self.languages)
+            async with self.store.learner(who, now, locale, update_key) as record:
+                if record.duplicate:
+                    log.info("update %s was handled before; skipped", update_key)
+                    return []
+                state = record.state
+                locale = state.locale
+                if isinstance(event, Text):
+                    event = Text(to_unicode(event.text))  # Burmese typed in Zawgyi
+                new_state, outputs = advance(self.library, state, event, ctx)
+                await record.save(new_state, outputs, now)
+            return [out for out in outputs if isinstance(out, Say)]
+        except Exception:
+            log.exception("failed to handle %r for %s:%s", event, who.channel, who.external_id)
+            return [Say(self.texts.ui(locale, SORRY))]
+
+    def locale_for(self, hint: str) -> str:
         """A new learner's locale: their app's language if we ship it, else the default."""
-        hint = who.language.replace("_", "-").split("-")[0].lower()
-        return hint if hint in self.languages else self.default_locale
+        return negotiate(hint, self.languages, self.default_locale)

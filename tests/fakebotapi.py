@@ -71,6 +71,7 @@ class Call:
     time: float  # time.monotonic(): handy for asserting throttling gaps
     status: int = 200
     files: list[UploadedFile] = field(default_factory=list)
+    result: Any = None  # what the fake answered, e.g. the sent Message with its message_id
 
 
 @dataclass
@@ -159,6 +160,7 @@ class FakeBotAPI:
         self._results: dict[str, Any] = {}
         self._counter = itertools.count(1)
         self._bot_id = 1  # taken from the last token seen
+        self.listeners: list[Callable[[Call], None]] = []  # told of each answered call
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -291,7 +293,8 @@ class FakeBotAPI:
             if model is None:
                 raise ApiError(404, "Not Found")
             validate = await self._read_params(request, model, call)
-            body: JSON = {"ok": True, "result": await self._process(call, model, validate)}
+            call.result = await self._process(call, model, validate)
+            body: JSON = {"ok": True, "result": call.result}
         except ApiError as e:
             call.status = e.status
             body = {"ok": False, "error_code": e.status, "description": e.description}
@@ -299,6 +302,8 @@ class FakeBotAPI:
                 body["parameters"] = {"retry_after": e.retry_after}
         if self._delay and call.method != "getUpdates":
             await asyncio.sleep(self._delay)
+        for listener in self.listeners:
+            listener(call)
         return web.json_response(body, status=call.status)
 
     async def _read_params(self, request: web.Request, model: MethodModel, call: Call) -> JSON:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.content import Library, LoadedCourse, LoadedLesson
 from bot.content.model import Lesson
-from bot.engine import Command, LearnerState, Press, Progress, Say, Start, Text, advance
+from bot.engine import Command, Context, LearnerState, Press, Progress, Say, Start, Text, advance
 from bot.engine.matching import as_number, fold, match_label
 from bot.engine.tokens import step_token
 
@@ -44,12 +44,13 @@ def texts(outputs: list[Any]) -> list[str]:
 
 
 def started() -> LearnerState:
-    state, _ = advance(LIB, LearnerState(fields={"first_name": "Ana"}), Start("c"))
+    state, _ = advance(LIB, LearnerState(onboarding="", fields={"first_name": "Ana"}), Start("c"))
     return state
 
 
 def test_start_opens_course_and_fills_placeholder() -> None:
-    state, outputs = advance(LIB, LearnerState(fields={"first_name": "<Ana>"}), Start("c"))
+    fresh = LearnerState(onboarding="", fields={"first_name": "<Ana>"})
+    state, outputs = advance(LIB, fresh, Start("c"))
     assert "Hello &lt;Ana&gt;" in texts(outputs)  # learner text is escaped for HTML
     assert state.position is not None and state.position.step == "intro"
     assert Progress("c", "l", "started") in outputs
@@ -138,7 +139,7 @@ def test_input_validation_reprompts() -> None:
         {"id": "done", "type": "end", "text": "Saved {phone}"},
     ]})
     lib = library_of(lesson)
-    state, _ = advance(lib, LearnerState(), Start("c"))
+    state, _ = advance(lib, LearnerState(onboarding=""), Start("c"))
     state, outputs = advance(lib, state, Text("call me"))
     assert state.position is not None and "phone number" in texts(outputs)[0]
     state, outputs = advance(lib, state, Text("+62 812-3456-7890"))
@@ -169,3 +170,23 @@ def test_label_matching(typed: str, labels: list[str], index: int | None) -> Non
 def test_fold_keeps_non_latin_marks() -> None:
     assert fold("Café") == "cafe"
     assert fold("ก่") != fold("ก")
+
+
+def test_first_contact_asks_language_then_country_then_opens_deep_link() -> None:
+    ctx = Context(languages={"en": "English", "th": "ไทย"})
+    state, outputs = advance(LIB, LearnerState(), Start("c"), ctx)
+    assert [b.label for row in outputs[-1].buttons for b in row] == ["English", "ไทย"]
+    state, outputs = advance(LIB, state, Text("2"), ctx)  # typed number picks Thai
+    assert state.locale == "th" and state.onboarding == "country"
+    state, outputs = advance(LIB, state, Text("Indonesia"), ctx)  # SourceTexts: codes as names
+    assert state.onboarding == "country"  # not a label on offer: asked again
+    state, outputs = advance(LIB, state, Text("ID"), ctx)
+    assert state.fields["country"] == "ID" and state.onboarding == ""
+    assert state.position is not None and state.position.course == "c"  # the deep-linked course
+
+
+def test_prefer_not_to_say_leaves_country_unset() -> None:
+    state, _ = advance(LIB, LearnerState(), Start())
+    state, outputs = advance(LIB, state, Text("prefer not to say"))
+    assert "country" not in state.fields and state.onboarding == ""
+    assert any(o.buttons for o in outputs if isinstance(o, Say))  # the course menu

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
-from bot.engine import Command, Press, Start, Text
+from bot.engine import Command, Press, Say, Start, Text
 from bot.i18n import Catalogs
 from bot.service import SORRY, LessonService
 from bot.store import Identity, LearnerStore, create_engine, upgrade
-from bot.store.db import current_revision
+from bot.store.db import MIGRATIONS, current_revision
 from bot.store.models import AnswerRecord, EventRecord, LessonProgress
 
 
@@ -31,12 +32,19 @@ async def service(tmp_path: Path, library: Any):  # type: ignore[no-untyped-def]
 ANA = Identity("test", "1", first_name="Ana")
 
 
+async def begin(service: LessonService, who: Identity, course: str) -> list[Say]:
+    """A new learner's deep link to `course`: answer the country question, get the lesson."""
+    await service.handle(who, Start(course))
+    return await service.handle(who, Text("Prefer not to say"))
+
+
 async def test_migrations_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "x.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await upgrade(engine)
     await upgrade(engine)  # idempotent
-    assert await current_revision(engine) == "0001"
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head and await current_revision(engine) == head
     await engine.dispose()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -45,19 +53,19 @@ async def test_migrations_and_wal(tmp_path: Path) -> None:
 
 
 async def test_progress_survives_a_new_service(service: LessonService, library: Any) -> None:
-    await service.handle(ANA, Start("online-safety"))
+    await begin(service, ANA, "online-safety")
     await service.handle(ANA, Text("1"))
     fresh = LessonService(library, LearnerStore(service.store.engine), service.texts,
                           service.languages)
     replies = await fresh.handle(ANA, Command("continue"))
-    first = await service.handle(Identity("test", "2", first_name="Bo"), Start("online-safety"))
+    first = await begin(service, Identity("test", "2", first_name="Bo"), "online-safety")
     second_step = await service.handle(Identity("test", "2", first_name="Bo"), Text("1"))
     assert replies[0].text == second_step[0].text != first[-1].text
 
 
 async def test_answers_progress_and_events_are_recorded(service: LessonService) -> None:
     case = yaml.safe_load((Path(__file__).parent / "golden/spot-the-scam.clicked.yaml").read_text())
-    await service.handle(ANA, Start("online-safety"))
+    await begin(service, ANA, "online-safety")
     for line in map(str, case["inputs"][1:]):
         await service.handle(ANA, Text(line))
     async with service.store.engine.connect() as conn:
@@ -70,7 +78,7 @@ async def test_answers_progress_and_events_are_recorded(service: LessonService) 
 
 
 async def test_quick_double_press_is_handled_once_in_order(service: LessonService) -> None:
-    replies = await service.handle(ANA, Start("online-safety"))
+    replies = await begin(service, ANA, "online-safety")
     token = replies[-1].buttons[0][0].token
     first, second = await asyncio.gather(service.handle(ANA, Press(token)),
                                          service.handle(ANA, Press(token)))
@@ -86,7 +94,7 @@ async def test_quick_double_press_is_handled_once_in_order(service: LessonServic
 
 async def test_many_learners_concurrently_no_lost_update(service: LessonService) -> None:
     people = [Identity("test", str(i), first_name=f"P{i}") for i in range(30)]
-    await asyncio.gather(*(service.handle(p, Start("online-safety")) for p in people))
+    await asyncio.gather(*(begin(service, p, "online-safety") for p in people))
     for _ in range(3):
         await asyncio.gather(*(service.handle(p, Text("1")) for p in people))
     async with service.store.engine.connect() as conn:
@@ -98,7 +106,7 @@ async def test_many_learners_concurrently_no_lost_update(service: LessonService)
 
 async def test_database_failure_is_apologised_for_and_rolled_back(
         service: LessonService) -> None:
-    await service.handle(ANA, Start("online-safety"))
+    await begin(service, ANA, "online-safety")
     path = service.store.engine.url.database
     assert path
     with sqlite3.connect(path) as conn:

@@ -1,7 +1,7 @@
 """The pure lesson runtime. It imports no Telegram, no database and does no I/O."""
 
 from bot.engine.context import Context, SourceTexts, Texts
-from bot.engine.events import Command, Event, Press, Start, Text
+from bot.engine.events import Command, Event, Press, Start, Text, Unsupported
 from bot.engine.outputs import Answer, Button, Media, Output, Progress, Say, Track
 from bot.engine.runtime import advance
 from bot.engine.state import LearnerState, Position
@@ -24,5 +24,6 @@ __all__ = [
     "Text",
     "Texts",
     "Track",
+    "Unsupported",
     "advance",
 ]

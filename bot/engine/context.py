@@ -18,6 +18,10 @@ class Texts(Protocol):
 
     def lesson(self, locale: str, context: str, source: str) -> str: ...
 
+    def country(self, locale: str, code: str) -> str:
+        """The name of country `code` (ISO 3166) in `locale`."""
+        ...
+
 
 class SourceTexts:
     """No translation: every text as written."""
@@ -28,6 +32,9 @@ class SourceTexts:
     def lesson(self, locale: str, context: str, source: str) -> str:
         return source
 
+    def country(self, locale: str, code: str) -> str:
+        return code
+
 
 @dataclass(frozen=True)
 class Context:
@@ -35,3 +42,5 @@ class Context:
     texts: Texts = field(default_factory=SourceTexts)
     # locale code -> its name in its own script, for the language menu
     languages: Mapping[str, str] = field(default_factory=lambda: {"en": "English"})
+    # countries learners can pick on first contact: the ten ASEAN members
+    countries: tuple[str, ...] = ("BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "VN")

@@ -34,6 +34,13 @@ class Command:
     arg: str = ""
 
 
-Event = Start | Press | Text | Command
+@dataclass(frozen=True)
+class Unsupported:
+    """Something the bot can't read: a sticker, photo, voice note, location or an edit."""
 
-COMMANDS = ("start", "continue", "menu", "progress", "language", "help")
+    kind: str
+
+
+Event = Start | Press | Text | Command | Unsupported
+
+COMMANDS = ("start", "continue", "menu", "progress", "language", "country", "help")

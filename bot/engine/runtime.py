@@ -7,6 +7,7 @@ outputs in one transaction and then delivers the messages.
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from pathlib import PurePath
 
@@ -23,7 +24,7 @@ from bot.content.model import (
 from bot.content.text import render
 from bot.engine import tokens
 from bot.engine.context import Context
-from bot.engine.events import Command, Event, Press, Start, Text
+from bot.engine.events import Command, Event, Press, Start, Text, Unsupported
 from bot.engine.inputs import check_input
 from bot.engine.matching import fold, match_label
 from bot.engine.outputs import Answer, Button, Media, Output, Progress, Say, Track
@@ -42,6 +43,9 @@ def advance(
         run.press(event.token)
     elif isinstance(event, Text):
         run.text(event.text)
+    elif isinstance(event, Unsupported):
+        run.say(run.t("I can only read text and button presses. Please tap a button or type "
+                      "your answer. /continue shows where you are."))
     return run.state, run.outputs
 
 
@@ -59,11 +63,15 @@ class _Run:
     def t(self, message: str) -> str:
         return self.ctx.texts.ui(self.state.locale, message)
 
-    def content(self, lesson: LoadedLesson, step: Step | None, key: str, source: str) -> str:
-        """A lesson text in the learner's language, placeholders filled."""
+    def content(self, lesson: LoadedLesson, step: Step | None, key: str, source: str, *,
+                escape: bool = True) -> str:
+        """A lesson text in the learner's language, placeholders filled.
+
+        `escape=False` for button labels: Telegram shows them as plain text, not HTML.
+        """
         where = f"{lesson.key}/{step.id}/{key}" if step else f"{lesson.key}/{key}"
         translated = self.ctx.texts.lesson(self.state.locale, where, source)
-        return render(translated, dict(self.state.fields)).strip()
+        return render(translated, dict(self.state.fields), escape=escape).strip()
 
     def say(self, text: str, buttons: list[list[Button]] | None = None,
             media: Media | None = None) -> None:
@@ -74,11 +82,15 @@ class _Run:
 
     def start(self, payload: str) -> None:
         course = self.lib.course(payload.strip()) if payload else None
-        if course is not None:
+        if self.state.onboarding:
+            # First contact: language and country first, then the deep-linked course if any.
+            self.state = replace(self.state, pending_course=course.id if course else "")
+            if len(self.ctx.languages) > 1:
+                self.ask_language(onboarding=True)
+            else:
+                self.ask_country(onboarding=True)
+        elif course is not None:
             self.open_course(course)
-        elif self.state.is_new:
-            self.say(self.t("Welcome! I teach short lessons for your business, a few minutes at a "
-                            "time. Pick a course to begin:"), self.course_buttons())
         else:
             self.say(self.t("Welcome back!"))
             self.resume()
@@ -93,10 +105,9 @@ class _Run:
         elif name == "progress":
             self.progress()
         elif name == "language":
-            self.say(self.t("Choose your language:"), [
-                [Button(label, tokens.locale_token(code))]
-                for code, label in self.ctx.languages.items()
-            ])
+            self.ask_language()
+        elif name == "country":
+            self.ask_country()
         elif name == "help":
             self.help()
         else:
@@ -112,9 +123,10 @@ class _Run:
         elif parsed.kind == "m":
             self.command(parsed.value, "")
         elif parsed.kind == "g" and parsed.value in self.ctx.languages:
-            self.state = replace(self.state, locale=parsed.value)
-            self.say(self.t("Language changed."))
-            self.resume()
+            self.set_language(parsed.value)
+        elif parsed.kind == "k" and (parsed.value in self.ctx.countries
+                                     or parsed.value == tokens.NO_COUNTRY):
+            self.set_country(parsed.value)
         else:
             found = self.lib.by_digest(parsed.value)
             if parsed.kind == "c" and isinstance(found, LoadedCourse):
@@ -125,15 +137,24 @@ class _Run:
                 self.stale()
 
     def text(self, typed: str) -> None:
-        here = self.current()
-        if here is None:
-            # Outside a lesson the course menu is what the learner last saw, or should see.
-            rows = self.course_buttons()
+        if self.state.onboarding:
+            rows = (self.language_buttons() if self.state.onboarding == "language"
+                    else self.country_buttons())
             picked = match_label(typed, [row[0].label for row in rows])
             if picked is None:
-                self.say(self.t("Pick a course to begin:"), rows)
+                self.say(self.t("Please tap one of the buttons, or type its number."), rows)
             else:
-                self.open_course(self.lib.courses[picked])
+                self.press(rows[picked][0].token)
+            return
+        here = self.current()
+        if here is None:
+            # Outside a lesson the learner last saw a course menu, maybe after a next-lesson offer.
+            rows = self.next_lesson_buttons() + self.course_buttons()
+            picked = match_label(typed, [row[0].label for row in rows])
+            if picked is None:
+                self.say(self.t("Pick a course to begin:"), self.course_buttons())
+            else:
+                self.press(rows[picked][0].token)
             return
         lesson, index = here
         step = lesson.steps[index]
@@ -174,16 +195,21 @@ class _Run:
         if here is not None:
             self.show(*here)
             return
+        offer = self.next_lesson_buttons()
+        if offer:
+            self.say(self.t("Ready for the next lesson?"),
+                     [*offer, [Button(self.t("All courses"), tokens.menu_token("menu"))]])
+        else:
+            self.menu()
+
+    def next_lesson_buttons(self) -> list[list[Button]]:
+        """A button for the lesson after the one finished last, if there is one."""
         done = self.state.last_lesson.split("/", 1)
         course = self.lib.course(done[0]) if len(done) == 2 else None
         following = course.after(done[1]) if course else None
-        if following is not None:
-            self.say(self.t("Ready for the next lesson?"), [
-                [Button(f"▶️ {self.lesson_title(following)}", tokens.lesson_token(following))],
-                [Button(self.t("All courses"), tokens.menu_token("menu"))],
-            ])
-        else:
-            self.menu()
+        if following is None:
+            return []
+        return [[Button(f"▶️ {self.lesson_title(following)}", tokens.lesson_token(following))]]
 
     def open_course(self, course: LoadedCourse) -> None:
         pos = self.state.position
@@ -206,7 +232,7 @@ class _Run:
         self.outputs.append(Progress(lesson.course_id, lesson.id, "started"))
         self.outputs.append(Track("lesson_started", lesson.course_id, lesson.id))
         minutes = self.t("{n} min").format(n=lesson.lesson.minutes)
-        self.say(f"📘 <b>{self.lesson_title(lesson)}</b> · {minutes}")
+        self.say(f"📘 <b>{html.escape(self.lesson_title(lesson))}</b> · {minutes}")
         self.enter(lesson, 0)
 
     def enter(self, lesson: LoadedLesson, index: int, *, show: bool = True) -> int | None:
@@ -308,13 +334,14 @@ class _Run:
     def step_buttons(self, lesson: LoadedLesson, step: Step) -> list[Button]:
         keys = self.option_keys(step)
         if isinstance(step, MessageStep):
-            labels = [self.content(lesson, step, "button", step.button) if step.button
-                      else self.t("Next")]
+            labels = [self.content(lesson, step, "button", step.button, escape=False)
+                      if step.button else self.t("Next")]
         elif isinstance(step, SurveyStep) and step.kind == "scale":
             labels = keys
         else:
             options = getattr(step, "options", None) or ()
-            labels = [self.content(lesson, step, f"options/{o.id}/text", o.text) for o in options]
+            labels = [self.content(lesson, step, f"options/{o.id}/text", o.text, escape=False)
+                      for o in options]
         return [Button(label, tokens.step_token(lesson, step.id, key))
                 for label, key in zip(labels, keys, strict=True)]
 
@@ -384,7 +411,10 @@ class _Run:
             return
         if not correct:
             right = next(o for o in step.options if o.id == step.correct)
-            answer = self.content(lesson, step, f"options/{right.id}/text", right.text)
+            # The option's text is a plain-text label; quoted in a message it must be escaped.
+            label = self.content(lesson, step, f"options/{right.id}/text", right.text,
+                                 escape=False)
+            answer = html.escape(label, quote=False)
             parts.append(self.t("The answer is: {answer}").format(answer=answer))
         self.say("\n\n".join(parts))
         self.enter(lesson, self.following(lesson, index))
@@ -416,6 +446,57 @@ class _Run:
         self.outputs.append(Track("answer_given", lesson.course_id, lesson.id, step.id,
                                   {"correct": correct} if correct is not None else {}))
 
+    # -- first contact -------------------------------------------------------------------------
+
+    def language_buttons(self) -> list[list[Button]]:
+        return [[Button(name, tokens.locale_token(code))]
+                for code, name in self.ctx.languages.items()]
+
+    def country_buttons(self) -> list[list[Button]]:
+        rows = [[Button(self.ctx.texts.country(self.state.locale, code),
+                        tokens.country_token(code))] for code in self.ctx.countries]
+        rows.append([Button(self.t("Prefer not to say"), tokens.country_token(tokens.NO_COUNTRY))])
+        return rows
+
+    def ask_language(self, *, onboarding: bool = False) -> None:
+        if onboarding:
+            self.state = replace(self.state, onboarding="language")
+        # Every language names itself, so a learner can find theirs before we share one.
+        self.say("🌏 " + " · ".join(self.ctx.languages.values()), self.language_buttons())
+
+    def ask_country(self, *, onboarding: bool = False) -> None:
+        if onboarding:
+            self.state = replace(self.state, onboarding="country")
+        self.say(self.t("Which country is your business in? Some lessons have tips for your "
+                        "country."), self.country_buttons())
+
+    def set_language(self, code: str) -> None:
+        self.state = replace(self.state, locale=code)
+        if self.state.onboarding == "language":
+            self.ask_country(onboarding=True)
+        else:
+            self.say(self.t("Language changed."))
+            self.resume()
+
+    def set_country(self, code: str) -> None:
+        fields = {k: v for k, v in self.state.fields.items() if k != "country"}
+        if code != tokens.NO_COUNTRY:
+            fields["country"] = code
+        finishing = self.state.onboarding == "country"
+        self.state = replace(self.state, fields=fields, onboarding="")
+        if not finishing:
+            self.say(self.t("Saved."))
+            self.resume()
+            return
+        course = self.lib.course(self.state.pending_course)
+        self.state = replace(self.state, pending_course="")
+        self.say(self.t("Welcome! I teach short lessons for your business, a few minutes at a "
+                        "time."))
+        if course is not None:
+            self.open_course(course)
+        else:
+            self.menu()
+
     # -- menus ---------------------------------------------------------------------------------
 
     def stale(self) -> None:
@@ -444,7 +525,7 @@ class _Run:
         lines = [f"<b>{self.t('Your progress')}</b>"]
         for course in self.lib.courses:
             done = sum(le.key in self.state.completed for le in course.lessons)
-            lines.append(f"{self.content_title(course)}: {done}/{len(course.lessons)}")
+            lines.append(f"{html.escape(self.content_title(course))}: {done}/{len(course.lessons)}")
         pos = self.state.position
         if pos is not None:
             lines.append(self.t("Quiz in this lesson: {score} of {total} right.").format(

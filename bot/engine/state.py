@@ -30,10 +30,10 @@ class LearnerState:
     last_lesson: str = ""  # the lesson finished most recently, to offer what comes next
     score: int = 0  # in the current lesson
     answered: int = 0
-
-    @property
-    def is_new(self) -> bool:
-        return self.position is None and not self.completed and not self.last_lesson
+    # First contact: "new" (nothing asked yet), "language" or "country" (that question is open),
+    # "" (done).
+    onboarding: str = "new"
+    pending_course: str = ""  # a deep-linked course to open once onboarding is done
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -52,4 +52,6 @@ class LearnerState:
             last_lesson=str(data.get("last_lesson", "")),
             score=int(data.get("score", 0)),
             answered=int(data.get("answered", 0)),
+            onboarding=str(data.get("onboarding", "")),
+            pending_course=str(data.get("pending_course", "")),
         )

@@ -38,6 +38,13 @@ def locale_token(locale: str) -> str:
     return f"g:{locale}"
 
 
+NO_COUNTRY = "-"
+
+
+def country_token(code: str) -> str:
+    return f"k:{code}"
+
+
 @dataclass(frozen=True)
 class StepPress:
     lesson_digest: str
@@ -48,7 +55,7 @@ class StepPress:
 
 @dataclass(frozen=True)
 class Simple:
-    kind: str  # "c" course, "l" lesson, "m" menu command, "g" language
+    kind: str  # "c" course, "l" lesson, "m" menu command, "g" language, "k" country
     value: str
 
 
@@ -57,6 +64,6 @@ def parse(token: str) -> StepPress | Simple | None:
     parts = token.split(":")
     if parts[0] == "o" and len(parts) == 5:
         return StepPress(*parts[1:])
-    if parts[0] in ("c", "l", "m", "g") and len(parts) == 2 and parts[1]:
+    if parts[0] in ("c", "l", "m", "g", "k") and len(parts) == 2 and parts[1]:
         return Simple(parts[0], parts[1])
     return None

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import Answer, LearnerState, Output, Progress, Track
 from bot.errors import StoreError
-from bot.store.models import AnswerRecord, EventRecord, Learner, LessonProgress
+from bot.store.models import (
+    AnswerRecord,
+    EventRecord,
+    Learner,
+    LessonProgress,
+    MediaFile,
+    ProcessedUpdate,
+)
 
 
 @dataclass(frozen=True)
@@ -34,10 +45,12 @@ def db_time(moment: datetime) -> datetime:
 class LearnerRecord:
     """A learner row locked for one update; `save` applies the engine's decision."""
 
-    def __init__(self, session: AsyncSession, row: Learner, is_new: bool) -> None:
+    def __init__(self, session: AsyncSession, row: Learner, is_new: bool,
+                 duplicate: bool = False) -> None:
         self._session = session
         self.row = row
         self.is_new = is_new
+        self.duplicate = duplicate  # this update was handled before; do nothing
 
     @property
     def state(self) -> LearnerState:
@@ -50,17 +63,23 @@ class LearnerRecord:
         row.locale = state.locale
         row.country = state.fields.get("country") or row.country
         row.last_active_at = now
+        # Answers and events go in as one multi-row INSERT each: every statement is a round
+        # trip to the database thread, and updates are latency-bound.
+        answers = [
+            {"learner_id": row.id, "course": out.course, "lesson": out.lesson, "step": out.step,
+             "value": out.value, "correct": out.correct, "attempt": out.attempt,
+             "field": out.field, "created_at": now}
+            for out in outputs if isinstance(out, Answer)]
+        events = [
+            {"learner_id": row.id, "name": out.name, "course": out.course, "lesson": out.lesson,
+             "step": out.step, "data": dict(out.data), "created_at": now}
+            for out in outputs if isinstance(out, Track)]
+        if answers:
+            await self._session.execute(insert(AnswerRecord), answers)
+        if events:
+            await self._session.execute(insert(EventRecord), events)
         for out in outputs:
-            if isinstance(out, Answer):
-                self._session.add(AnswerRecord(
-                    learner_id=row.id, course=out.course, lesson=out.lesson, step=out.step,
-                    value=out.value, correct=out.correct, attempt=out.attempt, field=out.field,
-                    created_at=now))
-            elif isinstance(out, Track):
-                self._session.add(EventRecord(
-                    learner_id=row.id, name=out.name, course=out.course, lesson=out.lesson,
-                    step=out.step, data=dict(out.data), created_at=now))
-            elif isinstance(out, Progress):
+            if isinstance(out, Progress):
                 await self._progress(out, now)
 
     async def _progress(self, out: Progress, now: datetime) -> None:
@@ -82,18 +101,27 @@ class LearnerStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Queue writers here instead of letting SQLite's busy
+        # handler sleep and poll, which turns contention into second-long stalls.
+        sqlite = engine.dialect.name == "sqlite"
+        self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = (
+            asyncio.Lock() if sqlite else contextlib.nullcontext())
 
     @asynccontextmanager
-    async def learner(self, who: Identity, now: datetime,
-                      default_locale: str = "en") -> AsyncIterator[LearnerRecord]:
+    async def learner(self, who: Identity, now: datetime, default_locale: str = "en",
+                      update_key: str | None = None) -> AsyncIterator[LearnerRecord]:
         """The learner's row inside a transaction that commits when the block ends.
+
+        With `update_key`, the update is recorded as handled in the same transaction, and
+        `duplicate` tells whether it had been handled already: exactly once, even across a
+        crash between handling and acknowledging.
 
         On PostgreSQL the row is locked (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE` already
         serialises writers. Either way two updates of one learner never interleave.
         """
         now = db_time(now)
         try:
-            async with self._sessions.begin() as session:
+            async with self._write_turn, self._sessions.begin() as session:
                 query = (select(Learner)
                          .where(Learner.channel == who.channel,
                                 Learner.external_id == who.external_id)
@@ -115,6 +143,48 @@ class LearnerStore:
                                                          "first_name": who.first_name}}
                 if row.status != "active":
                     row.status = "active"  # writing to us again means they can be reached
-                yield LearnerRecord(session, row, is_new)
+                duplicate = update_key is not None and not await self._first_time(
+                    session, update_key, now)
+                yield LearnerRecord(session, row, is_new, duplicate)
         except DBAPIError as exc:
             raise StoreError(f"database error while saving progress: {exc.orig}") from exc
+
+    async def _first_time(self, session: AsyncSession, key: str, now: datetime) -> bool:
+        """Record `key` as handled; False if it already was (one statement, no race)."""
+        dialect = self.engine.dialect.name
+        insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        result = await session.execute(
+            insert_for(ProcessedUpdate).values(key=key, handled_at=now)
+            .on_conflict_do_nothing(index_elements=["key"]))
+        return bool(getattr(result, "rowcount", 1))
+
+    async def set_status(self, who: Identity, status: str) -> None:
+        """Mark a learner `blocked` (they blocked the bot) or `active` again."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Learner)
+                .where(Learner.channel == who.channel, Learner.external_id == who.external_id)
+                .values(status=status))
+
+    async def status_of(self, who: Identity) -> str | None:
+        async with self._sessions() as session:
+            return (await session.execute(
+                select(Learner.status).where(Learner.channel == who.channel,
+                                             Learner.external_id == who.external_id)
+            )).scalar_one_or_none()
+
+    async def media_id(self, channel: str, path: str, digest: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(MediaFile, (channel, path))
+            return row.file_id if row is not None and row.digest == digest else None
+
+    async def remember_media(self, channel: str, path: str, digest: str, file_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(MediaFile(channel=channel, path=path, digest=digest,
+                                          file_id=file_id))
+
+    async def forget_updates_before(self, moment: datetime) -> None:
+        """Drop dedupe records older than any redelivery Telegram would make (a day)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(ProcessedUpdate).where(ProcessedUpdate.handled_at < db_time(moment)))

@@ -80,3 +80,23 @@ class EventRecord(Base):
     step: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class ProcessedUpdate(Base):
+    """Channel updates already handled, so one redelivered after a restart is not run twice."""
+
+    __tablename__ = "processed_updates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "telegram:1234"
+    handled_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MediaFile(Base):
+    """A channel's id for an uploaded file, so each file is uploaded once and then reused."""
+
+    __tablename__ = "media_files"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    path: Mapped[str] = mapped_column(String(512), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))  # the file's content: re-upload if changed
+    file_id: Mapped[str] = mapped_column(String(256))

@@ -1,0 +1,156 @@
+"""Update throughput and latency: LessonBot against a bare echo bot of the same framework.
+
+    python -m bench.telegram_throughput [--learners 50] [--updates 1000]
+
+Both bots poll the same loopback fake Bot API in the same run. Each simulated learner is
+mid-lesson and sends its next answer as soon as the bot's first reply to the previous one
+arrives (a closed loop, like a person tapping through a lesson). LessonBot persists every step
+in a real SQLite file; the echo bot stores nothing. Reported: updates/s, p50/p99 latency from
+update to first reply, and LessonBot's throughput as a ratio of the echo bot's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.channels.telegram.runner import serve  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from tests.fakebotapi import Call, FakeBotAPI  # noqa: E402
+
+TOKEN = "123456:BENCH"
+
+
+async def aiogram_echo(api_url: str) -> None:
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import Message
+
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    try:
+        await dp.start_polling(bot, handle_signals=False)
+    finally:
+        await bot.session.close()
+
+
+async def ptb_echo(api_url: str) -> None:
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+    async def echo(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        await update.message.reply_text(update.message.text or "?")
+
+    app = (ApplicationBuilder().token(TOKEN).base_url(f"{api_url}/bot")
+           .concurrent_updates(True).build())
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+def lessonbot(framework: str, db: Path) -> Callable[[str], Awaitable[None]]:
+    async def run(api_url: str) -> None:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, bot_token=TOKEN, telegram_api_url=api_url,
+            telegram_framework=framework, database_url=f"sqlite+aiosqlite:///{db}",
+            lessons_dir=str(ROOT / "lessons"), locales_dir=str(ROOT / "locales"),
+            webhook_url="")
+        await serve(settings)
+    return run
+
+
+async def measure(bot: Callable[[str], Awaitable[None]], learners: int,
+                  updates: int) -> dict[str, float]:
+    async with FakeBotAPI(max_poll_wait=0.05) as fake:
+        replied: dict[int, asyncio.Event] = {}
+
+        def on_call(call: Call) -> None:
+            if call.method == "sendMessage" and call.status == 200:
+                event = replied.get(int(call.params["chat_id"]))
+                if event is not None:
+                    event.set()
+
+        fake.listeners.append(on_call)
+        task = asyncio.create_task(bot(fake.url))
+        latencies: list[float] = []
+
+        async def round_trip(user: int, text: str) -> None:
+            event = replied[user] = asyncio.Event()
+            started = time.perf_counter()
+            fake.push_text(user, text, first_name=f"L{user}")
+            await asyncio.wait_for(event.wait(), 30)
+            latencies.append(time.perf_counter() - started)
+
+        async def learner(user: int, count: int) -> None:
+            for _ in range(count):
+                await round_trip(user, "1")  # "1" presses the first button, like a tap
+
+        users = [10_000 + i for i in range(learners)]
+        # Warm up: everyone starts a course, so the measured updates are mid-lesson.
+        await asyncio.gather(*(round_trip(u, "/start online-safety") for u in users))
+        await asyncio.sleep(0.5)  # let the warm-up's trailing messages finish
+        latencies.clear()
+        per = updates // learners
+        started = time.perf_counter()
+        await asyncio.gather(*(learner(u, per) for u in users))
+        elapsed = time.perf_counter() - started
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    ordered = sorted(latencies)
+    return {
+        "updates_per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=50)
+    parser.add_argument("--updates", type=int, default=1000)
+    args = parser.parse_args()
+    rows: list[tuple[str, dict[str, Any]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for framework, echo in (("aiogram", aiogram_echo), ("ptb", ptb_echo)):
+            base = await measure(echo, args.learners, args.updates)
+            ours = await measure(lessonbot(framework, Path(tmp) / f"{framework}.db"),
+                                 args.learners, args.updates)
+            rows.append((f"{framework} bare echo", base))
+            rows.append((f"{framework} LessonBot", ours
+                         | {"ratio": ours["updates_per_s"] / base["updates_per_s"]}))
+    print(f"{args.updates} updates from {args.learners} learners, SQLite, loopback fake Bot API")
+    print(f"{'bot':<22}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'vs echo':>9}")
+    for name, r in rows:
+        ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
+        print(f"{name:<22}{r['updates_per_s']:>11.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+              f"{ratio:>9}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

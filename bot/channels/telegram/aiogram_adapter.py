@@ -1,0 +1,134 @@
+"""aiogram 3: the default adapter. Thin: aiogram parses and dispatches, the bridge decides."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand,
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MenuButtonCommands,
+    Message,
+    Update,
+)
+
+from bot.channels.telegram.api import (
+    Keyboard,
+    Rejected,
+    RetryLater,
+    Sent,
+    Transient,
+    Unreachable,
+)
+from bot.channels.telegram.incoming import read_update
+
+T = TypeVar("T")
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+async def _mapped(call: Awaitable[T]) -> T:
+    """Run a call, turning aiogram's exceptions into the bridge's."""
+    try:
+        return await call
+    except TelegramRetryAfter as exc:
+        raise RetryLater(float(exc.retry_after)) from exc
+    except TelegramForbiddenError as exc:
+        raise Unreachable(exc.message) from exc
+    except TelegramBadRequest as exc:
+        if "chat not found" in exc.message.lower():
+            raise Unreachable(exc.message) from exc
+        raise Rejected(exc.message) from exc
+    except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
+        raise Transient(str(exc)) from exc
+    except TelegramAPIError as exc:
+        raise Rejected(exc.message) from exc
+
+
+class AiogramApi:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.username = ""
+
+    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent:
+        markup = InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
+            for row in keyboard
+        ]) if keyboard else None
+        message = await _mapped(self.bot.send_message(chat_id, text, reply_markup=markup))
+        return Sent(message.message_id)
+
+    async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
+        media: str | FSInputFile = file_id or FSInputFile(path)
+        message: Message
+        if kind == "photo":
+            message = await _mapped(self.bot.send_photo(chat_id, media))
+            new_id = message.photo[-1].file_id if message.photo else None
+        else:
+            message = await _mapped(self.bot.send_document(chat_id, media))
+            new_id = message.document.file_id if message.document else None
+        return Sent(message.message_id, new_id)
+
+    async def answer_callback(self, callback_id: str) -> None:
+        await _mapped(self.bot.answer_callback_query(callback_id))
+
+    async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
+        await _mapped(self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                                         reply_markup=None))
+
+    async def set_commands(self, commands: list[tuple[str, str]], language: str | None) -> None:
+        await _mapped(self.bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in commands], language_code=language))
+
+    async def set_menu_button(self) -> None:
+        await _mapped(self.bot.set_chat_menu_button(menu_button=MenuButtonCommands()))
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await _mapped(self.bot.set_webhook(url, secret_token=secret,
+                                           allowed_updates=ALLOWED_UPDATES))
+
+    async def delete_webhook(self) -> None:
+        await _mapped(self.bot.delete_webhook())
+
+
+class AiogramAdapter:
+    def __init__(self, token: str, api_url: str) -> None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+        self.bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+        self.api = AiogramApi(self.bot)
+        self.dispatcher = Dispatcher()
+
+    async def start(self, on_update: Callable[[Any], Awaitable[None]]) -> None:
+        async def handler(_event: object, event_update: Update) -> None:
+            await on_update(read_update(event_update))
+
+        for observer in (self.dispatcher.message, self.dispatcher.edited_message,
+                         self.dispatcher.callback_query, self.dispatcher.my_chat_member):
+            observer.register(handler)
+        me = await _mapped(self.bot.get_me())
+        self.api.username = me.username or ""
+
+    async def poll(self) -> None:
+        # handle_as_tasks: learners are served concurrently; the service keeps each one in order.
+        await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False,
+                                            allowed_updates=ALLOWED_UPDATES)
+
+    async def feed(self, update: dict[str, Any]) -> None:
+        await self.dispatcher.feed_raw_update(self.bot, update)
+
+    async def close(self) -> None:
+        await self.bot.session.close()

@@ -1,0 +1,189 @@
+"""The framework-neutral Telegram channel: updates in, engine events out, replies delivered.
+
+Both adapters feed `TelegramBridge.handle` and give it a `BotApi`; everything a learner sees is
+decided here once, so aiogram and python-telegram-bot behave identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from bot.channels.telegram.api import BotApi, Keyboard, RetryLater, Transient, Unreachable
+from bot.channels.telegram.incoming import Incoming
+from bot.channels.telegram.signing import key_from_token, sign, verify
+from bot.channels.telegram.split import split_text
+from bot.engine import Command, Event, Press, Say, Start, Text, Unsupported
+from bot.engine.events import COMMANDS
+from bot.service import LessonService
+from bot.store import Identity
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CHANNEL = "telegram"
+
+# Telegram wants ISO 639-1 codes for command lists; Filipino has none, Tagalog's is closest.
+_COMMAND_LANGUAGE = {"fil": "tl"}
+COMMAND_HELP = {
+    "start": "Start or choose a course",
+    "continue": "Go on where you left off",
+    "menu": "All courses",
+    "progress": "What you have done",
+    "language": "Change language",
+    "help": "How to use this bot",
+}
+
+
+class TelegramBridge:
+    def __init__(self, service: LessonService, api: BotApi, bot_token: str, *,
+                 max_attempts: int = 6, backoff: float = 0.5, backoff_cap: float = 30.0) -> None:
+        self.service = service
+        self.api = api
+        self._key = key_from_token(bot_token)
+        self._max_attempts = max_attempts
+        # Jitter, so learners cut off by the same outage don't all retry in the same instant.
+        self._backoff = (wait_exponential(multiplier=backoff, max=backoff_cap)
+                         + wait_random(0, backoff))
+
+    # -- incoming ------------------------------------------------------------------------------
+
+    async def handle(self, update: Incoming) -> None:
+        """Handle one update. Never raises: a failure is logged and the learner told."""
+        try:
+            await self._handle(update)
+        except Exception:
+            log.exception("unhandled error for update %s", update.update_id)
+
+    async def _handle(self, update: Incoming) -> None:
+        who = Identity(CHANNEL, str(update.user_id), update.first_name, update.language)
+        if update.kind == "ignored" or not update.user_id:
+            return
+        if update.kind == "member":
+            blocked = update.member_status in ("kicked", "left")
+            await self.service.store.set_status(who, "blocked" if blocked else "active")
+            return
+        if update.kind == "callback":
+            # Stop the spinner first; on a slow connection the learner is watching it.
+            await self._try(self.api.answer_callback(update.callback_id))
+        if update.chat_type != "private":
+            await self._private_only(update, who)
+            return
+        event = self._event(update)
+
+        async def deliver(messages: list[Say]) -> None:
+            if update.kind == "callback" and update.message_id:
+                # A pressed keyboard goes away, so a second press can't answer twice.
+                await self._try(self.api.clear_keyboard(update.chat_id, update.message_id))
+            await self.deliver(who, update.chat_id, messages)
+
+        await self.service.handle(who, event, update_key=f"{CHANNEL}:{update.update_id}",
+                                  deliver=deliver)
+
+    def _event(self, update: Incoming) -> Event:
+        if update.kind == "callback":
+            token = verify(self._key, update.user_id, update.text)
+            if token is None:
+                log.warning("refused a forged button from %s", update.user_id)
+            return Press(token or "")
+        if update.kind in ("other", "edited"):
+            return Unsupported(update.kind)
+        text = update.text.strip()
+        if text.startswith("/"):
+            name, _, arg = text[1:].partition(" ")
+            name = name.split("@", 1)[0].lower()  # /start@lessonbot in some clients
+            if name == "start":
+                return Start(arg.strip())
+            if name in COMMANDS:
+                return Command(name, arg.strip())
+            return Command(name)
+        return Text(text)
+
+    async def _private_only(self, update: Incoming, who: Identity) -> None:
+        if update.kind not in ("text", "callback"):
+            return
+        locale = self.service.locale_for(update.language)
+        text = self.service.texts.ui(
+            locale, "I teach one person at a time. Please talk to me in a private chat: "
+                    "https://t.me/{bot}").format(bot=self.api.username)
+        await self._try(self.api.send_text(update.chat_id, text, None))
+
+    # -- outgoing ------------------------------------------------------------------------------
+
+    async def deliver(self, who: Identity, chat_id: int, messages: list[Say]) -> None:
+        """Send messages in order; stop at a learner who can't be reached, and mark them."""
+        try:
+            for message in messages:
+                if message.media is not None:
+                    await self._send_media(chat_id, message.media.kind, message.media.path)
+                chunks = split_text(message.text)
+                for i, chunk in enumerate(chunks):
+                    keyboard = self._keyboard(who, message) if i == len(chunks) - 1 else None
+                    await self.call(partial(self.api.send_text, chat_id, chunk, keyboard))
+        except Unreachable as exc:
+            log.info("learner %s is unreachable: %s", who.external_id, exc)
+            await self.service.store.set_status(who, "blocked")
+        except Exception:
+            # Progress is saved; the learner can get the step again with /continue.
+            log.exception("could not deliver to %s", who.external_id)
+
+    def _keyboard(self, who: Identity, message: Say) -> Keyboard | None:
+        if not message.buttons:
+            return None
+        user_id = int(who.external_id)
+        return [[(b.label, sign(self._key, user_id, b.token)) for b in row]
+                for row in message.buttons]
+
+    async def _send_media(self, chat_id: int, kind: str, path: str) -> None:
+        """Upload a file once; after that send Telegram's id for it."""
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        file_id = await self.service.store.media_id(CHANNEL, path, digest)
+        sent = await self.call(lambda: self.api.send_media(chat_id, kind, file_id, path))
+        if file_id is None and sent.file_id:
+            await self.service.store.remember_media(CHANNEL, path, digest, sent.file_id)
+
+    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """One Bot API call: wait out 429s, back off on 5xx and network errors, up to a cap."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((RetryLater, Transient)),
+            wait=self._wait, stop=stop_after_attempt(self._max_attempts), reraise=True,
+        ):
+            with attempt:
+                return await make()
+        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryLater):
+            return exc.seconds
+        return float(self._backoff(state))
+
+    async def _try(self, call: Awaitable[object]) -> None:
+        """A call whose failure must not stop the reply (answering a press, clearing buttons)."""
+        try:
+            await call
+        except Exception as exc:
+            log.info("non-essential Telegram call failed: %s", exc)
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    async def register_commands(self) -> None:
+        """The command menu in every shipped language, and the menu button."""
+        texts, default = self.service.texts, self.service.default_locale
+        for locale in self.service.languages:
+            commands = [(name, texts.ui(locale, desc)) for name, desc in COMMAND_HELP.items()]
+            language = None if locale == default else _COMMAND_LANGUAGE.get(locale, locale)
+            await self.call(partial(self.api.set_commands, commands, language))
+        await self.call(self.api.set_menu_button)

@@ -1,0 +1,156 @@
+"""python-telegram-bot 21+: the alternative adapter (`TELEGRAM_FRAMEWORK=ptb`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+# PTB 22 is moving time periods from int to timedelta and warns on every 429 until one opts
+# in; we opt in (the documented switch) and handle timedelta below.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MenuButtonCommands,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.channels.telegram.api import (
+    Keyboard,
+    Rejected,
+    RetryLater,
+    Sent,
+    Transient,
+    Unreachable,
+)
+from bot.channels.telegram.incoming import read_update
+
+T = TypeVar("T")
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+def _seconds(exc: RetryAfter) -> float:
+    value: int | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def _mapped(call: Awaitable[T]) -> T:
+    """Run a call, turning python-telegram-bot's exceptions into the bridge's."""
+    try:
+        return await call
+    except RetryAfter as exc:
+        raise RetryLater(_seconds(exc)) from exc
+    except Forbidden as exc:
+        raise Unreachable(exc.message) from exc
+    except BadRequest as exc:
+        if "chat not found" in exc.message.lower():
+            raise Unreachable(exc.message) from exc
+        raise Rejected(exc.message) from exc
+    except (TimeoutError, NetworkError) as exc:  # includes TimedOut and 5xx
+        raise Transient(str(exc)) from exc
+    except TelegramError as exc:
+        raise Rejected(exc.message) from exc
+
+
+class PtbApi:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.username = ""
+
+    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent:
+        markup = InlineKeyboardMarkup([
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in keyboard
+        ]) if keyboard else None
+        message = await _mapped(self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                                      reply_markup=markup))
+        return Sent(message.message_id)
+
+    async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
+        media: Any = file_id or Path(path)
+        if kind == "photo":
+            message = await _mapped(self.bot.send_photo(chat_id, media))
+            new_id = message.photo[-1].file_id if message.photo else None
+        else:
+            message = await _mapped(self.bot.send_document(chat_id, media))
+            new_id = message.document.file_id if message.document else None
+        return Sent(message.message_id, new_id)
+
+    async def answer_callback(self, callback_id: str) -> None:
+        await _mapped(self.bot.answer_callback_query(callback_id))
+
+    async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
+        await _mapped(self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                                         reply_markup=None))
+
+    async def set_commands(self, commands: list[tuple[str, str]], language: str | None) -> None:
+        await _mapped(self.bot.set_my_commands([BotCommand(c, d) for c, d in commands],
+                                               language_code=language))
+
+    async def set_menu_button(self) -> None:
+        await _mapped(self.bot.set_chat_menu_button(menu_button=MenuButtonCommands()))
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await _mapped(self.bot.set_webhook(url, secret_token=secret,
+                                           allowed_updates=ALLOWED_UPDATES))
+
+    async def delete_webhook(self) -> None:
+        await _mapped(self.bot.delete_webhook())
+
+
+class PtbAdapter:
+    def __init__(self, token: str, api_url: str) -> None:
+        base = api_url.rstrip("/")
+        # concurrent_updates: learners are served at once; the service keeps each one in order.
+        self.app: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder().token(token).base_url(f"{base}/bot")
+            .base_file_url(f"{base}/file/bot").concurrent_updates(True).build()
+        )
+        self.api = PtbApi(self.app.bot)
+
+    async def start(self, on_update: Callable[[Any], Awaitable[None]]) -> None:
+        async def handler(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
+            await on_update(read_update(update))
+
+        self.app.add_handler(TypeHandler(Update, handler))
+        await _mapped(self.app.initialize())
+        await self.app.start()
+        self.api.username = self.app.bot.username or ""
+
+    async def poll(self) -> None:
+        updater = self.app.updater
+        assert updater is not None
+        await updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=0.0)
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            await updater.stop()
+
+    async def feed(self, update: dict[str, Any]) -> None:
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+
+    async def close(self) -> None:
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()

@@ -1,0 +1,114 @@
+"""`lessonbot run`: serve Telegram by polling, or by webhook when WEBHOOK_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import build_service, open_database
+from bot.channels.telegram.api import BotApi
+from bot.channels.telegram.bridge import TelegramBridge
+from bot.channels.telegram.webhook import webhook_app
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.store import LearnerStore
+
+log = logging.getLogger(__name__)
+
+NO_TOKEN = ("BOT_TOKEN is not set: get a token from @BotFather, then run "
+            "`BOT_TOKEN=123456:ABC... lessonbot run` or put BOT_TOKEN=... in a .env file. "
+            "To try the lessons without Telegram, run `lessonbot chat`.")
+
+
+class Adapter(Protocol):
+    @property
+    def api(self) -> BotApi: ...
+
+    async def start(self, on_update: Any) -> None: ...
+
+    async def poll(self) -> None: ...
+
+    async def feed(self, update: dict[str, Any]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def make_adapter(settings: Settings) -> Adapter:
+    """The configured framework's adapter; only this one framework gets imported."""
+    if settings.telegram_framework == "ptb":
+        from bot.channels.telegram.ptb_adapter import PtbAdapter
+
+        return PtbAdapter(settings.bot_token, settings.telegram_api_url)
+    from bot.channels.telegram.aiogram_adapter import AiogramAdapter
+
+    return AiogramAdapter(settings.bot_token, settings.telegram_api_url)
+
+
+def check_settings(settings: Settings) -> None:
+    if not settings.bot_token:
+        raise ConfigError(NO_TOKEN)
+    if settings.webhook_url and not settings.webhook_secret:
+        raise ConfigError("WEBHOOK_URL is set but WEBHOOK_SECRET is not: set WEBHOOK_SECRET to "
+                          "a random string (letters, digits, _ and -), so only Telegram can "
+                          "post updates")
+
+
+async def serve(settings: Settings) -> None:
+    check_settings(settings)
+    engine = await open_database(settings)
+    service = build_service(settings, engine)
+    adapter = make_adapter(settings)
+    bridge = TelegramBridge(service, adapter.api, settings.bot_token)
+    janitor = asyncio.create_task(_forget_old_updates(service.store))
+    try:
+        await adapter.start(bridge.handle)
+        await bridge.register_commands()
+        if settings.webhook_url:
+            await bridge.call(lambda: adapter.api.set_webhook(settings.webhook_url,
+                                                              settings.webhook_secret))
+            await _serve_webhook(settings, adapter, engine)
+        else:
+            await bridge.call(adapter.api.delete_webhook)  # Telegram allows one or the other
+            log.info("polling %s as @%s", settings.telegram_api_url, adapter.api.username)
+            await adapter.poll()
+    finally:
+        janitor.cancel()
+        await adapter.close()
+        await engine.dispose()
+
+
+async def _serve_webhook(settings: Settings, adapter: Adapter, engine: AsyncEngine) -> None:
+    async def healthy() -> bool:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            log.exception("health check failed")
+            return False
+
+    path = urlsplit(settings.webhook_url).path or "/"
+    runner = web.AppRunner(webhook_app(path, settings.webhook_secret, adapter.feed, healthy))
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", settings.port).start()
+    log.info("webhook listening on port %s at %s", settings.port, path)
+    try:
+        await asyncio.Event().wait()  # until cancelled
+    finally:
+        await runner.cleanup()
+
+
+async def _forget_old_updates(store: LearnerStore) -> None:
+    """Telegram keeps undelivered updates for 24 hours; older dedupe records are dead weight."""
+    while True:
+        with contextlib.suppress(Exception):
+            await store.forget_updates_before(datetime.now(UTC) - timedelta(days=2))
+        await asyncio.sleep(3600)

@@ -1,0 +1,46 @@
+"""Webhook mode: an aiohttp server that accepts Telegram's POSTs only with the right secret."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def webhook_app(path: str, secret: str, feed: Callable[[dict[str, Any]], Awaitable[None]],
+                healthy: Callable[[], Awaitable[bool]]) -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("webhook call without the right secret from %s", request.remote)
+            return web.Response(status=401, text="wrong or missing secret token")
+        try:
+            update = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="body is not JSON")
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            # Answer only after handling: if this process dies first, Telegram sends it again
+            # and the processed-updates table makes sure it runs once.
+            await feed(update)
+        except Exception:
+            # A malformed update would be resent forever if we failed it; log and drop it.
+            log.exception("could not handle update %s", update.get("update_id"))
+        return web.Response(text="ok")
+
+    async def health(_request: web.Request) -> web.Response:
+        ok = await healthy()
+        return web.json_response({"database": "ok" if ok else "unreachable"},
+                                 status=200 if ok else 503)
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post(path, receive)
+    app.router.add_get("/healthz", health)
+    return app

@@ -1,0 +1,91 @@
+"""Compiled Babel catalogs: the bot's own strings (`messages`) and lesson strings (`lessons`).
+
+Catalogs live in `locales/<lang>/LC_MESSAGES/<domain>.po`. The `.mo` files are built, never
+committed: `pybabel compile` builds them, and so does loading when a `.mo` is missing or older
+than its `.po`, so a fresh clone just works.
+
+Fuzzy entries (a translation whose source text changed since) are shown: a slightly stale
+translation serves a learner better than a sudden switch to English. `lessonbot lint` lists
+them so a translator updates them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+log = logging.getLogger(__name__)
+DOMAINS = ("messages", "lessons")
+
+
+def compile_catalog(po: Path) -> Path:
+    """Build `po`'s `.mo` beside it unless it is up to date; return the `.mo` path."""
+    mo = po.with_suffix(".mo")
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name, domain=po.stem)
+        with mo.open("wb") as target:
+            write_mo(target, catalog, use_fuzzy=True)
+    return mo
+
+
+class Catalogs:
+    """Implements the engine's `Texts` from the catalogs in `locales_dir`."""
+
+    def __init__(self, locales_dir: str | Path, default_locale: str = "en") -> None:
+        self.dir = Path(locales_dir)
+        self.default_locale = default_locale
+        self._cache: dict[tuple[str, str], NullTranslations] = {}
+        self._missing_logged: set[tuple[str, str]] = set()
+
+    def locales(self) -> list[str]:
+        """Shipped locales: the default plus every folder with a catalog."""
+        found = {p.parent.parent.name for p in self.dir.glob("*/LC_MESSAGES/*.po")}
+        return [self.default_locale, *sorted(found - {self.default_locale})]
+
+    def languages(self) -> dict[str, str]:
+        """Each locale's name in its own language and script, for the language menu."""
+        return {code: self.language_name(code) for code in self.locales()}
+
+    @staticmethod
+    def language_name(code: str) -> str:
+        try:
+            locale = Locale.parse(code)
+        except (UnknownLocaleError, ValueError):
+            return code
+        name = locale.get_display_name(locale) or code
+        return name[:1].upper() + name[1:]
+
+    def _catalog(self, locale: str, domain: str) -> NullTranslations:
+        key = (locale, domain)
+        if key not in self._cache:
+            po = self.dir / locale / "LC_MESSAGES" / f"{domain}.po"
+            if po.exists():
+                with compile_catalog(po).open("rb") as mo:
+                    self._cache[key] = Translations(mo, domain=domain)
+            else:
+                self._cache[key] = NullTranslations()
+        return self._cache[key]
+
+    def ui(self, locale: str, message: str) -> str:
+        return self._catalog(locale, "messages").gettext(message)
+
+    def lesson(self, locale: str, context: str, source: str) -> str:
+        translated = str(self._catalog(locale, "lessons").pgettext(context, source))
+        missing = translated == source and locale != self.default_locale
+        if missing and (locale, context) not in self._missing_logged:
+            # The source text is shown. Say so once, not on every message.
+            self._missing_logged.add((locale, context))
+            log.warning("no %s translation for %s; showing the source text", locale, context)
+        return translated
+
+    def country(self, locale: str, code: str) -> str:
+        try:
+            return str(Locale.parse(locale).territories.get(code, code))
+        except (UnknownLocaleError, ValueError):
+            return code
