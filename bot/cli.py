@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lint = sub.add_parser("lint", help="check lessons for mistakes")
     lint.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: "
-                      "LESSONS_DIR)")
+                      "LESSONS_DIR and LOCALES_DIR)")
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
     sub.add_parser("schema", help="print the JSON Schema of lesson files")
@@ -61,10 +61,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     settings = Settings.load()
     if args.command == "lint":
-        from bot.lint import lint_paths, report
+        from bot.lint import lint, report
 
-        problems = lint_paths(args.paths or [settings.lessons_dir])
-        return report(problems, args.format, sys.stdout, sys.stderr)
+        paths = args.paths or [settings.lessons_dir, settings.locales_dir]
+        problems, coverage = lint(paths, settings.lessons_dir)
+        return report(problems, args.format, sys.stdout, sys.stderr, coverage)
     if args.command == "schema":
         from bot.content.model import json_schema
 
@@ -101,8 +102,6 @@ def _run_until_signal(main: Coroutine[Any, Any, None]) -> None:
 
 
 async def _chat(settings: object, learner: str, lang: str | None) -> None:
-    from dataclasses import replace
-
     from bot.app import build_service, open_database
     from bot.channels.console import chat
     from bot.config import Settings
@@ -114,9 +113,9 @@ async def _chat(settings: object, learner: str, lang: str | None) -> None:
         service = build_service(settings, engine)
         if lang and lang not in service.languages:
             raise LessonBotError(f"no locale `{lang}`; shipped: {', '.join(service.languages)}")
-        if lang:
-            service = replace(service, default_locale=lang)
-        await chat(service, Identity("console", learner, first_name=learner, language=lang or ""))
+        who = Identity("console", learner, first_name=learner, language=lang or "",
+                       language_chosen=bool(lang))
+        await chat(service, who)
     finally:
         await engine.dispose()
 

@@ -7,17 +7,42 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from babel.messages.pofile import read_po
+
 from bot.content import Diagnostic, Severity, load_library
 from bot.content.loader import COURSE_FILE, load_course
+from bot.content.schemes import SCHEMES_DIR
+from bot.i18n.check import Coverage, check_catalog
+from bot.i18n.extract import extract_lessons
 
 
-def lint_paths(paths: Iterable[str]) -> list[Diagnostic]:
-    """Lint folders (a lessons folder or one course) and single files (reported alone)."""
+def lint_paths(paths: Iterable[str], lessons_dir: str | None = None) -> list[Diagnostic]:
+    """Lint folders (lessons, one course, or locales) and single files (reported alone)."""
+    return lint(paths, lessons_dir)[0]
+
+
+def lint(paths: Iterable[str], lessons_dir: str | None = None
+         ) -> tuple[list[Diagnostic], list[Coverage]]:
+    """Problems in `paths`, and the coverage of any translation catalogs among them.
+
+    `lessons_dir` is what catalogs' coverage is measured against.
+    """
     found: set[Diagnostic] = set()
+    coverage: list[Coverage] = []
+    lessons = Path(lessons_dir) if lessons_dir else None
     for raw in paths:
         path = Path(raw)
-        if path.is_file():
+        if path.suffix == ".po" or (path.is_dir() and any(path.glob("*/LC_MESSAGES/*.po"))):
+            root = path.parent.parent.parent if path.suffix == ".po" else path
+            problems, covered = lint_catalogs(root, lessons)
+            keep = path.resolve() if path.suffix == ".po" else None
+            found.update(d for d in problems if keep is None or Path(d.path).resolve() == keep)
+            coverage += [c for c in covered if keep is None
+                         or (c.locale, c.domain) == (path.parent.parent.name, path.stem)]
+        elif path.is_file():
             course_dir = path.parent
+            if course_dir.name == SCHEMES_DIR:  # a schemes file belongs to the course above
+                course_dir = course_dir.parent
             if not (course_dir / COURSE_FILE).is_file():
                 found.add(Diagnostic(raw, 1, 1, Severity.ERROR,
                                      f"no {COURSE_FILE} beside this file; a lesson lives in a "
@@ -27,10 +52,11 @@ def lint_paths(paths: Iterable[str]) -> list[Diagnostic]:
             found.update(d for d in problems if Path(d.path).resolve() == path.resolve())
         else:
             found.update(load_library(path)[1])
-    return sorted(found)
+    return sorted(found), coverage
 
 
-def report(problems: list[Diagnostic], fmt: str, out: TextIO, err: TextIO) -> int:
+def report(problems: list[Diagnostic], fmt: str, out: TextIO, err: TextIO,
+           coverage: Iterable[Coverage] = ()) -> int:
     errors = sum(d.severity is Severity.ERROR for d in problems)
     if fmt == "json":
         json.dump([d.as_dict() for d in problems], out, ensure_ascii=False, indent=2)
@@ -38,6 +64,42 @@ def report(problems: list[Diagnostic], fmt: str, out: TextIO, err: TextIO) -> in
     else:
         for problem in problems:
             out.write(f"{problem}\n")
+        for covered in coverage:
+            err.write(f"{covered}\n")
         warnings = len(problems) - errors
         err.write(f"{errors} error(s), {warnings} warning(s)\n")
     return 1 if errors else 0
+
+
+def lint_catalogs(locales_dir: Path, lessons_dir: Path | None) -> tuple[list[Diagnostic],
+                                                                       list[Coverage]]:
+    """Every catalog under `locales_dir`; lesson coverage is measured against the lessons."""
+    expected_lessons = current_lesson_messages(lessons_dir) if lessons_dir else None
+    problems: list[Diagnostic] = []
+    coverage: list[Coverage] = []
+    for po in sorted(locales_dir.glob("*/LC_MESSAGES/*.po")):
+        expected = expected_lessons if po.stem == "lessons" else _template_keys(po)
+        found, covered = check_catalog(po, expected)
+        problems += found
+        if covered is not None:
+            coverage.append(covered)
+    return problems, coverage
+
+
+def current_lesson_messages(lessons_dir: Path) -> set[tuple[str | None, str]]:
+    """(context, source) of every translatable lesson text as the lessons are today."""
+    keys: set[tuple[str | None, str]] = set()
+    for path in sorted(lessons_dir.glob("**/*.yaml")):
+        with path.open("rb") as handle:
+            keys.update((ctx, text) for _, _, (ctx, text), _ in
+                        extract_lessons(handle, None, None, {}))
+    return keys
+
+
+def _template_keys(po: Path) -> set[tuple[str | None, str]] | None:
+    """The entries of the domain's `.pot` beside the locale folders, if there is one."""
+    pot = po.parent.parent.parent / f"{po.stem}.pot"
+    if not pot.is_file():
+        return None
+    with pot.open("rb") as handle:
+        return {(m.context, str(m.id)) for m in read_po(handle) if m.id}

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from bot.content import Library
 from bot.engine import Context, Event, Say, Text, Texts, advance
+from bot.engine.context import N_
 from bot.i18n import negotiate
 from bot.i18n.zawgyi import to_unicode
 from bot.store import Identity, LearnerStore
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[list[Say]], Awaitable[None]]
 
-SORRY = ("Sorry, something went wrong on our side. Your progress is saved. "
-         "Send /continue to go on.")
+SORRY = N_("Sorry, something went wrong on our side. Your progress is saved. "
+           "Send /continue to go on.")
 
 
 class KeyedLocks:

@@ -17,7 +17,9 @@ import yaml
 from bot.engine import Command, Context, Event, LearnerState, Press, Say, Text, advance
 from bot.engine.matching import match_label
 from bot.engine.tokens import lesson_token
+from bot.i18n import Catalogs
 
+ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).with_name("golden")
 CASES = sorted(GOLDEN.glob("*.yaml"))
 CLOCK = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -46,7 +48,8 @@ _Dumper.add_representer(str, lambda d, s: d.represent_scalar(
 def replay(library: Any, case: dict[str, Any]) -> list[dict[str, Any]]:
     state = LearnerState(locale=case.get("locale", "en"), fields=dict(case.get("fields", {})),
                          onboarding=case.get("onboarding", ""))
-    ctx = Context(now=CLOCK)
+    catalogs = Catalogs(ROOT / "locales")
+    ctx = Context(now=CLOCK, texts=catalogs, languages=catalogs.languages())
     buttons: list[tuple[str, str]] = []
     transcript = []
     if "start_lesson" in case:  # as if the learner pressed "▶️ <lesson>" on a lesson offer

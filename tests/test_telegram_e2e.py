@@ -65,8 +65,9 @@ class Harness:
         return await self._await_reply(lambda: self.fake.push_text(user, text, **kw), user)
 
     async def begin(self, course: str = "", user: int = ANA) -> list[Call]:
-        """First contact: /start (maybe a deep link), then skip the country question."""
+        """First contact: /start (maybe a deep link), English, and skip the country question."""
         await self.say(f"/start {course}".strip(), user)
+        await self.press("English", user)
         return await self.press("Prefer not to say", user)
 
     async def press(self, label: str, user: int = ANA, message: Call | None = None,
@@ -154,6 +155,8 @@ async def test_setup_registers_commands_and_menu(bot: Harness) -> None:
 
 async def test_whole_lesson_with_quiz_to_completion(bot: Harness) -> None:
     replies = await bot.say("/start")
+    assert "ไทย" in replies[0].params["text"]  # every language, named in its own script
+    replies = await bot.press("English")
     assert "Which country" in replies[0].params["text"]
     replies = await bot.press("Prefer not to say")
     assert "Our courses" in replies[-1].params["text"]
@@ -316,12 +319,17 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settin
     harness = Harness(fake, hooked)
     await harness.start()
     try:
-        assert fake.calls_of("setWebhook")[0].params["secret_token"] == "s3cret"
+        hooks = await harness.until(lambda: fake.calls_of("setWebhook"))
+        assert hooks[0].params["secret_token"] == "s3cret"
         url = f"http://127.0.0.1:{port}/tg/hook"
         update = fake.make_message(ANA, "/start")
         update["update_id"] = 777
         async with aiohttp.ClientSession() as http:
-            await harness.until(lambda: True)
+            for _ in range(100):  # the server starts listening right after setWebhook
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        break
+                await asyncio.sleep(0.05)
             for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
                 async with http.post(url, json=update, headers=headers) as response:
                     assert response.status == 401
@@ -335,7 +343,7 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settin
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 assert response.status == 200
         assert len(fake.sent_messages(ANA)) == 1
-        assert "Which country" in fake.sent_messages(ANA)[0].params["text"]
+        assert "English" in fake.sent_messages(ANA)[0].params["text"]  # language question
     finally:
         await harness.stop()
 

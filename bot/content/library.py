@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bot.content.model import Course, Lesson, Step
+from bot.content.model import Course, Lesson, SchemeFile, Step
 
 
 def digest(*parts: str, size: int = 6) -> str:
@@ -54,6 +54,7 @@ class LoadedCourse:
     course: Course
     path: str
     lessons: tuple[LoadedLesson, ...]  # in the course's order; only the files that loaded
+    schemes: tuple[SchemeFile, ...] = ()  # the course's directory of programmes, per country
 
     @property
     def id(self) -> str:
@@ -94,3 +95,8 @@ class Library:
 
     def by_digest(self, key: str) -> LoadedCourse | LoadedLesson | None:
         return self._by_digest.get(key)
+
+    def schemes_for(self, country: str) -> list[tuple[str, SchemeFile]]:
+        """(course id, directory) for every course with programmes listed for `country`."""
+        return [(course.id, found) for course in self.courses for found in course.schemes
+                if found.country == country]

@@ -6,6 +6,7 @@ never takes the whole bot down.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from bot.content import text as tx
@@ -13,6 +14,7 @@ from bot.content.checks import check_lesson
 from bot.content.diagnostics import Diagnostic, Severity
 from bot.content.library import Library, LoadedCourse, LoadedLesson
 from bot.content.model import ChoiceStep, Course, InputStep, Lesson
+from bot.content.schemes import load_schemes
 from bot.content.source import Source, read_source
 from bot.content.validate import validate
 
@@ -53,7 +55,8 @@ def _folders_without_course(root: Path) -> list[Diagnostic]:
     return found
 
 
-def load_course(course_dir: Path) -> tuple[LoadedCourse | None, list[Diagnostic]]:
+def load_course(course_dir: Path,
+                today: date | None = None) -> tuple[LoadedCourse | None, list[Diagnostic]]:
     course_src = _read(course_dir / COURSE_FILE)
     course = validate(course_src, Course)
     lesson_srcs = [_read(p) for p in sorted(course_dir.glob("*.yaml")) if p.name != COURSE_FILE]
@@ -93,14 +96,15 @@ def load_course(course_dir: Path) -> tuple[LoadedCourse | None, list[Diagnostic]
         _check_jumps(src, lesson, course, declared, course_dir.parent)
         if _has_errors(src):
             loaded.pop(lesson_id, None)
-    problems = [d for src in (course_src, *lesson_srcs) for d in src.problems]
+    schemes, scheme_srcs = load_schemes(course_dir, today or date.today())
+    problems = [d for src in (course_src, *lesson_srcs, *scheme_srcs) for d in src.problems]
     problems += [Diagnostic(str(p), 1, 1, Severity.WARNING,
                             "rename to .yaml; .yml files are not read")
                  for p in sorted(course_dir.glob("*.yml"))]
     if course is None or _has_errors(course_src):
         return None, problems
     ordered = tuple(loaded[i] for i in course.lessons if i in loaded)
-    return LoadedCourse(course, str(course_dir / COURSE_FILE), ordered), problems
+    return LoadedCourse(course, str(course_dir / COURSE_FILE), ordered, tuple(schemes)), problems
 
 
 def _read(path: Path) -> Source:

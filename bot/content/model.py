@@ -7,6 +7,7 @@ authors.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -122,20 +123,45 @@ def known_keys() -> set[str]:
     """Every key the format knows, for "did you mean" suggestions."""
     keys: set[str] = set()
     for model in (Option, ChoiceOption, Scale, MessageStep, QuestionStep, ChoiceStep, InputStep,
-                  SurveyStep, EndStep, Lesson, Course):
+                  SurveyStep, EndStep, Lesson, Course, Scheme, SchemeFile):
         for name, info in model.model_fields.items():
             keys.add(info.alias or name)
     return keys
 
 
 def json_schema() -> dict[str, Any]:
-    """A JSON Schema accepting either a course file or a lesson file."""
+    """A JSON Schema accepting a course, lesson or schemes file."""
     course = Course.model_json_schema(by_alias=True)
     lesson = Lesson.model_json_schema(by_alias=True)
-    defs = {**course.pop("$defs", {}), **lesson.pop("$defs", {})}
+    schemes = SchemeFile.model_json_schema(by_alias=True)
+    defs = {**course.pop("$defs", {}), **lesson.pop("$defs", {}), **schemes.pop("$defs", {})}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"LessonBot content file, format version {FORMAT_VERSION}",
-        "oneOf": [course, lesson],
+        "oneOf": [course, lesson, schemes],
         "$defs": defs,
     }
+
+
+class Scheme(_Model):
+    """A real government programme. Every entry names its official source and check date."""
+
+    id: Id
+    name: Text
+    agency: Text
+    url: Annotated[str, StringConstraints(pattern=r"^https://")] = Field(
+        description="The official site of the programme or agency.")
+    summary: Text
+    who: Text
+    how: Text
+    status: Literal["current", "ended", "uncertain"]
+    last_verified: date = Field(description="When someone last checked the source, YYYY-MM-DD.")
+    source: Annotated[str, StringConstraints(pattern=r"^https?://")] = Field(
+        description="The page that confirms this entry.")
+
+
+class SchemeFile(_Model):
+    version: Literal[1]
+    kind: Literal["schemes"]
+    country: Country
+    schemes: tuple[Scheme, ...] = Field(min_length=1)

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
+
+
+def N_(message: str) -> str:
+    """Mark `message` for extraction; it is translated later, where it is shown."""
+    return message
 
 
 class Texts(Protocol):
@@ -20,6 +25,10 @@ class Texts(Protocol):
 
     def country(self, locale: str, code: str) -> str:
         """The name of country `code` (ISO 3166) in `locale`."""
+        ...
+
+    def day(self, locale: str, when: date) -> str:
+        """A date as people in `locale` write it."""
         ...
 
 
@@ -34,6 +43,9 @@ class SourceTexts:
 
     def country(self, locale: str, code: str) -> str:
         return code
+
+    def day(self, locale: str, when: date) -> str:
+        return when.isoformat()
 
 
 @dataclass(frozen=True)

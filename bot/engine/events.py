@@ -43,4 +43,4 @@ class Unsupported:
 
 Event = Start | Press | Text | Command | Unsupported
 
-COMMANDS = ("start", "continue", "menu", "progress", "language", "country", "help")
+COMMANDS = ("start", "continue", "menu", "progress", "language", "country", "schemes", "help")

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from bot.content.model import InputStep
+from bot.engine.context import N_
 from bot.engine.matching import fold, match_label
 
 MAX_TEXT = 200
@@ -22,26 +23,29 @@ def _ascii_digits(text: str) -> str:
 
 
 def check_input(step: InputStep, typed: str) -> tuple[str | None, str]:
-    """(value to store, "") if `typed` is acceptable, else (None, an English hint)."""
+    """(value to store, "") if `typed` is acceptable, else (None, a hint to translate).
+
+    A hint may hold `{choices}`, which the caller fills after translating.
+    """
     text = " ".join(unicodedata.normalize("NFKC", typed).split())
     if step.check == "number":
         candidate = _ascii_digits(text).replace(",", "").replace(" ", "")
         if re.fullmatch(r"-?\d+(\.\d+)?", candidate):
             return candidate, ""
-        return None, "Please type a number, like 25."
+        return None, N_("Please type a number, like 25.")
     if step.check == "phone":
         candidate = _PHONE_JUNK.sub("", _ascii_digits(text))
         if re.fullmatch(r"\+?\d{7,15}", candidate):
             return candidate, ""
-        return None, "Please type a phone number, like +62 812 3456 7890."
+        return None, N_("Please type a phone number, like +62 812 3456 7890.")
     if step.check == "one_of":
         choices = list(step.choices or ())
         found = match_label(text, choices)
         if found is not None:
             return choices[found], ""
-        return None, "Please type one of: " + ", ".join(choices)
+        return None, N_("Please type one of these: {choices}")
     if not fold(text):
-        return None, "Please type a short answer."
+        return None, N_("Please type a short answer.")
     if len(text) > MAX_TEXT:
-        return None, f"Please keep it under {MAX_TEXT} characters."
+        return None, N_("Please keep your answer shorter.")
     return text, ""

@@ -18,6 +18,7 @@ from bot.content.model import (
     InputStep,
     MessageStep,
     QuestionStep,
+    Scheme,
     Step,
     SurveyStep,
 )
@@ -85,7 +86,7 @@ class _Run:
         if self.state.onboarding:
             # First contact: language and country first, then the deep-linked course if any.
             self.state = replace(self.state, pending_course=course.id if course else "")
-            if len(self.ctx.languages) > 1:
+            if self.state.onboarding != "country" and len(self.ctx.languages) > 1:
                 self.ask_language(onboarding=True)
             else:
                 self.ask_country(onboarding=True)
@@ -108,6 +109,8 @@ class _Run:
             self.ask_language()
         elif name == "country":
             self.ask_country()
+        elif name == "schemes":
+            self.schemes()
         elif name == "help":
             self.help()
         else:
@@ -432,7 +435,7 @@ class _Run:
         checked, problem = check_input(step, typed)
         if checked is None:
             message = (self.content(lesson, step, "error", step.error) if step.error
-                       else self.t(problem))
+                       else self.t(problem).format(choices=", ".join(step.choices or ())))
             self.say(message)
             return
         self.state = replace(self.state, fields={**self.state.fields, step.field: checked})
@@ -532,6 +535,46 @@ class _Run:
                 score=self.state.score, total=self.state.answered))
         self.say("\n".join(lines), [[Button(self.t("Continue"), tokens.menu_token("continue"))]])
 
+    def schemes(self) -> None:
+        """The programmes checked for the learner's country, each with its date and link."""
+        country = self.state.fields.get("country", "")
+        if not country:
+            self.say(self.t("Which country? Tap yours, then send /schemes again."),
+                     self.country_buttons())
+            return
+        name = html.escape(self.ctx.texts.country(self.state.locale, country))
+        found = self.lib.schemes_for(country)
+        if not found:
+            self.say(self.t("We have not checked any programmes for {country} yet. Ask your "
+                            "local government office, and never pay anyone to apply.").format(
+                                country=name))
+            return
+        self.say(self.t("Government programmes in {country} that we checked. Rules change: "
+                        "always check the official site before you apply. Applying never "
+                        "costs a fee.").format(country=name))
+        status = {"current": "✅ " + self.t("Running when we checked"),
+                  "ended": "⛔ " + self.t("Ended. Any offer of it now is a scam."),
+                  "uncertain": "⚠️ " + self.t("We could not confirm it is still running.")}
+        for course_id, directory in found:
+            for scheme in directory.schemes:
+                base = f"{course_id}/schemes/{country.lower()}/{scheme.id}"
+
+                def tr(key: str, base: str = base, scheme: Scheme = scheme) -> str:
+                    text = self.ctx.texts.lesson(self.state.locale, f"{base}/{key}",
+                                                 getattr(scheme, key))
+                    return html.escape(text)
+
+                self.say("\n".join([
+                    f"<b>{tr('name')}</b>", status[scheme.status], tr("agency"), "",
+                    tr("summary"), "",
+                    f"<b>{self.t('Who can apply:')}</b> {tr('who')}",
+                    f"<b>{self.t('How to apply:')}</b> {tr('how')}",
+                    f"{self.t('Official site:')} {html.escape(scheme.url)}",
+                    self.t("Checked on {date}. Source: {source}").format(
+                        date=self.ctx.texts.day(self.state.locale, scheme.last_verified),
+                        source=html.escape(scheme.source)),
+                ]))
+
     def help(self) -> None:
         self.say(self.t(
             "Tap the buttons, or type the number of a button.\n"
@@ -539,4 +582,6 @@ class _Run:
             "/menu – all courses\n"
             "/progress – what you have done\n"
             "/language – change language\n"
+            "/country – change country\n"
+            "/schemes – government programmes we checked\n"
             "/help – this message"))

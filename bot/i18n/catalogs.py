@@ -12,9 +12,11 @@ them so a translator updates them.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -83,6 +85,9 @@ class Catalogs:
             self._missing_logged.add((locale, context))
             log.warning("no %s translation for %s; showing the source text", locale, context)
         return translated
+
+    def day(self, locale: str, when: date) -> str:
+        return str(format_date(when, format="long", locale=locale))
 
     def country(self, locale: str, code: str) -> str:
         try:

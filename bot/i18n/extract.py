@@ -16,6 +16,7 @@ from bot.content.source import read_source
 
 STEP_FIELDS = ("text", "button", "feedback", "error")
 OPTION_FIELDS = ("text", "feedback")
+SCHEME_FIELDS = ("name", "agency", "summary", "who", "how")
 
 Extracted = tuple[int, str, tuple[str, str], list[str]]
 
@@ -28,6 +29,16 @@ def lesson_messages(data: Any, course_id: str) -> Iterator[tuple[DataPath, str, 
         for key in ("title", "description"):
             if isinstance(data.get(key), str):
                 yield (key,), f"{course_id}/{key}", data[key]
+        return
+    if data.get("kind") == "schemes":
+        country = str(data.get("country", "")).lower()
+        for i, scheme in enumerate(data.get("schemes") or ()):
+            if not isinstance(scheme, dict):
+                continue
+            for key in SCHEME_FIELDS:
+                if isinstance(scheme.get(key), str):
+                    yield (("schemes", i, key),
+                           f"{course_id}/schemes/{country}/{scheme.get('id')}/{key}", scheme[key])
         return
     if data.get("kind") != "lesson":
         return
@@ -63,9 +74,10 @@ def extract_lessons(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
 
 def _course_id(path: Path) -> str:
     """The id in course.yaml beside `path` (the folder name if that can't be read)."""
-    course_file = path.parent / "course.yaml"
+    folder = path.parent.parent if path.parent.name == "schemes" else path.parent
+    course_file = folder / "course.yaml"
     if course_file.is_file():
         data = read_source(str(course_file), course_file.read_bytes()).data
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             return str(data["id"])
-    return path.parent.name
+    return folder.name

@@ -6,6 +6,7 @@ meanings. Google's detector (`myanmartools`) tells which it is; `python-myanmar`
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 
 from myanmar.converter import convert
@@ -16,7 +17,10 @@ ZAWGYI_THRESHOLD = 0.95  # the detector's own recommended cut-off
 
 @cache
 def _detector() -> ZawgyiDetector:
-    return ZawgyiDetector()  # loads its model once
+    # myanmartools 1.2 reads its model with a deprecated importlib call; harmless, so quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ZawgyiDetector()  # loads its model once
 
 
 def to_unicode(text: str) -> str:

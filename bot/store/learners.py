@@ -35,6 +35,7 @@ class Identity:
     external_id: str
     first_name: str = ""
     language: str = ""  # the channel's language hint, e.g. Telegram's language_code
+    language_chosen: bool = False  # the person picked it (`chat --lang`): don't ask again
 
 
 def db_time(moment: datetime) -> datetime:
@@ -130,7 +131,8 @@ class LearnerStore:
                 is_new = row is None
                 if row is None:
                     state = LearnerState(locale=default_locale,
-                                         fields={"first_name": who.first_name})
+                                         fields={"first_name": who.first_name},
+                                         onboarding="country" if who.language_chosen else "new")
                     row = Learner(channel=who.channel, external_id=who.external_id,
                                   first_name=who.first_name, locale=default_locale,
                                   status="active", state=state.to_json(), created_at=now,

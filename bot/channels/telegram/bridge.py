@@ -27,6 +27,7 @@ from bot.channels.telegram.incoming import Incoming
 from bot.channels.telegram.signing import key_from_token, sign, verify
 from bot.channels.telegram.split import split_text
 from bot.engine import Command, Event, Press, Say, Start, Text, Unsupported
+from bot.engine.context import N_
 from bot.engine.events import COMMANDS
 from bot.service import LessonService
 from bot.store import Identity
@@ -38,12 +39,14 @@ CHANNEL = "telegram"
 # Telegram wants ISO 639-1 codes for command lists; Filipino has none, Tagalog's is closest.
 _COMMAND_LANGUAGE = {"fil": "tl"}
 COMMAND_HELP = {
-    "start": "Start or choose a course",
-    "continue": "Go on where you left off",
-    "menu": "All courses",
-    "progress": "What you have done",
-    "language": "Change language",
-    "help": "How to use this bot",
+    "start": N_("Start or choose a course"),
+    "continue": N_("Go on where you left off"),
+    "menu": N_("All courses"),
+    "progress": N_("What you have done"),
+    "language": N_("Change language"),
+    "country": N_("Change country"),
+    "schemes": N_("Government programmes we checked"),
+    "help": N_("How to use this bot"),
 }
 
 
