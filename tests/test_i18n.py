@@ -132,3 +132,29 @@ def test_shipped_catalogs_are_complete_and_clean() -> None:
     incomplete = [str(c) for c in coverage if c.translated != c.total]
     assert incomplete == []
     assert {c.locale for c in coverage} == {"id", "ms", "th", "vi", "fil", "km", "lo", "my"}
+
+
+async def test_burmese_typed_in_zawgyi_presses_the_button(tmp_path: Path) -> None:
+    from myanmar.converter import convert
+
+    from bot.engine import Text
+    from bot.service import LessonService
+    from bot.store import Identity, LearnerStore, create_engine, upgrade
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'my.db'}")
+    await upgrade(engine)
+    catalogs = Catalogs(ROOT / "locales")
+    library, _ = load_library(ROOT / "lessons")
+    service = LessonService(library, LearnerStore(engine), catalogs, catalogs.languages())
+    who = Identity("test", "mm1", first_name="Aung", language="my", language_chosen=True)
+    await service.handle(who, Start("online-safety"))
+    replies = await service.handle(who, Text(catalogs.ui("my", "Prefer not to say")))
+    label = replies[-1].buttons[0][0].label  # the first step's button, in Burmese
+    zawgyi = str(convert(label, "unicode", "zawgyi"))
+    assert zawgyi != label and to_unicode(zawgyi) == label
+    after = await service.handle(who, Text(zawgyi))
+    reprompt = catalogs.ui("my", "Please tap one of the buttons, or type its number.")
+    assert reprompt != "Please tap one of the buttons, or type its number."  # translated
+    assert all(r.text != reprompt for r in after)  # understood, not asked again
+    assert after[-1].text != replies[-1].text  # moved on to the next step
+    await engine.dispose()

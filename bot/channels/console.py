@@ -11,6 +11,7 @@ from typing import TextIO
 
 from bot.content.text import strip_tags
 from bot.engine import Button, Command, Event, Press, Say, Start, Text
+from bot.engine.context import N_
 from bot.engine.matching import match_label
 from bot.service import LessonService
 from bot.store import Identity
@@ -62,4 +63,6 @@ async def chat(service: LessonService, who: Identity, stdin: TextIO = sys.stdin,
         if not stdin.isatty():
             stdout.write(f"> {line}\n")
         buttons = render(await service.handle(who, to_event(line, buttons)), stdout)
-    stdout.write("Bye! Your progress is saved. Come back any time.\n")
+    locale = service.locale_for(who.language)
+    stdout.write(service.texts.ui(locale, N_("Bye! Your progress is saved. Come back any time."))
+                 + "\n")

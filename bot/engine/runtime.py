@@ -525,7 +525,8 @@ class _Run:
         self.say(self.t("Our courses:"), self.course_buttons())
 
     def progress(self) -> None:
-        lines = [f"<b>{self.t('Your progress')}</b>"]
+        title = self.t("Your progress")
+        lines = [f"<b>{title}</b>"]
         for course in self.lib.courses:
             done = sum(le.key in self.state.completed for le in course.lessons)
             lines.append(f"{html.escape(self.content_title(course))}: {done}/{len(course.lessons)}")
@@ -555,6 +556,8 @@ class _Run:
         status = {"current": "✅ " + self.t("Running when we checked"),
                   "ended": "⛔ " + self.t("Ended. Any offer of it now is a scam."),
                   "uncertain": "⚠️ " + self.t("We could not confirm it is still running.")}
+        who, how = self.t("Who can apply:"), self.t("How to apply:")
+        site = self.t("Official site:")
         for course_id, directory in found:
             for scheme in directory.schemes:
                 base = f"{course_id}/schemes/{country.lower()}/{scheme.id}"
@@ -567,9 +570,9 @@ class _Run:
                 self.say("\n".join([
                     f"<b>{tr('name')}</b>", status[scheme.status], tr("agency"), "",
                     tr("summary"), "",
-                    f"<b>{self.t('Who can apply:')}</b> {tr('who')}",
-                    f"<b>{self.t('How to apply:')}</b> {tr('how')}",
-                    f"{self.t('Official site:')} {html.escape(scheme.url)}",
+                    f"<b>{who}</b> {tr('who')}",
+                    f"<b>{how}</b> {tr('how')}",
+                    f"{site} {html.escape(scheme.url)}",
                     self.t("Checked on {date}. Source: {source}").format(
                         date=self.ctx.texts.day(self.state.locale, scheme.last_verified),
                         source=html.escape(scheme.source)),
