@@ -111,8 +111,10 @@ async def measure(bot: Callable[[str], Awaitable[None]], learners: int,
                 await round_trip(user, "1")  # "1" presses the first button, like a tap
 
         users = [10_000 + i for i in range(learners)]
-        # Warm up: everyone starts a course, so the measured updates are mid-lesson.
-        await asyncio.gather(*(round_trip(u, "/start online-safety") for u in users))
+        # Warm up: everyone starts a course, so the measured updates are mid-lesson. (The echo
+        # bot just echoes these.)
+        for text in ("/start online-safety", "English", "Prefer not to say"):
+            await asyncio.gather(*(round_trip(u, text) for u in users))
         await asyncio.sleep(0.5)  # let the warm-up's trailing messages finish
         latencies.clear()
         per = updates // learners

@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.errors import LessonBotError
@@ -35,7 +36,28 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
     sub.add_parser("schema", help="print the JSON Schema of lesson files")
-    sub.add_parser("run", help="serve Telegram (polling, or webhook when WEBHOOK_URL is set)")
+    run = sub.add_parser("run", help="serve Telegram (polling, or webhook when WEBHOOK_URL is set)")
+    run.add_argument("--no-worker", action="store_true",
+                     help="don't send broadcasts from this process (run `lessonbot worker`)")
+    sub.add_parser("worker", help="send due broadcasts (the Procfile's worker process)")
+
+    broadcast = sub.add_parser("broadcast", help="send and inspect admin broadcasts")
+    b_sub = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
+    send = b_sub.add_parser("send", help="queue a broadcast file and deliver it now")
+    send.add_argument("file", type=Path)
+    send.add_argument("--segment", action="append", default=[], metavar="KEY=VALUE",
+                      help="narrow the audience: locale=th,en country=TH enrolled=COURSE "
+                           "completed=COURSE active_within_days=30 tags=a,b")
+    send.add_argument("--at", help="HH:MM in each learner's own time, or an ISO time with offset")
+    send.add_argument("--dry-run", action="store_true", help="show the audience; send nothing")
+    send.add_argument("--yes", action="store_true", help="don't ask for confirmation")
+    b_sub.add_parser("list", help="all broadcasts with their progress")
+    show = b_sub.add_parser("status", help="counts, failure reasons and a CSV of failures")
+    show.add_argument("id", type=int)
+    again = b_sub.add_parser("resume", help="continue sending after a crash or a stop")
+    again.add_argument("id", type=int, nargs="?")
+    stop = b_sub.add_parser("cancel", help="stop a broadcast; unsent messages are skipped")
+    stop.add_argument("id", type=int)
 
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
@@ -63,13 +85,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "lint":
         from bot.lint import lint, report
 
-        paths = args.paths or [settings.lessons_dir, settings.locales_dir]
+        paths = args.paths or [p for p in (settings.lessons_dir, settings.locales_dir,
+                                           settings.broadcasts_dir) if Path(p).exists()]
         problems, coverage = lint(paths, settings.lessons_dir)
         return report(problems, args.format, sys.stdout, sys.stderr, coverage)
     if args.command == "schema":
+        from bot.broadcast.message import BroadcastFile
         from bot.content.model import json_schema
 
-        print(json.dumps(json_schema(), indent=2))
+        print(json.dumps(json_schema(BroadcastFile), indent=2))
         return 0
     if args.command == "chat":
         asyncio.run(_chat(settings, args.learner or getpass.getuser(), args.lang))
@@ -78,13 +102,37 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.channels.telegram.runner import check_settings, serve
 
         check_settings(settings)  # before any import or database work, so the message is quick
-        _run_until_signal(serve(settings))
+        _run_until_signal(serve(settings, worker=not args.no_worker))
         return 0
+    if args.command == "worker":
+        from bot.channels.telegram.runner import check_settings, work
+
+        check_settings(settings)
+        _run_until_signal(work(settings))
+        return 0
+    if args.command == "broadcast":
+        return _broadcast(args, settings)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         print("database is up to date")
         return 0
     raise AssertionError(args.command)
+
+
+def _broadcast(args: argparse.Namespace, settings: Any) -> int:
+    from bot.broadcast import commands
+
+    action = args.broadcast_command
+    if action == "send":
+        return asyncio.run(commands.send(settings, args.file, args.segment, args.at,
+                                         args.dry_run, args.yes))
+    if action == "list":
+        return asyncio.run(commands.show_list(settings))
+    if action == "status":
+        return asyncio.run(commands.show_status(settings, args.id))
+    if action == "resume":
+        return asyncio.run(commands.resume(settings, args.id))
+    return asyncio.run(commands.cancel(settings, args.id))
 
 
 def _run_until_signal(main: Coroutine[Any, Any, None]) -> None:

@@ -16,12 +16,14 @@ class Settings(BaseSettings):
     telegram_framework: str = "aiogram"
     database_url: str = "sqlite+aiosqlite:///data/lessonbot.db"
     lessons_dir: str = "lessons"
+    broadcasts_dir: str = "broadcasts"
     locales_dir: str = "locales"
     admin_ids: str = ""
     webhook_url: str = ""
     webhook_secret: str = Field("", repr=False)
     port: int = 8080
     broadcast_rate: float = 25.0
+    quiet_hours: str = "21:00-07:00"  # learners' local time; urgent broadcasts ignore it
     default_locale: str = "en"
 
     @field_validator("telegram_framework")

@@ -39,6 +39,8 @@ def lint(paths: Iterable[str], lessons_dir: str | None = None
             found.update(d for d in problems if keep is None or Path(d.path).resolve() == keep)
             coverage += [c for c in covered if keep is None
                          or (c.locale, c.domain) == (path.parent.parent.name, path.stem)]
+        elif _is_broadcast(path):
+            found.update(_lint_broadcasts(path, lessons))
         elif path.is_file():
             course_dir = path.parent
             if course_dir.name == SCHEMES_DIR:  # a schemes file belongs to the course above
@@ -103,3 +105,26 @@ def _template_keys(po: Path) -> set[tuple[str | None, str]] | None:
         return None
     with pot.open("rb") as handle:
         return {(m.context, str(m.id)) for m in read_po(handle) if m.id}
+
+
+def _is_broadcast(path: Path) -> bool:
+    """A broadcast file, or a folder of them (told apart from lessons by `kind:`)."""
+    files = [path] if path.is_file() else sorted(path.glob("*.yaml")) if path.is_dir() else []
+    if path.is_dir() and (path / COURSE_FILE).exists():
+        return False
+    return bool(files) and all(_kind(f) == "broadcast" for f in files)
+
+
+def _kind(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("kind:"):
+            return line.partition(":")[2].strip()
+    return ""
+
+
+def _lint_broadcasts(path: Path, lessons: Path | None) -> list[Diagnostic]:
+    from bot.broadcast.message import load_broadcast
+
+    library = load_library(lessons)[0] if lessons else None
+    files = [path] if path.is_file() else sorted(path.glob("*.yaml"))
+    return [d for f in files for d in load_broadcast(f, library)[1]]

@@ -417,3 +417,38 @@ async def test_slow_api_does_not_hold_up_other_learners(bot: Harness) -> None:
     starts = sorted(bot.fake.sent_messages(u)[0].time for u in users)
     # Served one after another, the last reply would start 1.5 s after the first.
     assert starts[-1] - starts[0] < 0.5
+
+
+async def test_admin_broadcast_in_telegram(fake: FakeBotAPI, settings: Settings,
+                                           tmp_path: Path) -> None:
+    folder = tmp_path / "broadcasts"
+    folder.mkdir()
+    (folder / "alert.yaml").write_text(
+        "version: 1\nkind: broadcast\nid: alert\nurgent: true\n"
+        "text: {en: 'Scam alert, {first_name}!', th: 'ระวัง {first_name}!'}\n")
+    harness = Harness(fake, settings.model_copy(update={
+        "admin_ids": str(ANA), "broadcasts_dir": str(folder)}))
+    await harness.start()
+    try:
+        learner = 2002
+        await harness.begin(user=learner)
+        refused = await harness.say("/broadcast", user=learner)
+        assert "I don't know that command." in refused[0].params["text"]
+        await harness.begin()
+        picked = await harness.say("/broadcast")
+        assert keyboard(picked[-1])[0][0]["text"] == "alert"
+        preview = await harness.press("alert")
+        texts = [c.params["text"] for c in preview]
+        assert "reaches 2 learner(s)" in texts[0]
+        assert any("ระวัง Test!" in t for t in texts) and any("Scam alert, Test!" in t
+                                                            for t in texts)
+        queued = await harness.press("✅ Send")
+        assert "is queued for 2 learner(s)" in queued[0].params["text"]
+        got = await harness.until(lambda: [c for c in fake.sent_messages(learner)
+                                           if "Scam alert" in c.params["text"]])
+        assert len(got) == 1
+        summary = await harness.until(lambda: [c for c in fake.sent_messages(ANA)
+                                               if "is done" in c.params["text"]])
+        assert "Sent: 2" in summary[0].params["text"]
+    finally:
+        await harness.stop()

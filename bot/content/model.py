@@ -129,16 +129,15 @@ def known_keys() -> set[str]:
     return keys
 
 
-def json_schema() -> dict[str, Any]:
-    """A JSON Schema accepting a course, lesson or schemes file."""
-    course = Course.model_json_schema(by_alias=True)
-    lesson = Lesson.model_json_schema(by_alias=True)
-    schemes = SchemeFile.model_json_schema(by_alias=True)
-    defs = {**course.pop("$defs", {}), **lesson.pop("$defs", {}), **schemes.pop("$defs", {})}
+def json_schema(*extra: type[BaseModel]) -> dict[str, Any]:
+    """A JSON Schema accepting a course, lesson or schemes file (or one of `extra`)."""
+    models: list[type[BaseModel]] = [Course, Lesson, SchemeFile, *extra]
+    parts = [m.model_json_schema(by_alias=True) for m in models]
+    defs = {k: v for part in parts for k, v in part.pop("$defs", {}).items()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"LessonBot content file, format version {FORMAT_VERSION}",
-        "oneOf": [course, lesson, schemes],
+        "oneOf": parts,
         "$defs": defs,
     }
 

@@ -62,7 +62,7 @@ class LearnerRecord:
         now = db_time(now)
         row.state = state.to_json()
         row.locale = state.locale
-        row.country = state.fields.get("country") or row.country
+        row.country = state.fields.get("country")
         row.last_active_at = now
         # Answers and events go in as one multi-row INSERT each: every statement is a round
         # trip to the database thread, and updates are latency-bound.

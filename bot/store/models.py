@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
 
 
 class Learner(Base):
@@ -29,6 +29,7 @@ class Learner(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active|blocked|deleted
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[list[str]] = mapped_column(default=list)  # for broadcast segments
     created_at: Mapped[datetime]
     last_active_at: Mapped[datetime]
 
@@ -100,3 +101,63 @@ class MediaFile(Base):
     path: Mapped[str] = mapped_column(String(512), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))  # the file's content: re-upload if changed
     file_id: Mapped[str] = mapped_column(String(256))
+
+
+class Role(Base):
+    """Who may do what beyond learning. Keyed by the channel's user id, never a username."""
+
+    __tablename__ = "roles"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # admin | author
+    granted_by: Mapped[str] = mapped_column(String(80))
+    granted_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Every admin action: who, what, when. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(80))  # "telegram:123" or "cli:<os user>"
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Broadcast(Base):
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # the file's id
+    message: Mapped[dict[str, Any]]  # the validated broadcast file, as sent
+    segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # sending | done | cancelled
+    created_by: Mapped[str] = mapped_column(String(80))
+    notify_chat: Mapped[str | None] = mapped_column(String(64))  # admin to tell when done
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class OutboxRow(Base):
+    """One recipient of one broadcast: the durable record of whether they got it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "learner_id"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    # pending | sending | sent | failed | blocked | skipped
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    message_id: Mapped[int | None]
+    sent_at: Mapped[datetime | None]

@@ -34,6 +34,7 @@ from bot.channels.telegram.api import (
     Sent,
     Transient,
     Unreachable,
+    is_link,
 )
 from bot.channels.telegram.incoming import read_update
 
@@ -66,7 +67,8 @@ class AiogramApi:
 
     async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent:
         markup = InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
+            [InlineKeyboardButton(text=label, url=data) if is_link(data)
+             else InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
             for row in keyboard
         ]) if keyboard else None
         message = await _mapped(self.bot.send_message(chat_id, text, reply_markup=markup))
@@ -112,13 +114,16 @@ class AiogramAdapter:
         self.api = AiogramApi(self.bot)
         self.dispatcher = Dispatcher()
 
-    async def start(self, on_update: Callable[[Any], Awaitable[None]]) -> None:
+    async def start(self, on_update: Callable[[Any], Awaitable[None]] | None) -> None:
+        """Connect; with `on_update`, also route updates to it (None: sending only)."""
         async def handler(_event: object, event_update: Update) -> None:
+            assert on_update is not None
             await on_update(read_update(event_update))
 
-        for observer in (self.dispatcher.message, self.dispatcher.edited_message,
-                         self.dispatcher.callback_query, self.dispatcher.my_chat_member):
-            observer.register(handler)
+        if on_update is not None:
+            for observer in (self.dispatcher.message, self.dispatcher.edited_message,
+                             self.dispatcher.callback_query, self.dispatcher.my_chat_member):
+                observer.register(handler)
         me = await _mapped(self.bot.get_me())
         self.api.username = me.username or ""
 

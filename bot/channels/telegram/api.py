@@ -1,7 +1,7 @@
-"""What the bridge needs from a Telegram framework, and the errors every adapter maps to.
+"""What the bridge needs from a Telegram framework.
 
-Each adapter turns its framework's exceptions into these, so retry and give-up rules live in one
-place (the bridge) and both frameworks behave identically.
+Each adapter turns its framework's exceptions into the errors of `bot.channels.delivery`, so
+retry and give-up rules live in one place and both frameworks behave identically.
 """
 
 from __future__ import annotations
@@ -9,33 +9,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import LessonBotError
+from bot.channels.delivery import (
+    DeliveryError,
+    Rejected,
+    RetryLater,
+    Transient,
+    Unreachable,
+)
 
-Keyboard = list[list[tuple[str, str]]]  # rows of (label, callback data)
+# Rows of (label, data). Data starting with "https://" makes a link button; anything else is
+# callback data (our tokens never start that way).
+Keyboard = list[list[tuple[str, str]]]
+
+__all__ = [
+    "BotApi",
+    "DeliveryError",
+    "Keyboard",
+    "Rejected",
+    "RetryLater",
+    "Sent",
+    "Transient",
+    "Unreachable",
+    "is_link",
+]
 
 
-class TelegramCallError(LessonBotError):
-    """A Bot API call failed."""
-
-
-class RetryLater(TelegramCallError):
-    """429: Telegram asks us to wait `seconds` before trying again."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"Telegram asked to retry after {seconds}s")
-        self.seconds = seconds
-
-
-class Transient(TelegramCallError):
-    """5xx, a timeout or a network error: worth retrying after a pause."""
-
-
-class Unreachable(TelegramCallError):
-    """403 or "chat not found": the learner blocked the bot or is gone; never retry."""
-
-
-class Rejected(TelegramCallError):
-    """Any other 4xx: retrying would fail the same way."""
+def is_link(data: str) -> bool:
+    return data.startswith("https://")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from tenacity import (
     wait_random,
 )
 
+from bot.channels.telegram.admin import ADMIN_COMMANDS, AdminDesk
+from bot.channels.telegram.admin import PREFIX as ADMIN_PREFIX
 from bot.channels.telegram.api import BotApi, Keyboard, RetryLater, Transient, Unreachable
 from bot.channels.telegram.incoming import Incoming
 from bot.channels.telegram.signing import key_from_token, sign, verify
@@ -52,9 +54,11 @@ COMMAND_HELP = {
 
 class TelegramBridge:
     def __init__(self, service: LessonService, api: BotApi, bot_token: str, *,
-                 max_attempts: int = 6, backoff: float = 0.5, backoff_cap: float = 30.0) -> None:
+                 admin: AdminDesk | None = None, max_attempts: int = 6, backoff: float = 0.5,
+                 backoff_cap: float = 30.0) -> None:
         self.service = service
         self.api = api
+        self.admin = admin
         self._key = key_from_token(bot_token)
         self._max_attempts = max_attempts
         # Jitter, so learners cut off by the same outage don't all retry in the same instant.
@@ -85,6 +89,8 @@ class TelegramBridge:
             await self._private_only(update, who)
             return
         event = self._event(update)
+        if await self._for_admin(update, who, event):
+            return
 
         async def deliver(messages: list[Say]) -> None:
             if update.kind == "callback" and update.message_id:
@@ -94,6 +100,23 @@ class TelegramBridge:
 
         await self.service.handle(who, event, update_key=f"{CHANNEL}:{update.update_id}",
                                   deliver=deliver)
+
+    async def _for_admin(self, update: Incoming, who: Identity, event: Event) -> bool:
+        """Handle an admin command or button; False if it isn't one, or the user isn't admin."""
+        command = isinstance(event, Command) and event.name in ADMIN_COMMANDS
+        button = isinstance(event, Press) and event.token.startswith(ADMIN_PREFIX)
+        if self.admin is None or not (command or button):
+            return False
+        if not await self.admin.is_admin(update.user_id):
+            return False  # the engine answers as for any unknown command or stale button
+        if isinstance(event, Command):
+            messages = await self.admin.command(update.user_id, event.name)
+        else:
+            assert isinstance(event, Press)
+            await self._try(self.api.clear_keyboard(update.chat_id, update.message_id))
+            messages = await self.admin.press(update.user_id, update.first_name, event.token)
+        await self.deliver(who, update.chat_id, messages)
+        return True
 
     def _event(self, update: Incoming) -> Event:
         if update.kind == "callback":

@@ -43,6 +43,7 @@ from bot.channels.telegram.api import (
     Sent,
     Transient,
     Unreachable,
+    is_link,
 )
 from bot.channels.telegram.incoming import read_update
 
@@ -80,7 +81,8 @@ class PtbApi:
 
     async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent:
         markup = InlineKeyboardMarkup([
-            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            [InlineKeyboardButton(label, url=data) if is_link(data)
+             else InlineKeyboardButton(label, callback_data=data) for label, data in row]
             for row in keyboard
         ]) if keyboard else None
         message = await _mapped(self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
@@ -129,13 +131,16 @@ class PtbAdapter:
         )
         self.api = PtbApi(self.app.bot)
 
-    async def start(self, on_update: Callable[[Any], Awaitable[None]]) -> None:
+    async def start(self, on_update: Callable[[Any], Awaitable[None]] | None) -> None:
+        """Connect; with `on_update`, also route updates to it (None: sending only)."""
         async def handler(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
+            assert on_update is not None
             await on_update(read_update(update))
 
-        self.app.add_handler(TypeHandler(Update, handler))
         await _mapped(self.app.initialize())
-        await self.app.start()
+        if on_update is not None:
+            self.app.add_handler(TypeHandler(Update, handler))
+            await self.app.start()
         self.api.username = self.app.bot.username or ""
 
     async def poll(self) -> None:

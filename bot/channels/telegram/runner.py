@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -14,12 +17,20 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_service, open_database
+from bot.broadcast.hours import QuietHours
+from bot.broadcast.outbox import Outbox
+from bot.broadcast.sender import Sender, admin_summaries
+from bot.channels.telegram.admin import AdminDesk
 from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.bridge import TelegramBridge
+from bot.channels.telegram.broadcasts import TelegramDeliverer
+from bot.channels.telegram.signing import key_from_token
 from bot.channels.telegram.webhook import webhook_app
 from bot.config import Settings
+from bot.content import Library, load_library
 from bot.errors import ConfigError
 from bot.store import LearnerStore
+from bot.store.admins import Roles
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +72,36 @@ def check_settings(settings: Settings) -> None:
                           "post updates")
 
 
-async def serve(settings: Settings) -> None:
+@asynccontextmanager
+async def open_deliverer(settings: Settings) -> AsyncIterator[TelegramDeliverer]:
+    """A connection to the Bot API for sending only (broadcasts from the CLI or the worker)."""
+    check_settings(settings)
+    adapter = make_adapter(settings)
+    try:
+        await adapter.start(None)
+        yield TelegramDeliverer(adapter.api, key_from_token(settings.bot_token))
+    finally:
+        await adapter.close()
+
+
+async def serve(settings: Settings, *, worker: bool = True) -> None:
+    """Serve learners; with `worker`, also send due broadcasts from this process."""
     check_settings(settings)
     engine = await open_database(settings)
     service = build_service(settings, engine)
     adapter = make_adapter(settings)
-    bridge = TelegramBridge(service, adapter.api, settings.bot_token)
-    janitor = asyncio.create_task(_forget_old_updates(service.store))
+    roles = Roles(engine)
+    await roles.bootstrap(settings.admins, datetime.now(UTC))
+    admin = AdminDesk(roles, Outbox(engine), service.library, Path(settings.broadcasts_dir))
+    bridge = TelegramBridge(service, adapter.api, settings.bot_token, admin=admin)
+    background = [asyncio.create_task(_forget_old_updates(service.store))]
     try:
         await adapter.start(bridge.handle)
         await bridge.register_commands()
+        if worker:
+            deliverer = TelegramDeliverer(adapter.api, key_from_token(settings.bot_token))
+            background.append(asyncio.create_task(
+                run_broadcasts(settings, engine, service.library, deliverer)))
         if settings.webhook_url:
             await bridge.call(lambda: adapter.api.set_webhook(settings.webhook_url,
                                                               settings.webhook_secret))
@@ -80,7 +111,9 @@ async def serve(settings: Settings) -> None:
             log.info("polling %s as @%s", settings.telegram_api_url, adapter.api.username)
             await adapter.poll()
     finally:
-        janitor.cancel()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await adapter.close()
         await engine.dispose()
 
@@ -104,6 +137,33 @@ async def _serve_webhook(settings: Settings, adapter: Adapter, engine: AsyncEngi
         await asyncio.Event().wait()  # until cancelled
     finally:
         await runner.cleanup()
+
+
+async def work(settings: Settings) -> None:
+    """`lessonbot worker`: only the background loops (broadcasts), no Telegram updates."""
+    engine = await open_database(settings)
+    library, _ = load_library(settings.lessons_dir)
+    await Roles(engine).bootstrap(settings.admins, datetime.now(UTC))
+    try:
+        async with open_deliverer(settings) as deliverer:
+            await run_broadcasts(settings, engine, library, deliverer)
+    finally:
+        await engine.dispose()
+
+
+async def run_broadcasts(settings: Settings, engine: AsyncEngine, library: Library,
+                         deliverer: TelegramDeliverer) -> None:
+    """The worker loop: send whatever broadcast rows are due, for as long as we run."""
+    outbox = Outbox(engine)
+    sender = Sender(outbox, deliverer, library, rate=settings.broadcast_rate,
+                    quiet=QuietHours.parse(settings.quiet_hours),
+                    summarize=admin_summaries(outbox, deliverer))
+    while True:
+        try:
+            await sender.run(until_done=False)
+        except Exception:
+            log.exception("broadcast sender failed; restarting in 5 s")
+            await asyncio.sleep(5)
 
 
 async def _forget_old_updates(store: LearnerStore) -> None:

@@ -1,0 +1,114 @@
+"""Broadcast files (`broadcasts/*.yaml`): the message per locale, buttons, audience, schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from bot.content import text as tx
+from bot.content.diagnostics import Diagnostic, Severity
+from bot.content.library import Library
+from bot.content.model import Country, Id, Text, _Model
+from bot.content.source import Source, read_source
+from bot.content.validate import validate
+
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+
+
+class BroadcastButton(_Model):
+    label: dict[Locale, Text]
+    lesson: str | None = Field(None, description="course-id/lesson-id to open")
+    url: Annotated[str, StringConstraints(pattern=r"^https://")] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BroadcastButton:
+        if (self.lesson is None) == (self.url is None):
+            raise ValueError("a button needs exactly one of `lesson:` or `url:`")
+        return self
+
+
+class Segment(_Model):
+    """Who gets it. Every key narrows the audience; an empty segment means every learner."""
+
+    locale: tuple[Locale, ...] = ()
+    country: tuple[Country, ...] = ()
+    enrolled: Id | None = Field(None, description="started a lesson of this course")
+    completed: Id | None = Field(None, description="finished every lesson of this course")
+    active_within_days: int | None = Field(None, ge=1)
+    tags: tuple[Tag, ...] = ()
+
+
+class Schedule(_Model):
+    at: datetime | None = Field(None, description="an absolute time, with its UTC offset")
+    local_time: time | None = Field(None, description="this time of day in each learner's zone")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.at is None) == (self.local_time is None):
+            raise ValueError("a schedule needs exactly one of `at:` or `local_time:`")
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("`at:` needs a UTC offset, like 2026-12-01T09:00:00+07:00")
+        return self
+
+
+class BroadcastFile(_Model):
+    version: Literal[1]
+    kind: Literal["broadcast"]
+    id: Id
+    text: dict[Locale, Text] = Field(min_length=1)
+    fallback_locale: Locale = "en"
+    media: str | None = Field(None, description="a photo, relative to the broadcasts folder")
+    buttons: tuple[BroadcastButton, ...] = ()
+    segment: Segment = Segment()
+    schedule: Schedule | None = None
+    urgent: bool = Field(False, description="send even in learners' quiet hours")
+
+    def text_for(self, locale: str) -> str:
+        return self.text.get(locale) or self.text[self.fallback_locale]
+
+    def label_for(self, button: BroadcastButton, locale: str) -> str:
+        return (button.label.get(locale) or button.label.get(self.fallback_locale)
+                or next(iter(button.label.values())))
+
+
+def load_broadcast(path: Path, library: Library | None = None
+                   ) -> tuple[BroadcastFile | None, list[Diagnostic]]:
+    """A validated broadcast file, and every problem in it at `path:line:col`."""
+    src = read_source(str(path), path.read_bytes())
+    found = validate(src, BroadcastFile)
+    if found is not None:
+        _check(src, found, path.parent, library)
+    errors = any(d.severity is Severity.ERROR for d in src.problems)
+    return (None if errors else found), src.problems
+
+
+def _check(src: Source, found: BroadcastFile, folder: Path, library: Library | None) -> None:
+    if found.fallback_locale not in found.text:
+        src.error(src.place_of(("fallback_locale",)),
+                  f"there is no `{found.fallback_locale}` text to fall back to; add it under "
+                  "`text:` or change `fallback_locale:`")
+    limit = tx.TELEGRAM_CAPTION_LIMIT if found.media else tx.TELEGRAM_TEXT_LIMIT
+    for locale, body in found.text.items():
+        path = ("text", locale)
+        for problem in tx.check_html(body) + tx.check_placeholders(body, {"first_name"}):
+            src.error(src.place_in_text(path, problem.offset, body), problem.message)
+        length = tx.visible_length(body)
+        if length > limit:
+            what = "a photo caption" if found.media else "a message"
+            src.error(src.place_of(path), f"text is {length} characters; Telegram allows {limit} "
+                                          f"in {what}")
+    for i, button in enumerate(found.buttons):
+        for locale, label in button.label.items():
+            for problem in tx.check_label(label):
+                src.error(src.place_of(("buttons", i, "label", locale)), problem.message)
+        if button.lesson and library is not None:
+            course, _, lesson = button.lesson.partition("/")
+            if library.lesson(course, lesson) is None:
+                src.error(src.place_of(("buttons", i, "lesson")),
+                          f"no lesson `{button.lesson}`; write course-id/lesson-id")
+    if found.media and not (folder / found.media).is_file():
+        src.error(src.place_of(("media",)), f"media file `{found.media}` not found in {folder}")

@@ -1,0 +1,48 @@
+"""Delivery errors every channel maps its platform's failures to, and the broadcast interface.
+
+Code outside `channels/` (the broadcast sender) handles failures through these, without
+knowing which platform or framework is behind them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from bot.errors import LessonBotError
+
+
+class DeliveryError(LessonBotError):
+    """A call to the messaging platform failed."""
+
+
+class RetryLater(DeliveryError):
+    """429: Telegram asks us to wait `seconds` before trying again."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Telegram asked to retry after {seconds}s")
+        self.seconds = seconds
+
+
+class Transient(DeliveryError):
+    """5xx, a timeout or a network error: worth retrying after a pause."""
+
+
+class Unreachable(DeliveryError):
+    """403 or "chat not found": the learner blocked the bot or is gone; never retry."""
+
+
+class Rejected(DeliveryError):
+    """Any other 4xx: retrying would fail the same way."""
+
+
+
+class Deliverer(Protocol):
+    """Sends one broadcast message to one learner; raises the errors above."""
+
+    channel: str
+
+    async def send(self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]],
+                   photo: Path | None) -> int:
+        """Deliver; return the platform's message id. Button data as in the Telegram Keyboard."""
+        ...
