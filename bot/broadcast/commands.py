@@ -7,7 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -135,8 +135,7 @@ async def resume(settings: Settings, broadcast_id: int | None, out: TextIO = sys
     at once (the old process is gone, so nothing else will), which is the documented window
     for one duplicate."""
     async with broadcasting(settings, telegram=True) as b:
-        assert b.sender is not None
-        b.sender.lease = timedelta(0)
+        await b.outbox.release_in_flight(broadcast_id)
         await b.outbox.audit(actor(), "broadcast.resume", {"broadcast": broadcast_id}, now())
         ids = [broadcast_id] if broadcast_id else [x.id for x in await b.outbox.broadcasts()
                                                    if x.status == "sending"]

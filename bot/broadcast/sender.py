@@ -63,7 +63,8 @@ class Sender:
     summarize: Callable[[int, str], object] | None = None  # (broadcast id, admin chat)
 
     def __post_init__(self) -> None:
-        self._limiter = AsyncLimiter(self.rate, 1.0)
+        # A tenth of a second's worth per bucket: a burst at start can't overshoot the rate.
+        self._limiter = AsyncLimiter(max(self.rate / 10, 1.0), 0.1)
         self._paused_until = datetime.min.replace(tzinfo=UTC)
         self._messages: dict[int, BroadcastFile] = {}
         self.tally = Tally()
@@ -72,15 +73,23 @@ class Sender:
                   on_progress: Callable[[Tally], None] | None = None) -> Tally:
         """Send until nothing is due (or forever, for the worker)."""
         batch = max(1, min(int(self.rate), 500))
+        recording: asyncio.Task[None] | None = None
         while True:
             now = self.clock()
             claimed = await self.outbox.claim(now, batch, self.lease, broadcast_id)
             if claimed:
                 results = await asyncio.gather(*(self._send(row) for row in claimed))
-                await self.outbox.record(results, self.clock())
+                if recording is not None:
+                    await recording
+                # Store this batch while the next one goes out; its rows stay `sending`, so
+                # no other claim can take them meanwhile.
+                recording = asyncio.create_task(self.outbox.record(results, self.clock()))
                 if on_progress:
                     on_progress(self.tally)
                 continue
+            if recording is not None:
+                await recording
+                recording = None
             for done in await self.outbox.finish_done(self.clock()):
                 if done.notify_chat and self.summarize:
                     await _maybe_await(self.summarize(done.id, done.notify_chat))
