@@ -63,10 +63,9 @@ async def bare_loop(url: str, chats: list[int], concurrency: int) -> float:
     semaphore = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as http:
         async def one(chat: int) -> None:
-            async with semaphore:
-                async with http.post(f"{url}/bot{TOKEN}/sendMessage",
-                                     json={"chat_id": chat, "text": "Scam alert"}) as response:
-                    await response.read()
+            async with semaphore, http.post(f"{url}/bot{TOKEN}/sendMessage",
+                                 json={"chat_id": chat, "text": "Scam alert"}) as response:
+                await response.read()
 
         started = time.perf_counter()
         await asyncio.gather(*(one(chat) for chat in chats))

@@ -31,6 +31,10 @@ class Texts(Protocol):
         """A date as people in `locale` write it."""
         ...
 
+    def number(self, locale: str, value: int) -> str:
+        """A number in `locale`'s digits and grouping (Burmese uses its own digits)."""
+        ...
+
 
 class SourceTexts:
     """No translation: every text as written."""
@@ -46,6 +50,9 @@ class SourceTexts:
 
     def day(self, locale: str, when: date) -> str:
         return when.isoformat()
+
+    def number(self, locale: str, value: int) -> str:
+        return str(value)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ class _Run:
     def t(self, message: str) -> str:
         return self.ctx.texts.ui(self.state.locale, message)
 
+    def num(self, value: int) -> str:
+        return self.ctx.texts.number(self.state.locale, value)
+
     def content(self, lesson: LoadedLesson, step: Step | None, key: str, source: str, *,
                 escape: bool = True) -> str:
         """A lesson text in the learner's language, placeholders filled.
@@ -234,7 +237,7 @@ class _Run:
         self.state = replace(self.state, score=0, answered=0)
         self.outputs.append(Progress(lesson.course_id, lesson.id, "started"))
         self.outputs.append(Track("lesson_started", lesson.course_id, lesson.id))
-        minutes = self.t("{n} min").format(n=lesson.lesson.minutes)
+        minutes = self.t("{n} min").format(n=self.num(lesson.lesson.minutes))
         self.say(f"📘 <b>{html.escape(self.lesson_title(lesson))}</b> · {minutes}")
         self.enter(lesson, 0)
 
@@ -298,7 +301,7 @@ class _Run:
         text = self.content(lesson, step, "text", step.text) if step else self.t("Lesson done!")
         if state.answered:
             text += "\n\n" + self.t("Quiz: {score} of {total} right first time.").format(
-                score=state.score, total=state.answered)
+                score=self.num(state.score), total=self.num(state.answered))
         if course is not None and following is None and all(
                 le.key in self.state.completed for le in course.lessons):
             text += "\n\n🎉 " + self.t("You finished the course “{course}”!").format(
@@ -517,7 +520,8 @@ class _Run:
         for course in self.lib.courses:
             done = sum(le.key in self.state.completed for le in course.lessons)
             mark = " ✅" if done and done == len(course.lessons) else ""
-            label = f"{self.content_title(course)} ({done}/{len(course.lessons)}){mark}"
+            label = (f"{self.content_title(course)} "
+                     f"({self.num(done)}/{self.num(len(course.lessons))}){mark}")
             rows.append([Button(label, tokens.course_token(course.id))])
         return rows
 
@@ -529,11 +533,12 @@ class _Run:
         lines = [f"<b>{title}</b>"]
         for course in self.lib.courses:
             done = sum(le.key in self.state.completed for le in course.lessons)
-            lines.append(f"{html.escape(self.content_title(course))}: {done}/{len(course.lessons)}")
+            lines.append(f"{html.escape(self.content_title(course))}: "
+                         f"{self.num(done)}/{self.num(len(course.lessons))}")
         pos = self.state.position
         if pos is not None:
             lines.append(self.t("Quiz in this lesson: {score} of {total} right.").format(
-                score=self.state.score, total=self.state.answered))
+                score=self.num(self.state.score), total=self.num(self.state.answered)))
         self.say("\n".join(lines), [[Button(self.t("Continue"), tokens.menu_token("continue"))]])
 
     def schemes(self) -> None:

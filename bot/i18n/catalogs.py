@@ -19,6 +19,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,9 @@ class Catalogs:
             self._missing_logged.add((locale, context))
             log.warning("no %s translation for %s; showing the source text", locale, context)
         return translated
+
+    def number(self, locale: str, value: int) -> str:
+        return str(format_decimal(value, locale=locale))
 
     def day(self, locale: str, when: date) -> str:
         return str(format_date(when, format="long", locale=locale))
