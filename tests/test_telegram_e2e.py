@@ -443,12 +443,40 @@ async def test_admin_broadcast_in_telegram(fake: FakeBotAPI, settings: Settings,
         assert any("ระวัง Test!" in t for t in texts) and any("Scam alert, Test!" in t
                                                             for t in texts)
         queued = await harness.press("✅ Send")
-        assert "is queued for 2 learner(s)" in queued[0].params["text"]
+        assert "is queued now for 2 learner(s)" in queued[0].params["text"]
         got = await harness.until(lambda: [c for c in fake.sent_messages(learner)
                                            if "Scam alert" in c.params["text"]])
         assert len(got) == 1
         summary = await harness.until(lambda: [c for c in fake.sent_messages(ANA)
                                                if "is done" in c.params["text"]])
         assert "Sent: 2" in summary[0].params["text"]
+    finally:
+        await harness.stop()
+
+
+async def test_admin_writes_and_schedules_a_broadcast(fake: FakeBotAPI, settings: Settings,
+                                                      tmp_path: Path) -> None:
+    harness = Harness(fake, settings.model_copy(update={
+        "admin_ids": str(ANA), "broadcasts_dir": str(tmp_path / "none")}))
+    await harness.start()
+    try:
+        await harness.begin(user=2002)
+        await harness.begin()
+        await harness.say("/broadcast")
+        await harness.press("✍️ Write a new one")
+        broken = await harness.say("Market day <b>tomorrow")
+        assert "can't be sent" in broken[0].params["text"]
+        ask = await harness.say("Market day <b>tomorrow</b>, {first_name}!")
+        assert "Who should get it?" in ask[0].params["text"]
+        preview = await harness.press("Everyone")
+        texts = [c.params["text"] for c in preview]
+        assert "reaches 2 learner(s)" in texts[0]
+        assert any("Market day <b>tomorrow</b>, Test!" in t for t in texts)
+        queued = await harness.press("⏰ At 09:00")
+        assert "09:00 in each learner's own time" in queued[0].params["text"]
+        await harness.quiet(2002)
+        assert not [c for c in fake.sent_messages(2002) if "Market day" in c.params["text"]]
+        status = await harness.say("/broadcasts")
+        assert "chat-" in status[0].params["text"] and "0/2 sent" in status[0].params["text"]
     finally:
         await harness.stop()

@@ -1,24 +1,44 @@
-"""Admin commands in Telegram: `/broadcast` (pick a file, see the audience, preview, confirm)
-and `/broadcasts` (progress). Anyone who isn't an admin gets the bot's usual answer to an
-unknown command, so the commands don't even show they exist.
+"""Admin commands in Telegram: `/broadcast` (pick a file or write a message, choose who gets
+it, see the audience and a preview, then send or schedule) and `/broadcasts` (progress).
+Anyone who isn't an admin gets the bot's usual answer to an unknown command, so the commands
+don't even show they exist.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
 from pathlib import Path
 
-from bot.broadcast.message import BroadcastFile, load_broadcast
+from bot.broadcast.message import BroadcastFile, Schedule, load_broadcast
 from bot.broadcast.outbox import Outbox
 from bot.content.library import Library, digest
-from bot.content.text import render
+from bot.content.text import (
+    TELEGRAM_TEXT_LIMIT,
+    TextProblem,
+    check_html,
+    check_placeholders,
+    render,
+    visible_length,
+)
 from bot.engine import Button, Say
 from bot.store.admins import Roles
 
 ADMIN_COMMANDS = ("broadcast", "broadcasts")
-PREFIX = "a:"  # admin button tokens: a:f:<file> pick, a:s:<file> send, a:x cancel
+# Admin button tokens: a:f:<key> preview, a:s:<key> send now, a:t:<key> schedule, a:x cancel,
+# a:w write a message, a:g:<locale or *> audience of the written message. Key `d` is the draft.
+PREFIX = "a:"
+DRAFT = "d"
+SCHEDULE_AT = time(9, 0)  # "schedule" means tomorrow-or-today 09:00 in each learner's zone
+
+
+@dataclass
+class Draft:
+    """A broadcast an admin is writing in the chat; kept in memory, so a restart drops it."""
+
+    text: str = ""
+    message: BroadcastFile | None = None
 
 
 @dataclass
@@ -27,6 +47,13 @@ class AdminDesk:
     outbox: Outbox
     library: Library
     broadcasts_dir: Path
+    languages: tuple[str, ...] = ()
+    drafts: dict[int, Draft] = field(default_factory=dict)
+
+    def writing(self, user_id: int) -> bool:
+        """Whether this admin's next typed text is the message they are writing."""
+        draft = self.drafts.get(user_id)
+        return draft is not None and not draft.text
 
     async def is_admin(self, user_id: int) -> bool:
         return await self.roles.has(str(user_id), "admin")
@@ -35,32 +62,58 @@ class AdminDesk:
         await self.outbox.audit(f"telegram:{user_id}", f"command.{name}", {}, _now())
         if name == "broadcasts":
             return [await self._progress()]
-        files = self._files()
-        if not files:
-            return [Say(f"No broadcast files in <code>{html.escape(str(self.broadcasts_dir))}"
-                        "</code>. Write one (see README), check it with "
-                        "<code>lessonbot lint</code>, then send /broadcast again.")]
-        return [Say("📣 Which broadcast?", tuple(
-            (Button(name, f"{PREFIX}f:{key}"),) for key, (name, _) in files.items()))]
+        rows = [(Button(name, f"{PREFIX}f:{key}"),) for key, (name, _) in self._files().items()]
+        rows.append((Button("✍️ Write a new one", f"{PREFIX}w"),))
+        return [Say("📣 Which broadcast? Files come from "
+                    f"<code>{html.escape(str(self.broadcasts_dir))}</code>.", tuple(rows))]
+
+    async def text(self, user_id: int, typed: str) -> list[Say]:
+        """The message an admin typed: check it like a broadcast file, then ask who gets it."""
+        draft = self.drafts.setdefault(user_id, Draft())
+        problems = check_html(typed) + check_placeholders(typed, {"first_name"})
+        if visible_length(typed) > TELEGRAM_TEXT_LIMIT:
+            problems.append(TextProblem(0, f"it is over {TELEGRAM_TEXT_LIMIT} characters"))
+        if problems:
+            return [Say("That can't be sent as it is: " + "; ".join(
+                html.escape(p.message) for p in problems) + ". Send it again, fixed.")]
+        draft.text = typed
+        rows = [(Button("Everyone", f"{PREFIX}g:*"),)]
+        rows += [(Button(f"Only learners using {code}", f"{PREFIX}g:{code}"),)
+                 for code in self.languages]
+        return [Say("Who should get it?", tuple(rows))]
 
     async def press(self, user_id: int, first_name: str, token: str) -> list[Say]:
         action, _, key = token.removeprefix(PREFIX).partition(":")
         if action == "x":
+            self.drafts.pop(user_id, None)
             return [Say("Not sent.")]
-        found = self._files().get(key)
+        if action == "w":
+            self.drafts[user_id] = Draft()
+            return [Say("Send the message as one text. You can use <b>bold</b>, <i>italic</i> "
+                        "and {first_name}. Everyone gets the text as you write it.")]
+        if action == "g":
+            return await self._audience(user_id, key, first_name)
+        found = ((DRAFT, self.drafts[user_id].message) if key == DRAFT and user_id in self.drafts
+                 and self.drafts[user_id].message else self._files().get(key))
         if found is None:
             return [Say("That file is gone or has errors now; send /broadcast again.")]
         name, message = found
+        assert message is not None
         if action == "f":
             return await self._preview(key, message, first_name)
-        if action == "s":
+        if action == "t":
+            message = message.model_copy(update={"schedule": Schedule(local_time=SCHEDULE_AT)})
+        if action in ("s", "t"):
+            self.drafts.pop(user_id, None)
             broadcast_id = await self.outbox.create(
                 message, message.segment, self.library, actor=f"telegram:{user_id}",
                 now=_now(), notify_chat=str(user_id))
             counts = await self.outbox.counts(broadcast_id)
-            return [Say(f"✅ Broadcast {broadcast_id} ({html.escape(name)}) is queued for "
-                        f"{counts['pending']} learner(s). I'll send you a summary when it's "
-                        "done; /broadcasts shows progress.")]
+            when = (f"for {SCHEDULE_AT:%H:%M} in each learner's own time" if action == "t"
+                    else "now")
+            return [Say(f"✅ Broadcast {broadcast_id} ({html.escape(name)}) is queued {when} "
+                        f"for {counts['pending']} learner(s). I'll send you a summary when "
+                        "it's done; /broadcasts shows progress.")]
         return [Say("Send /broadcast again.")]
 
     async def _preview(self, key: str, message: BroadcastFile, first_name: str) -> list[Say]:
@@ -78,8 +131,21 @@ class AdminDesk:
             out.append(Say(f"<i>[{html.escape(locale)}]</i>\n" +
                            render(text, {"first_name": first_name}).strip()))
         out.append(Say("Send it?", (
-            (Button("✅ Send", f"{PREFIX}s:{key}"),), (Button("✖️ Cancel", f"{PREFIX}x"),))))
+            (Button("✅ Send now", f"{PREFIX}s:{key}"),),
+            (Button(f"⏰ At {SCHEDULE_AT:%H:%M}, their time", f"{PREFIX}t:{key}"),),
+            (Button("✖️ Cancel", f"{PREFIX}x"),))))
         return out
+
+    async def _audience(self, user_id: int, choice: str, first_name: str) -> list[Say]:
+        draft = self.drafts.get(user_id)
+        if draft is None or not draft.text:
+            return [Say("Send /broadcast again.")]
+        stamp = _now().strftime("%Y%m%d-%H%M")
+        draft.message = BroadcastFile.model_validate({
+            "version": 1, "kind": "broadcast", "id": f"chat-{stamp}",
+            "text": {"en": draft.text}, "fallback_locale": "en",
+            "segment": {} if choice == "*" else {"locale": [choice]}})
+        return await self._preview(DRAFT, draft.message, first_name)
 
     async def _progress(self) -> Say:
         rows = []

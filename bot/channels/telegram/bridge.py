@@ -103,14 +103,19 @@ class TelegramBridge:
 
     async def _for_admin(self, update: Incoming, who: Identity, event: Event) -> bool:
         """Handle an admin command or button; False if it isn't one, or the user isn't admin."""
+        if self.admin is None:
+            return False
         command = isinstance(event, Command) and event.name in ADMIN_COMMANDS
         button = isinstance(event, Press) and event.token.startswith(ADMIN_PREFIX)
-        if self.admin is None or not (command or button):
+        typed = isinstance(event, Text) and self.admin.writing(update.user_id)
+        if not (command or button or typed):
             return False
         if not await self.admin.is_admin(update.user_id):
             return False  # the engine answers as for any unknown command or stale button
         if isinstance(event, Command):
             messages = await self.admin.command(update.user_id, event.name)
+        elif isinstance(event, Text):
+            messages = await self.admin.text(update.user_id, event.text)
         else:
             assert isinstance(event, Press)
             await self._try(self.api.clear_keyboard(update.chat_id, update.message_id))

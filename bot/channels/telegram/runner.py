@@ -92,7 +92,8 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
     adapter = make_adapter(settings)
     roles = Roles(engine)
     await roles.bootstrap(settings.admins, datetime.now(UTC))
-    admin = AdminDesk(roles, Outbox(engine), service.library, Path(settings.broadcasts_dir))
+    admin = AdminDesk(roles, Outbox(engine), service.library, Path(settings.broadcasts_dir),
+                      tuple(service.languages))
     bridge = TelegramBridge(service, adapter.api, settings.bot_token, admin=admin)
     background = [asyncio.create_task(_forget_old_updates(service.store))]
     try:
