@@ -62,7 +62,8 @@ class AdminDesk:
         await self.outbox.audit(f"telegram:{user_id}", f"command.{name}", {}, _now())
         if name == "broadcasts":
             return [await self._progress()]
-        rows = [(Button(name, f"{PREFIX}f:{key}"),) for key, (name, _) in self._files().items()]
+        rows = [(Button(title, f"{PREFIX}f:{key}"),)
+                for key, (title, _) in self._files().items()]
         rows.append((Button("✍️ Write a new one", f"{PREFIX}w"),))
         return [Say("📣 Which broadcast? Files come from "
                     f"<code>{html.escape(str(self.broadcasts_dir))}</code>.", tuple(rows))]
@@ -93,12 +94,12 @@ class AdminDesk:
                         "and {first_name}. Everyone gets the text as you write it.")]
         if action == "g":
             return await self._audience(user_id, key, first_name)
-        found = ((DRAFT, self.drafts[user_id].message) if key == DRAFT and user_id in self.drafts
-                 and self.drafts[user_id].message else self._files().get(key))
+        draft = self.drafts.get(user_id) if key == DRAFT else None
+        found = ((draft.message.id, draft.message) if draft and draft.message
+                 else self._files().get(key))
         if found is None:
-            return [Say("That file is gone or has errors now; send /broadcast again.")]
+            return [Say("That file or draft is gone; send /broadcast again.")]
         name, message = found
-        assert message is not None
         if action == "f":
             return await self._preview(key, message, first_name)
         if action == "t":
