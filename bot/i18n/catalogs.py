@@ -1,8 +1,9 @@
 """Compiled Babel catalogs: the bot's own strings (`messages`) and lesson strings (`lessons`).
 
 Catalogs live in `locales/<lang>/LC_MESSAGES/<domain>.po`. The `.mo` files are built, never
-committed: `pybabel compile` builds them, and so does loading when a `.mo` is missing or older
-than its `.po`, so a fresh clone just works.
+committed: `pybabel compile` builds them. Where a `.mo` is missing or older than its `.po`, the
+bot compiles the `.po` in memory, so a fresh clone just works and a read-only deploy folder is
+never written to.
 
 Fuzzy entries (a translation whose source text changed since) are shown: a slightly stale
 translation serves a learner better than a sudden switch to English. `lessonbot lint` lists
@@ -11,9 +12,11 @@ them so a translator updates them.
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
@@ -26,15 +29,17 @@ log = logging.getLogger(__name__)
 DOMAINS = ("messages", "lessons")
 
 
-def compile_catalog(po: Path) -> Path:
-    """Build `po`'s `.mo` beside it unless it is up to date; return the `.mo` path."""
+def compiled(po: Path) -> BinaryIO:
+    """`po`'s compiled form: its `.mo` if that is up to date, else compiled in memory."""
     mo = po.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        with po.open("rb") as source:
-            catalog = read_po(source, locale=po.parent.parent.name, domain=po.stem)
-        with mo.open("wb") as target:
-            write_mo(target, catalog, use_fuzzy=True)
-    return mo
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        return io.BytesIO(mo.read_bytes())
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=po.parent.parent.name, domain=po.stem)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=True)  # fuzzy included: see the module docstring
+    buffer.seek(0)
+    return buffer
 
 
 class Catalogs:
@@ -69,8 +74,7 @@ class Catalogs:
         if key not in self._cache:
             po = self.dir / locale / "LC_MESSAGES" / f"{domain}.po"
             if po.exists():
-                with compile_catalog(po).open("rb") as mo:
-                    self._cache[key] = Translations(mo, domain=domain)
+                self._cache[key] = Translations(compiled(po), domain=domain)
             else:
                 self._cache[key] = NullTranslations()
         return self._cache[key]
