@@ -13,10 +13,9 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from bot.broadcast.hours import QuietHours
 from bot.broadcast.message import BroadcastFile, Schedule, Segment, load_broadcast
 from bot.broadcast.outbox import Outbox
-from bot.broadcast.sender import Sender, Tally, admin_summaries
+from bot.broadcast.sender import Sender, Tally, configured_sender
 from bot.config import Settings
 from bot.content import Library, load_library
 from bot.errors import ConfigError, LessonBotError
@@ -52,10 +51,8 @@ async def broadcasting(settings: Settings, *, telegram: bool) -> AsyncIterator[B
         from bot.channels.telegram.runner import open_deliverer
 
         async with open_deliverer(settings) as deliverer:
-            sender = Sender(outbox, deliverer, library, rate=settings.broadcast_rate,
-                            quiet=QuietHours.parse(settings.quiet_hours),
-                            summarize=admin_summaries(outbox, deliverer))
-            yield Broadcasting(outbox, library, sender)
+            yield Broadcasting(outbox, library,
+                               configured_sender(settings, outbox, deliverer, library))
     finally:
         await engine.dispose()
 

@@ -31,6 +31,7 @@ from bot.channels.delivery import (
     Transient,
     Unreachable,
 )
+from bot.config import Settings
 from bot.content.library import Library
 from bot.content.text import render
 from bot.engine.tokens import lesson_token
@@ -204,3 +205,11 @@ def admin_summaries(outbox: Outbox, deliverer: Deliverer) -> Callable[[int, str]
                         broadcast_id, chat, exc)
 
     return summarize
+
+
+def configured_sender(settings: Settings, outbox: Outbox, deliverer: Deliverer,
+                      library: Library) -> Sender:
+    """The sender as BROADCAST_RATE and QUIET_HOURS say, telling admins when a broadcast ends."""
+    return Sender(outbox, deliverer, library, rate=settings.broadcast_rate,
+                  quiet=QuietHours.parse(settings.quiet_hours),
+                  summarize=admin_summaries(outbox, deliverer))

@@ -28,6 +28,7 @@ from aiogram.types import (
 )
 
 from bot.channels.telegram.api import (
+    ALLOWED_UPDATES,
     Keyboard,
     Rejected,
     RetryLater,
@@ -39,7 +40,6 @@ from bot.channels.telegram.api import (
 from bot.channels.telegram.incoming import read_update
 
 T = TypeVar("T")
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 async def _mapped(call: Awaitable[T]) -> T:

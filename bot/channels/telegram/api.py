@@ -22,6 +22,7 @@ from bot.channels.delivery import (
 Keyboard = list[list[tuple[str, str]]]
 
 __all__ = [
+    "ALLOWED_UPDATES",
     "BotApi",
     "DeliveryError",
     "Keyboard",
@@ -32,6 +33,10 @@ __all__ = [
     "Unreachable",
     "is_link",
 ]
+
+
+# The updates we ask Telegram for; everything else never reaches us.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 def is_link(data: str) -> bool:

@@ -37,6 +37,7 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram.api import (
+    ALLOWED_UPDATES,
     Keyboard,
     Rejected,
     RetryLater,
@@ -48,7 +49,6 @@ from bot.channels.telegram.api import (
 from bot.channels.telegram.incoming import read_update
 
 T = TypeVar("T")
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 def _seconds(exc: RetryAfter) -> float:

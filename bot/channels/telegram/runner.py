@@ -17,9 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_service, open_database
-from bot.broadcast.hours import QuietHours
 from bot.broadcast.outbox import Outbox
-from bot.broadcast.sender import Sender, admin_summaries
+from bot.broadcast.sender import configured_sender
 from bot.channels.telegram.admin import AdminDesk
 from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.bridge import TelegramBridge
@@ -155,10 +154,7 @@ async def work(settings: Settings) -> None:
 async def run_broadcasts(settings: Settings, engine: AsyncEngine, library: Library,
                          deliverer: TelegramDeliverer) -> None:
     """The worker loop: send whatever broadcast rows are due, for as long as we run."""
-    outbox = Outbox(engine)
-    sender = Sender(outbox, deliverer, library, rate=settings.broadcast_rate,
-                    quiet=QuietHours.parse(settings.quiet_hours),
-                    summarize=admin_summaries(outbox, deliverer))
+    sender = configured_sender(settings, Outbox(engine), deliverer, library)
     while True:
         try:
             await sender.run(until_done=False)
