@@ -34,6 +34,14 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def init_catalog(project: Path, locale: str) -> Path:
+    """Extract the lessons and start `locale`'s catalog, as the README's commands do."""
+    pybabel("extract", "-F", "babel.cfg", "-o", "locales/lessons.pot", ".", cwd=project)
+    pybabel("init", "-i", "locales/lessons.pot", "-d", "locales", "-D", "lessons", "-l", locale,
+            cwd=project)
+    return project / f"locales/{locale}/LC_MESSAGES/lessons.po"
+
+
 def translate(po: Path, context: str, text: str) -> int:
     """Translate one entry of `po`; return its line number."""
     with po.open("rb") as handle:
@@ -47,10 +55,7 @@ def translate(po: Path, context: str, text: str) -> int:
 
 
 def test_extract_update_compile_then_the_bot_speaks_thai(project: Path) -> None:
-    pybabel("extract", "-F", "babel.cfg", "-o", "locales/lessons.pot", ".", cwd=project)
-    pybabel("init", "-i", "locales/lessons.pot", "-d", "locales", "-D", "lessons", "-l", "th",
-            cwd=project)
-    po = project / "locales/th/LC_MESSAGES/lessons.po"
+    po = init_catalog(project, "th")
     translate(po, CTX, "ดูตัวอย่าง")
     pybabel("compile", "-d", "locales", "-D", "lessons", cwd=project)
     assert (po.with_suffix(".mo")).exists()
@@ -65,10 +70,7 @@ def test_extract_update_compile_then_the_bot_speaks_thai(project: Path) -> None:
 
 
 def test_changed_source_goes_fuzzy_keeps_showing_and_lint_reports_it(project: Path) -> None:
-    pybabel("extract", "-F", "babel.cfg", "-o", "locales/lessons.pot", ".", cwd=project)
-    pybabel("init", "-i", "locales/lessons.pot", "-d", "locales", "-D", "lessons", "-l", "id",
-            cwd=project)
-    po = project / "locales/id/LC_MESSAGES/lessons.po"
+    po = init_catalog(project, "id")
     translate(po, CTX, "Tunjukkan")
     lesson = project / "lessons/online-safety/01-spot-the-scam.yaml"
     lesson.write_text(lesson.read_text().replace("button: Show me", "button: Show me how"))
@@ -87,10 +89,7 @@ def test_changed_source_goes_fuzzy_keeps_showing_and_lint_reports_it(project: Pa
 
 
 def test_broken_translations_are_caught_at_the_po_line(project: Path) -> None:
-    pybabel("extract", "-F", "babel.cfg", "-o", "locales/lessons.pot", ".", cwd=project)
-    pybabel("init", "-i", "locales/lessons.pot", "-d", "locales", "-D", "lessons", "-l", "vi",
-            cwd=project)
-    po = project / "locales/vi/LC_MESSAGES/lessons.po"
+    po = init_catalog(project, "vi")
     with po.open("rb") as handle:
         hello = next(m for m in read_po(handle) if (m.context or "").endswith("/hello/text"))
     lost = translate(po, hello.context, "Xin chào! <b>Lừa đảo")  # lost {first_name}, open <b>

@@ -291,19 +291,17 @@ async def test_my_chat_member_marks_blocked_and_back(bot: Harness, settings: Set
                                                            "first_name": "LessonBot"},
                                 **({"until_date": 0} if status == "kicked" else {})}}}
 
+    async def becomes(status: str) -> str | None:
+        for _ in range(100):
+            if (found := await status_of(settings, ANA)) == status:
+                return found
+            await asyncio.sleep(0.05)
+        return await status_of(settings, ANA)
+
     bot.fake.push_update(member("kicked"))
-    await bot.until(lambda: asyncio.ensure_future(status_of(settings, ANA)))
-    for _ in range(100):
-        if await status_of(settings, ANA) == "blocked":
-            break
-        await asyncio.sleep(0.05)
-    assert await status_of(settings, ANA) == "blocked"
+    assert await becomes("blocked") == "blocked"
     bot.fake.push_update(member("member"))
-    for _ in range(100):
-        if await status_of(settings, ANA) == "active":
-            break
-        await asyncio.sleep(0.05)
-    assert await status_of(settings, ANA) == "active"
+    assert await becomes("active") == "active"
 
 
 def free_port() -> int:
