@@ -13,9 +13,5 @@ class ConfigError(LessonBotError):
     """The environment or a setting is wrong; the message says which variable to set."""
 
 
-class ContentError(LessonBotError):
-    """Lesson content could not be loaded; the message lists `path:line:col` problems."""
-
-
 class StoreError(LessonBotError):
     """The database could not do what was asked (full disk, locked, unreachable)."""

@@ -96,7 +96,6 @@ Step = Annotated[
     MessageStep | QuestionStep | ChoiceStep | InputStep | SurveyStep | EndStep,
     Field(discriminator="type"),
 ]
-ButtonStep = MessageStep | QuestionStep | ChoiceStep | SurveyStep
 
 
 class Lesson(_Model):

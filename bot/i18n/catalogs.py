@@ -26,7 +26,6 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 log = logging.getLogger(__name__)
-DOMAINS = ("messages", "lessons")
 
 
 def compiled(po: Path) -> BinaryIO:
