@@ -147,15 +147,16 @@ class PtbAdapter:
         updater = self.app.updater
         assert updater is not None
         await updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=0.0)
-        try:
-            await asyncio.Event().wait()  # until cancelled
-        finally:
-            await updater.stop()
+        await asyncio.Event().wait()  # until cancelled; close() stops the updater
 
     async def feed(self, update: dict[str, Any]) -> None:
         await self.app.process_update(Update.de_json(update, self.app.bot))
 
     async def close(self) -> None:
+        # A stop (SIGTERM, a test) can land while polling is still starting, so check here
+        # rather than in poll(): PTB refuses to shut down under a running updater.
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
