@@ -115,6 +115,9 @@ class Course(_Model):
     description: Text
     source_locale: str = "en"
     countries: tuple[Country, ...] = ()
+    # false: not in the course menu, /progress or certificates; reached only by a link or an
+    # invitation (the follow-up survey).
+    listed: bool = True
     lessons: tuple[Id, ...] = Field(min_length=1)
 
 

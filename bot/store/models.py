@@ -19,7 +19,11 @@ class Base(DeclarativeBase):
 
 class Learner(Base):
     __tablename__ = "learners"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_learners_resume", "resume_lesson", "last_active_at"),
+        Index("ix_learners_survey_due", "survey_invited_at", "first_course_done_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))  # "telegram", "console", ...
@@ -27,11 +31,26 @@ class Learner(Base):
     first_name: Mapped[str] = mapped_column(String(128), default="")
     locale: Mapped[str] = mapped_column(String(16), default="en")
     country: Mapped[str | None] = mapped_column(String(2))
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active|blocked|deleted
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|blocked
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[list[str]] = mapped_column(default=list)  # for broadcast segments
     created_at: Mapped[datetime]
     last_active_at: Mapped[datetime]
+    # Copies of what the learner chose in the engine's state, as columns so reports, reminders
+    # and segments can filter in SQL. The state stays the one source; `save` writes these.
+    consent: Mapped[str] = mapped_column(String(8), default="")  # "" not asked | yes | no
+    business: Mapped[str | None] = mapped_column(String(16))
+    gender: Mapped[str | None] = mapped_column(String(16))
+    age_group: Mapped[str | None] = mapped_column(String(16))
+    disability: Mapped[str | None] = mapped_column(String(16))
+    minority: Mapped[str | None] = mapped_column(String(16))
+    opted_out: Mapped[bool] = mapped_column(default=False)  # /stop: no reminders or surveys
+    resume_lesson: Mapped[str | None] = mapped_column(String(130))  # mid-course: what's next
+    # Reminders and the follow-up survey; set when sent, so a restart never sends them twice.
+    nudges_sent: Mapped[int] = mapped_column(default=0)  # since the learner was last active
+    last_nudged_at: Mapped[datetime | None]
+    first_course_done_at: Mapped[datetime | None]
+    survey_invited_at: Mapped[datetime | None]
 
 
 class LessonProgress(Base):
@@ -161,3 +180,27 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     message_id: Mapped[int | None]
     sent_at: Mapped[datetime | None]
+
+
+class Certificate(Base):
+    """A course certificate; anyone holding its code can check it with /verify."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("learner_id", "course"),)
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    course: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))  # as the learner typed it for the certificate
+    locale: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime]
+
+
+class AnonymousCount(Base):
+    """What is left of learners who erased their data (/delete): counts, nothing personal."""
+
+    __tablename__ = "anonymous_counts"
+
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. lesson_completed
+    key: Mapped[str] = mapped_column(String(130), primary_key=True)  # e.g. "relief/get-ready"
+    count: Mapped[int] = mapped_column(default=0)
