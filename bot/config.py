@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +27,23 @@ class Settings(BaseSettings):
     broadcast_rate: float = 25.0
     quiet_hours: str = "21:00-07:00"  # learners' local time; urgent broadcasts ignore it
     default_locale: str = "en"
+    # Reminders to learners who stopped mid-course, and the follow-up survey.
+    remind_after_days: float = Field(3, gt=0)
+    remind_max: int = Field(2, ge=0)  # per spell of inactivity; 0 turns reminders off
+    remind_hours: str = "09:00-19:00"  # learners' local time
+    survey_after_days: float = Field(150, gt=0)  # after a learner's first finished course
+
+    @field_validator("remind_hours", "quiet_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        first, dash, last = value.partition("-")
+        try:
+            time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
+        except ValueError:
+            dash = ""
+        if not dash:
+            raise ValueError(f"`{value}` is not a time window like 09:00-19:00")
+        return value
 
     @field_validator("telegram_framework")
     @classmethod

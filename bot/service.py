@@ -17,8 +17,11 @@ from datetime import UTC, datetime
 from bot.content import Library
 from bot.engine import Context, Event, Say, Text, Texts, advance
 from bot.engine.context import N_
+from bot.engine.outputs import Action
+from bot.engine.runtime import resume_point
 from bot.i18n import negotiate
 from bot.i18n.zawgyi import to_unicode
+from bot.journey.actions import Reply, carry_out
 from bot.store import Identity, LearnerStore
 
 log = logging.getLogger(__name__)
@@ -92,8 +95,15 @@ class LessonService:
                 if isinstance(event, Text):
                     event = Text(to_unicode(event.text))  # Burmese typed in Zawgyi
                 new_state, outputs = advance(self.library, state, event, ctx)
-                await record.save(new_state, outputs, now)
-            return [out for out in outputs if isinstance(out, Say)]
+                await record.save(new_state, outputs, now, resume_point(self.library, new_state))
+                replies: list[Say | Reply] = []
+                for out in outputs:
+                    if isinstance(out, Say):
+                        replies.append(out)
+                    elif isinstance(out, Action):
+                        replies.append(await carry_out(out, record, self.library, self.texts,
+                                                       new_state.locale, now))
+            return [reply if isinstance(reply, Say) else await reply() for reply in replies]
         except Exception:
             log.exception("failed to handle %r for %s:%s", event, who.channel, who.external_id)
             return [Say(self.texts.ui(locale, SORRY))]

@@ -170,23 +170,3 @@ def test_label_matching(typed: str, labels: list[str], index: int | None) -> Non
 def test_fold_keeps_non_latin_marks() -> None:
     assert fold("Café") == "cafe"
     assert fold("ก่") != fold("ก")
-
-
-def test_first_contact_asks_language_then_country_then_opens_deep_link() -> None:
-    ctx = Context(languages={"en": "English", "th": "ไทย"})
-    state, outputs = advance(LIB, LearnerState(), Start("c"), ctx)
-    assert [b.label for row in outputs[-1].buttons for b in row] == ["English", "ไทย"]
-    state, outputs = advance(LIB, state, Text("2"), ctx)  # typed number picks Thai
-    assert state.locale == "th" and state.onboarding == "country"
-    state, outputs = advance(LIB, state, Text("Indonesia"), ctx)  # SourceTexts: codes as names
-    assert state.onboarding == "country"  # not a label on offer: asked again
-    state, outputs = advance(LIB, state, Text("ID"), ctx)
-    assert state.fields["country"] == "ID" and state.onboarding == ""
-    assert state.position is not None and state.position.course == "c"  # the deep-linked course
-
-
-def test_prefer_not_to_say_leaves_country_unset() -> None:
-    state, _ = advance(LIB, LearnerState(), Start())
-    state, outputs = advance(LIB, state, Text("prefer not to say"))
-    assert "country" not in state.fields and state.onboarding == ""
-    assert any(o.buttons for o in outputs if isinstance(o, Say))  # the course menu

@@ -33,9 +33,9 @@ ANA = Identity("test", "1", first_name="Ana")
 
 
 async def begin(service: LessonService, who: Identity, course: str) -> list[Say]:
-    """A new learner's deep link to `course`: answer the country question, get the lesson."""
+    """A new learner's deep link to `course`: decline the profile questions, get the lesson."""
     await service.handle(who, Start(course))
-    return await service.handle(who, Text("Prefer not to say"))
+    return await service.handle(who, Text("No, just the lessons"))
 
 
 async def test_migrations_and_wal(tmp_path: Path) -> None:

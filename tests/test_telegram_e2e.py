@@ -65,10 +65,10 @@ class Harness:
         return await self._await_reply(lambda: self.fake.push_text(user, text, **kw), user)
 
     async def begin(self, course: str = "", user: int = ANA) -> list[Call]:
-        """First contact: /start (maybe a deep link), English, and skip the country question."""
+        """First contact: /start (maybe a deep link), English, and no profile questions."""
         await self.say(f"/start {course}".strip(), user)
         await self.press("English", user)
-        return await self.press("Prefer not to say", user)
+        return await self.press("No, just the lessons", user)
 
     async def press(self, label: str, user: int = ANA, message: Call | None = None,
                     data: str | None = None) -> list[Call]:

@@ -1,26 +1,11 @@
-"""Learners' local time: time zones by country, quiet hours and local-time schedules.
-
-The countries we serve keep no daylight saving time, but we still use zoneinfo rather than
-fixed offsets so this stays right wherever the bot goes next.
-"""
+"""Learners' local time: quiet hours and local-time schedules."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-COUNTRY_ZONES = {
-    "BN": "Asia/Brunei", "KH": "Asia/Phnom_Penh", "ID": "Asia/Jakarta", "LA": "Asia/Vientiane",
-    "MY": "Asia/Kuala_Lumpur", "MM": "Asia/Yangon", "PH": "Asia/Manila", "SG": "Asia/Singapore",
-    "TH": "Asia/Bangkok", "VN": "Asia/Ho_Chi_Minh",
-}
-# Learners who didn't say where they are: UTC+7, the middle of the region's zones.
-DEFAULT_ZONE = "Asia/Bangkok"
-
-
-def zone_for(country: str | None) -> ZoneInfo:
-    return ZoneInfo(COUNTRY_ZONES.get(country or "", DEFAULT_ZONE))
+from bot.zones import zone_for
 
 
 def next_local(moment: datetime, country: str | None, at: time) -> datetime:

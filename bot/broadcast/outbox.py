@@ -31,10 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.broadcast.hours import COUNTRY_ZONES, next_local
+from bot.broadcast.hours import next_local
 from bot.broadcast.message import BroadcastFile, Segment
 from bot.content.library import Library
 from bot.store.models import AuditEntry, Broadcast, Learner, LessonProgress, OutboxRow
+from bot.zones import COUNTRY_ZONES
 
 OPEN = ("pending", "sending")
 STATUSES = ("pending", "sending", "sent", "failed", "blocked", "skipped")
@@ -77,7 +78,8 @@ class Outbox:
         """Learner ids, locales and countries that `segment` reaches (a query, not a list)."""
         query: Select[Any] = select(  # type: ignore[assignment]
             Learner.id, Learner.locale, Learner.country).where(
-            Learner.channel == self.channel, Learner.status == "active")
+            Learner.channel == self.channel, Learner.status == "active",
+            Learner.opted_out.is_(False))  # /stop
         if segment.locale:
             query = query.where(Learner.locale.in_(segment.locale))
         if segment.country:

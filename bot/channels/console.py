@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path, PurePath
 from typing import TextIO
 
 from bot.content.text import strip_tags
@@ -17,14 +18,25 @@ from bot.service import LessonService
 from bot.store import Identity
 
 QUIT = {"/quit", "/exit"}
+FILES = Path("data") / "files"
 
 
-def render(messages: list[Say], out: TextIO) -> list[Button]:
-    """Print messages; return their buttons, numbered in the order shown."""
+def render(messages: list[Say], out: TextIO, files: Path = FILES) -> list[Button]:
+    """Print messages; return their buttons, numbered in the order shown.
+
+    A file made for the learner (a certificate, /mydata) is saved in `files`, so the author can
+    open it; the message shows where.
+    """
     shown: list[Button] = []
     for message in messages:
-        if message.media is not None:
-            out.write(f"[{message.media.kind}: {message.media.path}]\n")
+        media = message.media
+        if media is not None and media.data is not None:
+            files.mkdir(parents=True, exist_ok=True)
+            saved = files / PurePath(media.path).name
+            saved.write_bytes(media.data)
+            out.write(f"[{media.kind}: {saved}]\n")
+        elif media is not None:
+            out.write(f"[{media.kind}: {media.path}]\n")
         out.write(strip_tags(message.text).rstrip() + "\n")
         for row in message.buttons:
             labels = []

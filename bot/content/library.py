@@ -89,6 +89,10 @@ class Library:
     def course(self, course_id: str) -> LoadedCourse | None:
         return next((c for c in self.courses if c.id == course_id), None)
 
+    def listed_courses(self) -> list[LoadedCourse]:
+        """The courses in the menu; unlisted ones (the follow-up survey) are reached by link."""
+        return [c for c in self.courses if c.course.listed]
+
     def lesson(self, course_id: str, lesson_id: str) -> LoadedLesson | None:
         course = self.course(course_id)
         return course.lesson(lesson_id) if course else None

@@ -43,4 +43,5 @@ class Unsupported:
 
 Event = Start | Press | Text | Command | Unsupported
 
-COMMANDS = ("start", "continue", "menu", "progress", "language", "country", "schemes", "help")
+COMMANDS = ("start", "continue", "menu", "progress", "language", "country", "schemes", "stop",
+            "mydata", "delete", "verify", "help")

@@ -16,7 +16,10 @@ class Button:
 @dataclass(frozen=True)
 class Media:
     kind: Literal["photo", "document"]
-    path: str  # a file in the content folder; channels upload it once and reuse the file id
+    # A file in the content folder; channels upload it once and reuse the file id. With `data`,
+    # a file made for one learner (a certificate): `path` is only its name, sent every time.
+    path: str
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,39 @@ class Progress:
 class Track:
     """An analytics event for the append-only log."""
 
-    name: Literal["lesson_started", "step_shown", "answer_given", "lesson_completed"]
+    name: Literal["lesson_started", "step_shown", "answer_given", "lesson_completed",
+                  "course_completed"]
     course: str
     lesson: str
     step: str = ""
     data: Mapping[str, str | int | bool] = field(default_factory=dict)
 
 
-Output = Say | Answer | Progress | Track
+@dataclass(frozen=True)
+class Certify:
+    """Make the learner's certificate for `course`, with `name` printed on it."""
+
+    course: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Look up certificate `code` and tell the learner whether it is genuine."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class ExportData:
+    """/mydata: send the learner a file with everything stored about them."""
+
+
+@dataclass(frozen=True)
+class Erase:
+    """/delete, confirmed: erase the learner's data, keeping only anonymous counts."""
+
+
+# What only the store can do; the service carries these out after the engine returns.
+Action = Certify | Verify | ExportData | Erase
+Output = Say | Answer | Progress | Track | Action

@@ -22,13 +22,14 @@ from bot.content.model import (
     Step,
     SurveyStep,
 )
-from bot.content.text import render
 from bot.engine import tokens
+from bot.engine.account import Account
 from bot.engine.context import Context
 from bot.engine.events import Command, Event, Press, Start, Text, Unsupported
 from bot.engine.inputs import check_input
 from bot.engine.matching import fold, match_label
-from bot.engine.outputs import Answer, Button, Media, Output, Progress, Say, Track
+from bot.engine.onboarding import Onboarding
+from bot.engine.outputs import Answer, Button, Media, Output, Progress, Track
 from bot.engine.state import LearnerState, Position
 
 
@@ -36,6 +37,8 @@ def advance(
     library: Library, state: LearnerState, event: Event, ctx: Context | None = None
 ) -> tuple[LearnerState, list[Output]]:
     run = _Run(library, state, ctx or Context())
+    if not state.onboarding:
+        run.count_day()
     if isinstance(event, Start):
         run.start(event.payload)
     elif isinstance(event, Command):
@@ -50,56 +53,27 @@ def advance(
     return run.state, run.outputs
 
 
-class _Run:
+class _Run(Onboarding, Account):
     """One call of `advance`: the state as it changes, and the outputs so far."""
-
-    def __init__(self, library: Library, state: LearnerState, ctx: Context) -> None:
-        self.lib = library
-        self.state = state
-        self.ctx = ctx
-        self.outputs: list[Output] = []
-
-    # -- texts ---------------------------------------------------------------------------------
-
-    def t(self, message: str) -> str:
-        return self.ctx.texts.ui(self.state.locale, message)
-
-    def num(self, value: int) -> str:
-        return self.ctx.texts.number(self.state.locale, value)
-
-    def content(self, lesson: LoadedLesson, step: Step | None, key: str, source: str, *,
-                escape: bool = True) -> str:
-        """A lesson text in the learner's language, placeholders filled.
-
-        `escape=False` for button labels: Telegram shows them as plain text, not HTML.
-        """
-        where = f"{lesson.key}/{step.id}/{key}" if step else f"{lesson.key}/{key}"
-        translated = self.ctx.texts.lesson(self.state.locale, where, source)
-        return render(translated, dict(self.state.fields), escape=escape).strip()
-
-    def say(self, text: str, buttons: list[list[Button]] | None = None,
-            media: Media | None = None) -> None:
-        rows = tuple(tuple(row) for row in buttons or () if row)
-        self.outputs.append(Say(text, rows, media))
 
     # -- events --------------------------------------------------------------------------------
 
     def start(self, payload: str) -> None:
         course = self.lib.course(payload.strip()) if payload else None
         if self.state.onboarding:
-            # First contact: language and country first, then the deep-linked course if any.
-            self.state = replace(self.state, pending_course=course.id if course else "")
-            if self.state.onboarding != "country" and len(self.ctx.languages) > 1:
-                self.ask_language(onboarding=True)
-            else:
-                self.ask_country(onboarding=True)
-        elif course is not None:
+            self.begin(course.id if course else "")
+            return
+        if self.state.opted_out:
+            self.state = replace(self.state, opted_out=False)
+            self.say(self.t("Reminders and news are on again. /stop turns them off."))
+        if course is not None:
             self.open_course(course)
         else:
             self.say(self.t("Welcome back!"))
             self.resume()
 
     def command(self, name: str, arg: str) -> None:
+        self.state = replace(self.state, awaiting="")  # a command moves on from any question
         if name == "start":
             self.start(arg)
         elif name == "continue":
@@ -114,6 +88,14 @@ class _Run:
             self.ask_country()
         elif name == "schemes":
             self.schemes()
+        elif name == "stop":
+            self.stop()
+        elif name == "mydata":
+            self.my_data()
+        elif name == "delete":
+            self.ask_delete()
+        elif name == "verify":
+            self.verify(arg)
         elif name == "help":
             self.help()
         else:
@@ -133,6 +115,10 @@ class _Run:
         elif parsed.kind == "k" and (parsed.value in self.ctx.countries
                                      or parsed.value == tokens.NO_COUNTRY):
             self.set_country(parsed.value)
+        elif parsed.kind == "p":
+            self.profile_answer(parsed.value)
+        elif parsed.kind == "q":
+            self.reply(parsed.value)
         else:
             found = self.lib.by_digest(parsed.value)
             if parsed.kind == "c" and isinstance(found, LoadedCourse):
@@ -144,14 +130,13 @@ class _Run:
 
     def text(self, typed: str) -> None:
         if self.state.onboarding:
-            rows = (self.language_buttons() if self.state.onboarding == "language"
-                    else self.country_buttons())
-            picked = match_label(typed, [row[0].label for row in rows])
-            if picked is None:
-                self.say(self.t("Please tap one of the buttons, or type its number."), rows)
-            else:
-                self.press(rows[picked][0].token)
+            self.onboarding_text(typed)
             return
+        if self.state.awaiting.startswith("certificate:"):
+            self.certificate_name(typed)
+            return
+        if self.state.awaiting == "delete":
+            self.state = replace(self.state, awaiting="")  # only a tap confirms erasing
         here = self.current()
         if here is None:
             # Outside a lesson the learner last saw a course menu, maybe after a next-lesson offer.
@@ -290,7 +275,8 @@ class _Run:
                                   step.id if step else "",
                                   {"score": state.score, "total": state.answered}))
         self.state = replace(state, position=None, last_lesson=lesson.key,
-                             completed=state.completed | {lesson.key})
+                             completed=state.completed | {lesson.key},
+                             scores={**state.scores, lesson.key: (state.score, state.answered)})
         course = self.lib.course(lesson.course_id)
         following = course.after(lesson.id) if course else None
         buttons: list[list[Button]] = []
@@ -302,11 +288,15 @@ class _Run:
         if state.answered:
             text += "\n\n" + self.t("Quiz: {score} of {total} right first time.").format(
                 score=self.num(state.score), total=self.num(state.answered))
-        if course is not None and following is None and all(
-                le.key in self.state.completed for le in course.lessons):
+        finished = (course is not None and course.course.listed and following is None
+                    and all(le.key in self.state.completed for le in course.lessons))
+        if finished and course is not None:
             text += "\n\n🎉 " + self.t("You finished the course “{course}”!").format(
                 course=self.content_title(course))
-        self.say(text, buttons)
+            self.say(text)
+            self.course_finished(course)
+        else:
+            self.say(text, buttons)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -452,72 +442,15 @@ class _Run:
         self.outputs.append(Track("answer_given", lesson.course_id, lesson.id, step.id,
                                   {"correct": correct} if correct is not None else {}))
 
-    # -- first contact -------------------------------------------------------------------------
-
-    def language_buttons(self) -> list[list[Button]]:
-        return [[Button(name, tokens.locale_token(code))]
-                for code, name in self.ctx.languages.items()]
-
-    def country_buttons(self) -> list[list[Button]]:
-        rows = [[Button(self.ctx.texts.country(self.state.locale, code),
-                        tokens.country_token(code))] for code in self.ctx.countries]
-        rows.append([Button(self.t("Prefer not to say"), tokens.country_token(tokens.NO_COUNTRY))])
-        return rows
-
-    def ask_language(self, *, onboarding: bool = False) -> None:
-        if onboarding:
-            self.state = replace(self.state, onboarding="language")
-        # Every language names itself, so a learner can find theirs before we share one.
-        self.say("🌏 " + " · ".join(self.ctx.languages.values()), self.language_buttons())
-
-    def ask_country(self, *, onboarding: bool = False) -> None:
-        if onboarding:
-            self.state = replace(self.state, onboarding="country")
-        self.say(self.t("Which country is your business in? Some lessons have tips for your "
-                        "country."), self.country_buttons())
-
-    def set_language(self, code: str) -> None:
-        self.state = replace(self.state, locale=code)
-        if self.state.onboarding == "language":
-            self.ask_country(onboarding=True)
-        else:
-            self.say(self.t("Language changed."))
-            self.resume()
-
-    def set_country(self, code: str) -> None:
-        fields = {k: v for k, v in self.state.fields.items() if k != "country"}
-        if code != tokens.NO_COUNTRY:
-            fields["country"] = code
-        finishing = self.state.onboarding == "country"
-        self.state = replace(self.state, fields=fields, onboarding="")
-        if not finishing:
-            self.say(self.t("Saved."))
-            self.resume()
-            return
-        course = self.lib.course(self.state.pending_course)
-        self.state = replace(self.state, pending_course="")
-        self.say(self.t("Welcome! I teach short lessons for your business, a few minutes at a "
-                        "time."))
-        if course is not None:
-            self.open_course(course)
-        else:
-            self.menu()
-
     # -- menus ---------------------------------------------------------------------------------
 
     def stale(self) -> None:
         self.say(self.t("That button is from an earlier message. Here is where you are now:"))
         self.resume()
 
-    def lesson_title(self, lesson: LoadedLesson) -> str:
-        return self.content(lesson, None, "title", lesson.lesson.title)
-
-    def content_title(self, course: LoadedCourse) -> str:
-        return self.ctx.texts.lesson(self.state.locale, f"{course.id}/title", course.course.title)
-
     def course_buttons(self) -> list[list[Button]]:
         rows = []
-        for course in self.lib.courses:
+        for course in self.lib.listed_courses():
             done = sum(le.key in self.state.completed for le in course.lessons)
             mark = " ✅" if done and done == len(course.lessons) else ""
             label = (f"{self.content_title(course)} "
@@ -527,19 +460,6 @@ class _Run:
 
     def menu(self) -> None:
         self.say(self.t("Our courses:"), self.course_buttons())
-
-    def progress(self) -> None:
-        title = self.t("Your progress")
-        lines = [f"<b>{title}</b>"]
-        for course in self.lib.courses:
-            done = sum(le.key in self.state.completed for le in course.lessons)
-            lines.append(f"{html.escape(self.content_title(course))}: "
-                         f"{self.num(done)}/{self.num(len(course.lessons))}")
-        pos = self.state.position
-        if pos is not None:
-            lines.append(self.t("Quiz in this lesson: {score} of {total} right.").format(
-                score=self.num(self.state.score), total=self.num(self.state.answered)))
-        self.say("\n".join(lines), [[Button(self.t("Continue"), tokens.menu_token("continue"))]])
 
     def schemes(self) -> None:
         """The programmes checked for the learner's country, each with its date and link."""
@@ -592,4 +512,25 @@ class _Run:
             "/language – change language\n"
             "/country – change country\n"
             "/schemes – government programmes we checked\n"
+            "/mydata – everything we keep about you\n"
+            "/delete – erase your data\n"
+            "/stop – no more reminders\n"
             "/help – this message"))
+
+
+def resume_point(library: Library, state: LearnerState) -> str | None:
+    """The lesson ("course/lesson") a learner in the middle of a listed course would go on with.
+
+    None when they are not mid-course: never started, or every started course is finished.
+    Reminders go only to learners with a resume point.
+    """
+    pos = state.position
+    if pos is not None:
+        course = library.course(pos.course)
+        return pos.lesson_key if course is not None and course.course.listed else None
+    done = state.last_lesson.split("/", 1)
+    course = library.course(done[0]) if len(done) == 2 else None
+    if course is None or not course.course.listed:
+        return None
+    todo = [le for le in course.lessons if le.key not in state.completed]
+    return todo[0].key if todo else None

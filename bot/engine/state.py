@@ -30,15 +30,24 @@ class LearnerState:
     last_lesson: str = ""  # the lesson finished most recently, to offer what comes next
     score: int = 0  # in the current lesson
     answered: int = 0
-    # First contact: "new" (nothing asked yet), "language" or "country" (that question is open),
-    # "" (done).
+    # First contact: "new" (nothing asked yet), "language", "consent", or the profile question
+    # that is open ("country", "business", ...), "" when done.
     onboarding: str = "new"
     pending_course: str = ""  # a deep-linked course to open once onboarding is done
+    consent: str = ""  # to the profile questions and their use in reports: "", "yes" or "no"
+    opted_out: bool = False  # /stop: no reminders, surveys or broadcasts until /start
+    # A question outside the lesson flow waiting for its answer: "certificate:<course>" (the
+    # name to print) or "delete" (confirm erasing everything).
+    awaiting: str = ""
+    scores: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # lesson: right, asked
+    streak: int = 0  # days in a row with some learning, in the learner's local calendar
+    streak_day: str = ""  # the last such day, ISO format
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["fields"] = dict(self.fields)
         data["completed"] = sorted(self.completed)
+        data["scores"] = {key: list(value) for key, value in self.scores.items()}
         return data
 
     @classmethod
@@ -54,4 +63,11 @@ class LearnerState:
             answered=int(data.get("answered", 0)),
             onboarding=str(data.get("onboarding", "")),
             pending_course=str(data.get("pending_course", "")),
+            consent=str(data.get("consent", "")),
+            opted_out=bool(data.get("opted_out", False)),
+            awaiting=str(data.get("awaiting", "")),
+            scores={str(k): (int(v[0]), int(v[1]))
+                    for k, v in dict(data.get("scores") or {}).items()},
+            streak=int(data.get("streak", 0)),
+            streak_day=str(data.get("streak_day", "")),
         )

@@ -45,6 +45,16 @@ def country_token(code: str) -> str:
     return f"k:{code}"
 
 
+def profile_token(question: str, value: str) -> str:
+    """An answer during onboarding: `consent=yes`, `gender=skip`, ..."""
+    return f"p:{question}={value}"
+
+
+def reply_token(value: str) -> str:
+    """An answer to the question in `LearnerState.awaiting` (certificate name, delete)."""
+    return f"q:{value}"
+
+
 @dataclass(frozen=True)
 class StepPress:
     lesson_digest: str
@@ -55,7 +65,9 @@ class StepPress:
 
 @dataclass(frozen=True)
 class Simple:
-    kind: str  # "c" course, "l" lesson, "m" menu command, "g" language, "k" country
+    # "c" course, "l" lesson, "m" menu command, "g" language, "k" country, "p" profile answer,
+    # "q" reply to an awaited question
+    kind: str
     value: str
 
 
@@ -64,6 +76,6 @@ def parse(token: str) -> StepPress | Simple | None:
     parts = token.split(":")
     if parts[0] == "o" and len(parts) == 5:
         return StepPress(*parts[1:])
-    if parts[0] in ("c", "l", "m", "g", "k") and len(parts) == 2 and parts[1]:
+    if parts[0] in ("c", "l", "m", "g", "k", "p", "q") and len(parts) == 2 and parts[1]:
         return Simple(parts[0], parts[1])
     return None

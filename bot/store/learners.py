@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -16,9 +17,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import Answer, LearnerState, Output, Progress, Track
+from bot.engine.onboarding import QUESTIONS
 from bot.errors import StoreError
+from bot.store import personal
 from bot.store.models import (
     AnswerRecord,
+    Certificate,
     EventRecord,
     Learner,
     LessonProgress,
@@ -57,13 +61,24 @@ class LearnerRecord:
     def state(self) -> LearnerState:
         return LearnerState.from_json(self.row.state)
 
-    async def save(self, state: LearnerState, outputs: Sequence[Output], now: datetime) -> None:
+    async def save(self, state: LearnerState, outputs: Sequence[Output], now: datetime,
+                   resume_lesson: str | None = None) -> None:
+        """Store the new state and outputs. `resume_lesson`: what a reminder would open."""
         row = self.row
         now = db_time(now)
         row.state = state.to_json()
         row.locale = state.locale
         row.country = state.fields.get("country")
         row.last_active_at = now
+        row.consent = state.consent
+        for name in QUESTIONS:  # asked only with consent, and kept only with it
+            setattr(row, name, state.fields.get(name) if state.consent == "yes" else None)
+        row.opted_out = state.opted_out
+        row.resume_lesson = resume_lesson
+        row.nudges_sent = 0  # active again: a new spell of inactivity starts from here
+        if row.first_course_done_at is None and any(
+                isinstance(out, Track) and out.name == "course_completed" for out in outputs):
+            row.first_course_done_at = now
         # Answers and events go in as one multi-row INSERT each: every statement is a round
         # trip to the database thread, and updates are latency-bound.
         answers = [
@@ -96,6 +111,20 @@ class LearnerRecord:
             record.score, record.total = out.score, out.total
         elif record.status != "completed":
             record.started_at = now  # a restart of an unfinished lesson
+
+
+    async def certify(self, course: str, name: str, now: datetime) -> Certificate:
+        return await personal.certify(self._session, self.row.id, course, name, self.row.locale,
+                                      db_time(now))
+
+    async def find_certificate(self, code: str) -> Certificate | None:
+        return await personal.find_certificate(self._session, code)
+
+    async def export(self) -> dict[str, Any]:
+        return await personal.export(self._session, self.row)
+
+    async def erase(self) -> None:
+        await personal.erase(self._session, self.row)
 
 
 class LearnerStore:
@@ -132,7 +161,7 @@ class LearnerStore:
                 if row is None:
                     state = LearnerState(locale=default_locale,
                                          fields={"first_name": who.first_name},
-                                         onboarding="country" if who.language_chosen else "new")
+                                         onboarding="consent" if who.language_chosen else "new")
                     row = Learner(channel=who.channel, external_id=who.external_id,
                                   first_name=who.first_name, locale=default_locale,
                                   status="active", state=state.to_json(), created_at=now,

@@ -19,9 +19,11 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BufferedInputFile,
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     MenuButtonCommands,
     Message,
     Update,
@@ -75,7 +77,12 @@ class AiogramApi:
         return Sent(message.message_id)
 
     async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
-        media: str | FSInputFile = file_id or FSInputFile(path)
+        return await self._send_file(chat_id, kind, file_id or FSInputFile(path))
+
+    async def send_upload(self, chat_id: int, kind: str, filename: str, data: bytes) -> Sent:
+        return await self._send_file(chat_id, kind, BufferedInputFile(data, filename))
+
+    async def _send_file(self, chat_id: int, kind: str, media: str | InputFile) -> Sent:
         message: Message
         if kind == "photo":
             message = await _mapped(self.bot.send_photo(chat_id, media))

@@ -48,6 +48,9 @@ COMMAND_HELP = {
     "language": N_("Change language"),
     "country": N_("Change country"),
     "schemes": N_("Government programmes we checked"),
+    "mydata": N_("Everything we keep about you"),
+    "delete": N_("Erase your data"),
+    "stop": N_("No more reminders"),
     "help": N_("How to use this bot"),
 }
 
@@ -157,8 +160,13 @@ class TelegramBridge:
         """Send messages in order; stop at a learner who can't be reached, and mark them."""
         try:
             for message in messages:
-                if message.media is not None:
-                    await self._send_media(chat_id, message.media.kind, message.media.path)
+                media = message.media
+                if media is not None and media.data is not None:
+                    # Made for this learner (a certificate): nothing to reuse, upload it.
+                    await self.call(partial(self.api.send_upload, chat_id, media.kind,
+                                            media.path, media.data))
+                elif media is not None:
+                    await self._send_media(chat_id, media.kind, media.path)
                 chunks = split_text(message.text)
                 for i, chunk in enumerate(chunks):
                     keyboard = self._keyboard(who, message) if i == len(chunks) - 1 else None

@@ -18,6 +18,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     MenuButtonCommands,
     Update,
 )
@@ -90,7 +91,12 @@ class PtbApi:
         return Sent(message.message_id)
 
     async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
-        media: Any = file_id or Path(path)
+        return await self._send_file(chat_id, kind, file_id or Path(path))
+
+    async def send_upload(self, chat_id: int, kind: str, filename: str, data: bytes) -> Sent:
+        return await self._send_file(chat_id, kind, InputFile(data, filename=filename))
+
+    async def _send_file(self, chat_id: int, kind: str, media: Any) -> Sent:
         if kind == "photo":
             message = await _mapped(self.bot.send_photo(chat_id, media))
             new_id = message.photo[-1].file_id if message.photo else None

@@ -26,8 +26,11 @@ from bot.channels.telegram.broadcasts import TelegramDeliverer
 from bot.channels.telegram.signing import key_from_token
 from bot.channels.telegram.webhook import webhook_app
 from bot.config import Settings
-from bot.content import Library, load_library
+from bot.content import Library
+from bot.engine import Texts
 from bot.errors import ConfigError
+from bot.journey.followups import FollowUps, Policy
+from bot.journey.followups import run_forever as run_followups
 from bot.store import LearnerStore
 from bot.store.admins import Roles
 
@@ -101,7 +104,7 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
         if worker:
             deliverer = TelegramDeliverer(adapter.api, key_from_token(settings.bot_token))
             background.append(asyncio.create_task(
-                run_broadcasts(settings, engine, service.library, deliverer)))
+                run_background(settings, engine, service.library, service.texts, deliverer)))
         if settings.webhook_url:
             await bridge.call(lambda: adapter.api.set_webhook(settings.webhook_url,
                                                               settings.webhook_secret))
@@ -140,20 +143,28 @@ async def _serve_webhook(settings: Settings, adapter: Adapter, engine: AsyncEngi
 
 
 async def work(settings: Settings) -> None:
-    """`lessonbot worker`: only the background loops (broadcasts), no Telegram updates."""
+    """`lessonbot worker`: only the background loops, no Telegram updates."""
     engine = await open_database(settings)
-    library, _ = load_library(settings.lessons_dir)
+    service = build_service(settings, engine)
     await Roles(engine).bootstrap(settings.admins, datetime.now(UTC))
     try:
         async with open_deliverer(settings) as deliverer:
-            await run_broadcasts(settings, engine, library, deliverer)
+            await run_background(settings, engine, service.library, service.texts, deliverer)
     finally:
         await engine.dispose()
 
 
+async def run_background(settings: Settings, engine: AsyncEngine, library: Library,
+                         texts: Texts, deliverer: TelegramDeliverer) -> None:
+    """The worker's loops: due broadcasts, reminders and survey invitations, while we run."""
+    followups = FollowUps(engine, library, texts, deliverer, Policy.from_settings(settings))
+    await asyncio.gather(run_broadcasts(settings, engine, library, deliverer),
+                         run_followups(followups))
+
+
 async def run_broadcasts(settings: Settings, engine: AsyncEngine, library: Library,
                          deliverer: TelegramDeliverer) -> None:
-    """The worker loop: send whatever broadcast rows are due, for as long as we run."""
+    """Send whatever broadcast rows are due, for as long as we run."""
     sender = configured_sender(settings, Outbox(engine), deliverer, library)
     while True:
         try:

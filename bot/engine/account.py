@@ -1,0 +1,122 @@
+"""The learner's own things: progress and streak, certificates, reminders on or off, and their
+data (/mydata, /delete).
+
+Whatever needs the database (making a certificate, looking one up, exporting, erasing) goes out
+as an action output; the service carries it out in the same transaction.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from datetime import date, timedelta
+
+from bot.content.library import LoadedCourse
+from bot.engine import tokens
+from bot.engine.core import Core
+from bot.engine.outputs import Button, Certify, Erase, ExportData, Track, Verify
+from bot.zones import local_day
+
+NAME_LIMIT = 64  # characters of a name on a certificate
+
+
+class Account(Core):
+    # -- streak and progress -------------------------------------------------------------------
+
+    def count_day(self) -> None:
+        """Keep the streak: days in a row, in the learner's calendar, with some learning."""
+        today = local_day(self.ctx.now, self.state.fields.get("country"))
+        last = date.fromisoformat(self.state.streak_day) if self.state.streak_day else None
+        if last == today:
+            return
+        streak = self.state.streak + 1 if last == today - timedelta(days=1) else 1
+        self.state = replace(self.state, streak=streak, streak_day=today.isoformat())
+
+    def progress(self) -> None:
+        lines = [f"<b>{self.t('Your progress')}</b>"]
+        for course in self.lib.listed_courses():
+            done = sum(le.key in self.state.completed for le in course.lessons)
+            line = (f"{html.escape(self.content_title(course))}: "
+                    f"{self.num(done)}/{self.num(len(course.lessons))}")
+            right, asked = (sum(self.state.scores.get(le.key, (0, 0))[i] for le in course.lessons)
+                            for i in (0, 1))
+            if asked:
+                line += " · " + self.t("quiz {score}/{total}").format(
+                    score=self.num(right), total=self.num(asked))
+            if done == len(course.lessons):
+                line += " 🎓"
+            lines.append(line)
+        pos = self.state.position
+        if pos is not None:
+            lines.append(self.t("Quiz in this lesson: {score} of {total} right.").format(
+                score=self.num(self.state.score), total=self.num(self.state.answered)))
+        if self.state.streak > 1:
+            lines.append("🔥 " + self.t("{days} days in a row. Keep going!").format(
+                days=self.num(self.state.streak)))
+        self.say("\n".join(lines), [[Button(self.t("Continue"), tokens.menu_token("continue"))]])
+
+    # -- certificates --------------------------------------------------------------------------
+
+    def course_finished(self, course: LoadedCourse) -> None:
+        """Congratulate, then ask the name to print on the certificate."""
+        self.outputs.append(Track("course_completed", course.id, ""))
+        self.state = replace(self.state, awaiting=f"certificate:{course.id}")
+        rows = []
+        first_name = self.state.fields.get("first_name", "").strip()
+        if first_name:
+            rows.append([Button(first_name[:NAME_LIMIT], tokens.reply_token("first-name"))])
+        rows.append([Button(self.t("Not now"), tokens.reply_token("no"))])
+        self.say("🎓 " + self.t("You get a certificate for this course. Type your name as it "
+                               "should appear on it, or tap your name below."), rows)
+
+    def certificate_name(self, typed: str) -> None:
+        course_id = self.state.awaiting.removeprefix("certificate:")
+        name = " ".join(typed.split())
+        if not name or len(name) > NAME_LIMIT:
+            self.say(self.t("Please type a name of up to {n} letters, or tap “Not now”.").format(
+                n=self.num(NAME_LIMIT)), [[Button(self.t("Not now"), tokens.reply_token("no"))]])
+            return
+        self.state = replace(self.state, awaiting="")
+        self.outputs.append(Certify(course_id, name))
+        self.resume()
+
+    # -- reminders and data --------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.state = replace(self.state, opted_out=True)
+        self.say(self.t("Done: no more reminders, surveys or news from us. Your progress is "
+                        "kept. Send /start to turn them on again."))
+
+    def verify(self, code: str) -> None:
+        code = code.strip().upper()
+        if not code:
+            self.say(self.t("Send /verify followed by the code printed on the certificate, "
+                            "for example: /verify K7Q2-9XPM"))
+        else:
+            self.outputs.append(Verify(code[:32]))
+
+    def my_data(self) -> None:
+        self.outputs.append(ExportData())
+
+    def ask_delete(self) -> None:
+        self.state = replace(self.state, awaiting="delete")
+        self.say(self.t("This erases your progress, answers, profile and certificates. It "
+                        "cannot be undone. We keep only counts that say nothing about you. "
+                        "Erase everything?"),
+                 [[Button(self.t("Yes, erase everything"), tokens.reply_token("erase"))],
+                  [Button(self.t("No, keep it"), tokens.reply_token("no"))]])
+
+    def reply(self, value: str) -> None:
+        """A press of an answer to the awaited question."""
+        awaiting = self.state.awaiting
+        if value == "no" and awaiting:
+            self.state = replace(self.state, awaiting="")
+            self.say(self.t("OK."))
+            self.resume()
+        elif value == "erase" and awaiting == "delete":
+            self.state = replace(self.state, awaiting="")
+            self.outputs.append(Erase())
+        elif value == "first-name" and awaiting.startswith("certificate:"):
+            self.certificate_name(self.state.fields.get("first_name", ""))
+        else:
+            self.stale()

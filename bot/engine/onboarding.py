@@ -1,0 +1,204 @@
+"""First contact: the language, a plain privacy notice with consent, then a short profile.
+
+The profile is what the programme reports its reach by (country, business, gender, age group,
+disability, ethnic minority). Every question has "Prefer not to say", the whole profile can be
+skipped, and without consent none of it is asked: the learner just learns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.engine import tokens
+from bot.engine.context import N_
+from bot.engine.core import Core
+from bot.engine.matching import match_label
+from bot.engine.outputs import Button
+
+SKIP = "skip"  # "prefer not to say", stored as given so reports can count it
+
+
+@dataclass(frozen=True)
+class Question:
+    field: str  # the learner field (and report column) the answer goes to
+    text: str
+    options: tuple[tuple[str, str], ...]  # value, label
+
+
+YES_NO = (("yes", N_("Yes")), ("no", N_("No")))
+PROFILE = (
+    # Country comes first and has its own menu (the names come from Babel); see ask_country.
+    Question("business", N_("What kind of business do you have?"), (
+        ("food", N_("Food and drinks")), ("retail", N_("Shop or reselling")),
+        ("crafts", N_("Crafts, clothes or beauty")), ("services", N_("Services")),
+        ("farming", N_("Farming or fishing")), ("other", N_("Something else")),
+        ("none", N_("No business yet")))),
+    Question("gender", N_("What is your gender?"), (
+        ("woman", N_("Woman")), ("man", N_("Man")), ("other", N_("Another gender")))),
+    Question("age_group", N_("How old are you?"), (
+        ("under-15", N_("Under 15")), ("15-24", "15–24"), ("25-35", "25–35"),
+        ("36-50", "36–50"), ("51+", N_("51 or older")))),
+    Question("disability", N_("Do you identify as a person with a disability?"), YES_NO),
+    Question("minority", N_("Do you identify as belonging to an ethnic minority or "
+                            "Indigenous group?"), YES_NO),
+)
+QUESTIONS = {q.field: q for q in PROFILE}
+PROFILE_FIELDS = ("country", *QUESTIONS)
+
+PRIVACY_NOTICE = N_(
+    "Before we start, what we keep and why:\n"
+    "• Your progress and answers, so you can stop and go on later.\n"
+    "• If you agree: a few questions about you and your business. Every question can be "
+    "skipped. We count the answers together with everyone else's, to show who the lessons "
+    "reach and what changes for them. Reports never show any one person.\n"
+    "• Reminders when you stop in the middle of a course, and one short survey some months "
+    "after you finish one.\n\n"
+    "/mydata sends you everything we keep. /delete erases it. /stop stops reminders.\n\n"
+    "May we ask you the questions?")
+
+
+class Onboarding(Core):
+    def begin(self, pending_course: str) -> None:
+        """First contact, or /start before it was finished: ask the open question again."""
+        self.state = replace(self.state, pending_course=pending_course)
+        step = self.state.onboarding
+        if step in ("new", "language") and len(self.ctx.languages) > 1:
+            self.ask_language(onboarding=True)
+        elif step in ("new", "language", "consent"):
+            self.ask_consent()
+        else:
+            self.ask_profile(step)
+
+    def onboarding_rows(self) -> list[list[Button]]:
+        """The buttons of the onboarding question that is open, to match typed answers."""
+        step = self.state.onboarding
+        if step == "language":
+            return self.language_buttons()
+        if step == "consent":
+            return self.consent_buttons()
+        if step == "country":
+            return self.country_buttons()
+        return self.profile_buttons(QUESTIONS[step]) if step in QUESTIONS else []
+
+    def onboarding_text(self, typed: str) -> None:
+        rows = self.onboarding_rows()
+        picked = match_label(typed, [row[0].label for row in rows])
+        if picked is None:
+            self.say(self.t("Please tap one of the buttons, or type its number."), rows)
+        else:
+            self.press(rows[picked][0].token)
+
+    # -- language and country ------------------------------------------------------------------
+
+    def language_buttons(self) -> list[list[Button]]:
+        return [[Button(name, tokens.locale_token(code))]
+                for code, name in self.ctx.languages.items()]
+
+    def country_buttons(self) -> list[list[Button]]:
+        rows = [[Button(self.ctx.texts.country(self.state.locale, code),
+                        tokens.country_token(code))] for code in self.ctx.countries]
+        rows.append([Button(self.t("Prefer not to say"), tokens.country_token(tokens.NO_COUNTRY))])
+        return rows
+
+    def ask_language(self, *, onboarding: bool = False) -> None:
+        if onboarding:
+            self.state = replace(self.state, onboarding="language")
+        # Every language names itself, so a learner can find theirs before we share one.
+        self.say("🌏 " + " · ".join(self.ctx.languages.values()), self.language_buttons())
+
+    def ask_country(self) -> None:
+        self.say(self.t("Which country is your business in? Some lessons have tips for your "
+                        "country."), self.country_buttons())
+
+    def set_language(self, code: str) -> None:
+        self.state = replace(self.state, locale=code)
+        if self.state.onboarding == "language":
+            self.ask_consent()
+        else:
+            self.say(self.t("Language changed."))
+            self.resume()
+
+    def set_country(self, code: str) -> None:
+        fields = {k: v for k, v in self.state.fields.items() if k != "country"}
+        if code != tokens.NO_COUNTRY:
+            fields["country"] = code
+        self.state = replace(self.state, fields=fields)
+        self.answered("country")
+
+    # -- consent and profile -------------------------------------------------------------------
+
+    def consent_buttons(self) -> list[list[Button]]:
+        return [[Button(self.t("Yes, ask me"), tokens.profile_token("consent", "yes"))],
+                [Button(self.t("No, just the lessons"), tokens.profile_token("consent", "no"))]]
+
+    def ask_consent(self) -> None:
+        self.state = replace(self.state, onboarding="consent")
+        self.say(self.t(PRIVACY_NOTICE), self.consent_buttons())
+
+    def profile_buttons(self, question: Question) -> list[list[Button]]:
+        rows = [[Button(self.t(label), tokens.profile_token(question.field, value))]
+                for value, label in question.options]
+        rows.append([Button(self.t("Prefer not to say"),
+                            tokens.profile_token(question.field, SKIP))])
+        rows.append([Button("⏭ " + self.t("Skip the other questions"),
+                            tokens.profile_token("rest", SKIP))])
+        return rows
+
+    def ask_profile(self, field: str) -> None:
+        self.state = replace(self.state, onboarding=field)
+        if field == "country":
+            self.ask_country()
+        else:
+            question = QUESTIONS[field]
+            self.say(self.t(question.text), self.profile_buttons(question))
+
+    def profile_answer(self, answer: str) -> None:
+        """A press of `field=value` from the consent or a profile question."""
+        field, _, value = answer.partition("=")
+        if field == "consent" and value in ("yes", "no"):
+            self.set_consent(value)
+        elif field == "rest" and self.state.onboarding in PROFILE_FIELDS:
+            self.finish_onboarding()
+        elif (field in QUESTIONS and self.state.consent == "yes"
+              and value in {SKIP, *(v for v, _ in QUESTIONS[field].options)}):
+            self.state = replace(self.state, fields={**self.state.fields, field: value})
+            self.answered(field)
+        else:
+            self.stale()
+
+    def set_consent(self, value: str) -> None:
+        self.state = replace(self.state, consent=value)
+        if value == "no":
+            # Withdrawn consent (an old "No" pressed later) takes the profile answers with it.
+            # The country stays: lessons and /schemes need it, and /country sets it anyway.
+            self.state = replace(self.state, fields={
+                k: v for k, v in self.state.fields.items() if k not in QUESTIONS})
+        if self.state.onboarding != "consent":
+            self.say(self.t("Saved."))
+            self.resume()
+        elif value == "yes":
+            self.ask_profile("country")
+        else:
+            self.finish_onboarding()
+
+    def answered(self, field: str) -> None:
+        """Go on after a profile answer: the next question, or the lessons."""
+        if self.state.onboarding != field:
+            self.say(self.t("Saved."))
+            self.resume()
+            return
+        following = PROFILE_FIELDS.index(field) + 1
+        if self.state.consent == "yes" and following < len(PROFILE_FIELDS):
+            self.ask_profile(PROFILE_FIELDS[following])
+        else:
+            self.finish_onboarding()
+
+    def finish_onboarding(self) -> None:
+        course = self.lib.course(self.state.pending_course)
+        self.state = replace(self.state, onboarding="", pending_course="")
+        self.say(self.t("Welcome! I teach short lessons for your business, a few minutes at a "
+                        "time."))
+        if course is not None:
+            self.open_course(course)
+        else:
+            self.menu()

@@ -1,0 +1,153 @@
+"""The learner journey in the engine, without I/O: consent and profile, certificates, /stop,
+/delete, /mydata, /verify, streaks and the resume point reminders use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.engine import Command, Context, LearnerState, Press, Say, Start, Text, advance
+from bot.engine.outputs import Certify, Erase, ExportData, Track, Verify
+from bot.engine.runtime import resume_point
+from tests.test_engine import LIB, lesson_from, library_of, texts
+
+CTX = Context(languages={"en": "English", "th": "ไทย"})
+
+
+def labels(outputs: list[Any]) -> list[str]:
+    return [b.label for o in outputs if isinstance(o, Say) for row in o.buttons for b in row]
+
+
+def press(state: LearnerState, outputs: list[Any], label: str,
+          ctx: Context = CTX) -> tuple[LearnerState, list[Any]]:
+    """Press the button labelled `label` in the last message that has it."""
+    button = next(b for o in reversed(outputs) if isinstance(o, Say)
+                  for row in o.buttons for b in row if b.label == label)
+    return advance(LIB, state, Press(button.token), ctx)
+
+
+def test_deep_link_language_consent_full_profile_then_the_course() -> None:
+    state, out = advance(LIB, LearnerState(), Start("c"), CTX)
+    assert labels(out) == ["English", "ไทย"]
+    state, out = advance(LIB, state, Text("1"), CTX)  # typed number picks English
+    assert state.onboarding == "consent" and "what we keep and why" in texts(out)[-1]
+    state, out = advance(LIB, state, Text("Indonesia"), CTX)  # not an answer on offer
+    assert state.onboarding == "consent" and "Please tap" in texts(out)[-1]
+    state, out = press(state, out, "Yes, ask me")
+    assert state.consent == "yes" and state.onboarding == "country"
+    state, out = advance(LIB, state, Text("ID"), CTX)  # SourceTexts: country codes as names
+    assert state.fields["country"] == "ID" and state.onboarding == "business"
+    assert "Prefer not to say" in labels(out) and "⏭ Skip the other questions" in labels(out)
+    for answer in ("Food and drinks", "Woman", "25–35", "Prefer not to say"):
+        state, out = press(state, out, answer)
+    assert state.onboarding == "minority"
+    state, out = advance(LIB, state, Text("no"), CTX)
+    assert state.onboarding == "" and state.pending_course == ""
+    assert {k: state.fields[k] for k in ("business", "gender", "age_group", "disability",
+                                         "minority")} == {
+        "business": "food", "gender": "woman", "age_group": "25-35", "disability": "skip",
+        "minority": "no"}
+    assert state.position is not None and state.position.course == "c"  # the deep link
+
+
+def test_without_consent_no_profile_question_is_asked() -> None:
+    state, out = advance(LIB, LearnerState(), Start(), Context())  # one language: not asked
+    assert state.onboarding == "consent"
+    state, out = press(state, out, "No, just the lessons", Context())
+    assert state.consent == "no" and state.onboarding == ""
+    assert "country" not in state.fields and "Our courses:" in texts(out)
+    # An old profile button pressed later is refused, not stored.
+    forged = advance(LIB, state, Press("p:gender=woman"), Context())[0]
+    assert "gender" not in forged.fields
+
+
+def test_skipping_the_rest_of_the_profile_still_learns() -> None:
+    state, out = advance(LIB, LearnerState(onboarding="consent"), Start("c"), Context())
+    state, out = press(state, out, "Yes, ask me", Context())
+    state, out = press(state, out, "Prefer not to say", Context())  # country
+    assert "country" not in state.fields and state.onboarding == "business"
+    state, out = press(state, out, "⏭ Skip the other questions", Context())
+    assert state.onboarding == "" and "business" not in state.fields
+    assert state.position is not None  # into the deep-linked course
+
+
+def finish_course(state: LearnerState,
+                  ctx: Context | None = None) -> tuple[LearnerState, list[Any]]:
+    state, _ = advance(LIB, state, Start("c"), ctx)
+    state, _ = advance(LIB, state, Text("next"), ctx)
+    return advance(LIB, state, Text("4"), ctx)
+
+
+def test_finishing_a_course_asks_the_certificate_name() -> None:
+    state = LearnerState(onboarding="", fields={"first_name": "Ana"})
+    state, out = finish_course(state)
+    assert Track("course_completed", "c", "") in out
+    assert state.awaiting == "certificate:c" and labels(out)[-2:] == ["Ana", "Not now"]
+    _, out = advance(LIB, state, Text("  Ana   Maria  Santos "))
+    assert Certify("c", "Ana Maria Santos") in out
+    _, out = press(state, finish_course(
+        LearnerState(onboarding="", fields={"first_name": "Ana"}))[1], "Ana")
+    assert Certify("c", "Ana") in out
+    after, out = advance(LIB, state, Text("x" * 65))  # too long: asked again
+    assert after.awaiting == "certificate:c" and not any(isinstance(o, Certify) for o in out)
+    after, out = advance(LIB, state, Command("menu"))  # a command moves on
+    assert after.awaiting == ""
+
+
+def test_stop_and_start_again() -> None:
+    state = LearnerState(onboarding="")
+    state, out = advance(LIB, state, Command("stop"))
+    assert state.opted_out and "no more reminders" in texts(out)[0]
+    state, out = advance(LIB, state, Command("start"))
+    assert not state.opted_out and "on again" in texts(out)[0]
+
+
+def test_delete_needs_a_confirming_tap() -> None:
+    state = LearnerState(onboarding="")
+    asked, out = advance(LIB, state, Command("delete"))
+    assert asked.awaiting == "delete"
+    assert not any(isinstance(o, Erase) for o in advance(LIB, asked, Text("yes"))[1])
+    assert not any(isinstance(o, Erase) for o in press(asked, out, "No, keep it")[1])
+    assert Erase() in press(asked, out, "Yes, erase everything")[1]
+    # The same button on a later message, when nobody asked, is stale.
+    assert Erase() not in advance(LIB, state, Press("q:erase"))[1]
+
+
+def test_mydata_and_verify_become_actions() -> None:
+    state = LearnerState(onboarding="")
+    assert ExportData() in advance(LIB, state, Command("mydata"))[1]
+    assert Verify("K7Q2-9XPM") in advance(LIB, state, Command("verify", " k7q2-9xpm "))[1]
+    _, out = advance(LIB, state, Command("verify"))
+    assert "followed by the code" in texts(out)[0]
+
+
+def test_streak_counts_local_days_in_a_row() -> None:
+    # 23:30 UTC is already the next day in Jakarta (UTC+7).
+    night = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    state = LearnerState(onboarding="", fields={"country": "ID"})
+    for day in range(3):
+        state, _ = advance(LIB, state, Command("menu"), Context(now=night + timedelta(days=day)))
+    assert state.streak == 3 and state.streak_day == "2026-11-23"
+    state, _ = advance(LIB, state, Command("menu"), Context(now=night + timedelta(days=2, hours=1)))
+    assert state.streak == 3  # same day
+    state, out = advance(LIB, state, Command("progress"),
+                         Context(now=night + timedelta(days=5)))
+    assert state.streak == 1  # a gap starts again
+
+
+def test_progress_shows_quiz_scores_and_streak() -> None:
+    day = Context(now=datetime(2099, 1, 2, 5, tzinfo=UTC))  # 2 January in Bangkok time
+    state, _ = finish_course(LearnerState(onboarding="", streak=4, streak_day="2099-01-01"), day)
+    _, out = advance(LIB, state, Command("progress"), day)
+    assert "C: 1/1 · quiz 1/1 🎓" in texts(out)[0] and "5 days in a row" in texts(out)[0]
+
+
+def test_resume_point_is_the_lesson_to_go_on_with() -> None:
+    two = library_of(lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+                     lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}))
+    fresh = LearnerState(onboarding="")
+    assert resume_point(two, fresh) is None
+    state, _ = advance(two, fresh, Start("c"))  # lesson a has only an end: done at once
+    assert resume_point(two, state) == "c/b"
+    state, _ = advance(two, state, Text("1"))  # the next-lesson button
+    assert resume_point(two, state) is None  # course finished
