@@ -10,6 +10,7 @@ metadata are written), which keeps certificates cacheable and testable.
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
@@ -67,6 +68,19 @@ def render_certificate(text: CertificateText) -> bytes:
     Characters no shipped font can draw are left out; check ``missing_glyphs`` on
     user-supplied names first if the learner should be told.
     """
+    with _FONTS_IN_USE:
+        image = _draw(text)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+# The cached FreeType faces are shared, and FreeType faces are not safe to use from two threads
+# at once; the bot renders in a worker thread (asyncio.to_thread), so one render at a time.
+_FONTS_IN_USE = threading.Lock()
+
+
+def _draw(text: CertificateText) -> Image.Image:
     image = Image.new("RGB", (WIDTH, HEIGHT), PAPER)
     draw = ImageDraw.Draw(image)
     _draw_frame(draw)
@@ -82,10 +96,7 @@ def render_certificate(text: CertificateText) -> bytes:
     _underline(draw, name)
     issuer = _place(draw, ISSUER, text.issuer)
     _flank(draw, issuer)
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
+    return image
 
 
 def _place(draw: ImageDraw.ImageDraw, field: _Field, value: str) -> Block:
