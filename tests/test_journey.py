@@ -1,0 +1,315 @@
+"""The learner journey on a real SQLite file: profile columns, certificates and /verify, /mydata,
+/delete, reminders and the follow-up survey on an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot.channels.delivery import Unreachable
+from bot.content import Library, load_library
+from bot.engine import Command, Press, Say, Start, Text
+from bot.i18n import Catalogs
+from bot.journey.followups import FollowUps, Policy
+from bot.service import LessonService
+from bot.store import Identity, LearnerStore, create_engine, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+# Monday 23 November 2026, 03:00 UTC: 10:00 in Bangkok and Jakarta, 11:00 in Manila.
+MORNING = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+MINI_COURSE = """\
+version: 1
+kind: course
+id: mini
+title: Mini course
+description: Two tiny lessons.
+lessons: [one, two]
+"""
+LESSON = """\
+version: 1
+kind: lesson
+id: {id}
+title: Lesson {id}
+minutes: 1
+steps:
+  - id: hello
+    type: message
+    text: Hello {{first_name}}
+  - id: pick
+    type: question
+    text: Which is safe?
+    correct: good
+    options:
+      - {{id: good, text: Good}}
+      - {{id: bad, text: Bad}}
+  - id: done
+    type: end
+    text: Done.
+"""
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    lessons = tmp_path_factory.mktemp("lessons")
+    (lessons / "mini").mkdir()
+    (lessons / "mini" / "course.yaml").write_text(MINI_COURSE)
+    for n, lesson in enumerate(("one", "two"), 1):
+        (lessons / "mini" / f"0{n}-{lesson}.yaml").write_text(LESSON.format(id=lesson))
+    shutil.copytree(ROOT / "lessons" / "follow-up", lessons / "follow-up")
+    library, problems = load_library(lessons)
+    assert not problems, problems
+    return library
+
+
+@dataclass
+class Clock:
+    now: datetime = MORNING
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Recorder:
+    """A Deliverer that keeps what it was asked to send (the Telegram one is tested end to end
+    in test_telegram_e2e)."""
+
+    channel: str = "test"
+    sent: list[tuple[str, str, list[list[tuple[str, str]]]]] = field(default_factory=list)
+    unreachable: set[str] = field(default_factory=set)
+
+    async def send(self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]],
+                   photo: Path | None) -> int:
+        if external_id in self.unreachable:
+            raise Unreachable("Forbidden: bot was blocked by the user")
+        self.sent.append((external_id, text, keyboard))
+        return len(self.sent)
+
+    def to(self, external_id: str) -> list[str]:
+        return [text for who, text, _ in self.sent if who == external_id]
+
+
+@dataclass
+class World:
+    service: LessonService
+    clock: Clock
+    db: Path
+    deliverer: Recorder
+
+    def followups(self, **policy: Any) -> FollowUps:
+        return FollowUps(self.service.store.engine, self.service.library, self.service.texts,
+                         self.deliverer, Policy(**policy), clock=self.clock)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(sql).fetchall()
+
+
+@pytest.fixture
+async def world(tmp_path: Path, mini: Library):  # type: ignore[no-untyped-def]
+    db = tmp_path / "bot.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    await upgrade(engine)
+    catalogs = Catalogs(tmp_path / "no-locales")
+    clock = Clock()
+    service = LessonService(mini, LearnerStore(engine), catalogs, catalogs.languages(),
+                            clock=clock)
+    yield World(service, clock, db, Recorder())
+    await engine.dispose()
+
+
+def who(n: int, name: str = "Ana") -> Identity:
+    return Identity("test", str(n), first_name=name)
+
+
+async def tap(world: World, person: Identity, replies: list[Say], label: str) -> list[Say]:
+    token = next(b.token for say in reversed(replies) for row in say.buttons for b in row
+                 if b.label == label)
+    return await world.service.handle(person, Press(token))
+
+
+async def join(world: World, person: Identity, *, consent: bool = False,
+               country: str = "") -> list[Say]:
+    """First contact with a deep link; with `consent`, answer only the country (by name)."""
+    replies = await world.service.handle(person, Start("mini"))
+    if not consent:
+        return await tap(world, person, replies, "No, just the lessons")
+    replies = await tap(world, person, replies, "Yes, ask me")
+    replies = await tap(world, person, replies, country or "Prefer not to say")
+    return await tap(world, person, replies, "⏭ Skip the other questions")
+
+
+async def finish_lesson(world: World, person: Identity) -> list[Say]:
+    await world.service.handle(person, Text("next"))
+    return await world.service.handle(person, Text("Good"))
+
+
+async def test_profile_columns_follow_consent(world: World) -> None:
+    yes, no = who(1), who(2)
+    replies = await world.service.handle(yes, Start())
+    replies = await tap(world, yes, replies, "Yes, ask me")
+    for label in ("Thailand", "Food and drinks", "Woman", "15–24", "No", "Prefer not to say"):
+        replies = await tap(world, yes, replies, label)
+    await join(world, no)
+    assert world.rows("SELECT external_id, consent, country, business, gender, age_group, "
+                      "disability, minority FROM learners ORDER BY id") == [
+        ("1", "yes", "TH", "food", "woman", "15-24", "no", "skip"),
+        ("2", "no", None, None, None, None, None, None)]
+
+
+async def test_certificate_is_made_kept_and_verifiable(world: World) -> None:
+    ana = who(1)
+    await join(world, ana)
+    await finish_lesson(world, ana)
+    await world.service.handle(ana, Text("1"))  # the next-lesson button
+    replies = await finish_lesson(world, ana)
+    assert "You get a certificate" in replies[-1].text
+    replies = await world.service.handle(ana, Text("Ana Santos"))
+    photo = next(r.media for r in replies if r.media is not None)
+    assert photo.kind == "photo" and photo.data is not None
+    with Image.open(__import__("io").BytesIO(photo.data)) as image:
+        assert image.size == (1600, 1130)
+    [(code, name, course)] = world.rows("SELECT code, name, course FROM certificates")
+    assert (name, course) == ("Ana Santos", "mini") and code in replies[0].text
+    assert world.rows("SELECT first_course_done_at IS NOT NULL FROM learners") == [(1,)]
+    # Anyone can check the code, typed loosely.
+    checker = who(9, "Bo")
+    await join(world, checker)
+    replies = await world.service.handle(checker, Command("verify", code.lower().replace("-", "")))
+    assert replies[0].text == "✅ Genuine: Ana Santos completed “Mini course” on November 23, 2026."
+    replies = await world.service.handle(checker, Command("verify", "AAAA-AAAA"))
+    assert "No certificate has that code" in replies[0].text
+
+
+async def test_mydata_holds_everything_about_the_learner_and_nobody_else(world: World) -> None:
+    ana, bo = who(1), who(2, "Bo")
+    await join(world, ana)
+    await join(world, bo)
+    await finish_lesson(world, ana)
+    await finish_lesson(world, bo)
+    replies = await world.service.handle(ana, Command("mydata"))
+    document = replies[-1].media
+    assert document is not None and document.kind == "document" and document.data is not None
+    data = json.loads(document.data)
+    assert data["learner"]["external_id"] == "1" and data["learner"]["first_name"] == "Ana"
+    assert {(p["lesson"], p["status"]) for p in data["progress"]} == {("one", "completed")}
+    assert [a["value"] for a in data["answers"]] == ["good"]
+    assert data["events"] and data["certificates"] == []
+    assert "Bo" not in document.data.decode()
+
+
+async def test_delete_erases_rows_and_keeps_only_counts(world: World) -> None:
+    ana, bo = who(1), who(2, "Bo")
+    await join(world, ana)
+    await join(world, bo)
+    await finish_lesson(world, ana)
+    await finish_lesson(world, bo)
+    replies = await world.service.handle(ana, Command("delete"))
+    assert world.rows("SELECT count(*) FROM learners") == [(2,)]  # not before the tap
+    replies = await tap(world, ana, replies, "Yes, erase everything")
+    assert "Your data is erased" in replies[-1].text
+    for table in ("learners", "progress", "answers", "events"):
+        assert world.rows(f"SELECT count(*) FROM {table} WHERE learner_id = 1"
+                          if table != "learners" else
+                          "SELECT count(*) FROM learners WHERE external_id = '1'") == [(0,)]
+    assert world.rows("SELECT count(*) FROM events WHERE learner_id IS NULL") == [(0,)]
+    assert world.rows("SELECT metric, key, count FROM anonymous_counts ORDER BY metric") == [
+        ("learners_erased", "", 1), ("lesson_completed", "mini/one", 1)]
+    assert world.rows("SELECT count(*) FROM answers") == [(1,)]  # Bo's answers stay
+    replies = await world.service.handle(ana, Start())  # writing again: a new learner
+    assert "what we keep and why" in replies[-1].text
+
+
+async def stop_mid_course(world: World, person: Identity, country: str = "") -> None:
+    await join(world, person, consent=bool(country), country=country)
+    await finish_lesson(world, person)  # lesson one done, lesson two not started
+
+
+async def test_reminders_wait_for_daytime_and_stop_after_the_limit(world: World) -> None:
+    ana = who(1)
+    await stop_mid_course(world, ana, country="Thailand")
+    followups = world.followups(remind_after=timedelta(days=3), remind_max=2)
+    world.clock.now = MORNING + timedelta(days=2)
+    assert (await followups.run_once()).reminded == 0  # not inactive long enough
+    world.clock.now = MORNING + timedelta(days=3, hours=13)  # 23:00 in Bangkok
+    assert (await followups.run_once()).reminded == 0
+    world.clock.now = MORNING + timedelta(days=4)  # 10:00 in Bangkok
+    await followups.run_once()
+    assert world.deliverer.to("1") == [
+        "Hi Ana! You stopped in the middle of “Lesson two”. It takes a few minutes to finish. "
+        "Tap to go on where you left off."]
+    [(_, _, keyboard)] = world.deliverer.sent
+    resumed = await world.service.handle(ana, Press(keyboard[0][0][1]))
+    assert "Lesson two" in resumed[0].text or "Ready for the next lesson?" in resumed[0].text
+    # Pressing it made Ana active again: a new spell of inactivity, two more reminders at most.
+    for days in (8, 11, 14, 17):
+        world.clock.now = MORNING + timedelta(days=days)
+        await world.followups(remind_after=timedelta(days=3), remind_max=2).run_once()
+    assert len(world.deliverer.to("1")) == 3
+
+
+async def test_reminders_follow_each_learners_time_zone(world: World) -> None:
+    await stop_mid_course(world, who(1), country="Philippines")  # UTC+8
+    await stop_mid_course(world, who(2, "Bo"), country="Thailand")  # UTC+7
+    # 01:30 UTC: 09:30 in Manila, 08:30 in Bangkok (before the 09:00 start).
+    world.clock.now = datetime(2026, 11, 27, 1, 30, tzinfo=UTC)
+    await world.followups().run_once()
+    assert [who for who, _, _ in world.deliverer.sent] == ["1"]
+
+
+async def test_no_reminder_after_stop_or_when_blocked(world: World) -> None:
+    ana, bo = who(1), who(2, "Bo")
+    await stop_mid_course(world, ana)
+    await stop_mid_course(world, bo)
+    await world.service.handle(ana, Command("stop"))
+    world.deliverer.unreachable.add("2")
+    world.clock.now = MORNING + timedelta(days=4)
+    tally = await world.followups().run_once()
+    assert world.deliverer.sent == [] and tally.failed == 1
+    assert world.rows("SELECT external_id, status, opted_out FROM learners ORDER BY id") == [
+        ("1", "active", 1), ("2", "blocked", 0)]
+
+
+async def test_a_restart_or_a_second_worker_never_doubles_a_message(world: World) -> None:
+    for n in range(1, 21):
+        await stop_mid_course(world, who(n, f"L{n}"))
+    world.clock.now = MORNING + timedelta(days=4)
+    # Two workers at once, then a third after a "restart", all on the same database.
+    await asyncio.gather(world.followups().run_once(), world.followups().run_once())
+    await world.followups().run_once()
+    sent = [who for who, _, _ in world.deliverer.sent]
+    assert sorted(sent, key=int) == [str(n) for n in range(1, 21)]
+
+
+async def test_follow_up_survey_is_offered_once_after_the_set_days(world: World) -> None:
+    ana = who(1)
+    await join(world, ana)
+    await finish_lesson(world, ana)
+    await world.service.handle(ana, Text("1"))
+    await finish_lesson(world, ana)  # the course is finished today
+    await world.service.handle(ana, Text("Not now"))
+    followups = world.followups(survey_after=timedelta(days=150))
+    world.clock.now = MORNING + timedelta(days=149)
+    assert (await followups.run_once()).invited == 0
+    world.clock.now = MORNING + timedelta(days=150)
+    assert (await followups.run_once()).invited == 1
+    world.clock.now = MORNING + timedelta(days=300)
+    assert (await world.followups(survey_after=timedelta(days=150)).run_once()).invited == 0
+    [(_, text, keyboard)] = world.deliverer.sent
+    assert "five short questions" in text
+    replies = await world.service.handle(ana, Press(keyboard[0][0][1]))
+    assert "How is your business now?" in replies[0].text
+    replies = await world.service.handle(ana, Text("Start"))
+    replies = await world.service.handle(ana, Text("Yes"))
+    assert world.rows("SELECT step, value FROM answers WHERE course = 'follow-up'") == [
+        ("gained-customers", "yes")]
