@@ -9,7 +9,7 @@ import pytest
 
 from bot.content import Library, LoadedCourse, LoadedLesson
 from bot.content.model import Lesson
-from bot.engine import Command, Context, LearnerState, Press, Progress, Say, Start, Text, advance
+from bot.engine import Command, LearnerState, Press, Progress, Say, Start, Text, advance
 from bot.engine.matching import as_number, fold, match_label
 from bot.engine.tokens import step_token
 

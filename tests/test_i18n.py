@@ -101,6 +101,16 @@ def test_broken_translations_are_caught_at_the_po_line(project: Path) -> None:
     assert (label, "button labels are plain text") in errors
 
 
+def test_linting_one_locale_folder_checks_only_its_catalogs(project: Path) -> None:
+    broken = translate(init_catalog(project, "vi"), CTX, "<b>Xem</b>")
+    init_catalog(project, "th")
+    problems, coverage = lint([str(project / "locales" / "vi")], str(project / "lessons"))
+    assert broken in {d.line for d in problems if d.severity == "error"}
+    assert {c.locale for c in coverage} == {"vi"}
+    problems, coverage = lint([str(project / "locales" / "th")], str(project / "lessons"))
+    assert not [d for d in problems if d.severity == "error"] and len(coverage) == 1
+
+
 @pytest.mark.parametrize(("hint", "locale"), [
     ("in", "id"), ("id-ID", "id"), ("tl", "fil"), ("fil", "fil"), ("ms-MY", "ms"),
     ("th_TH", "th"), ("vi", "vi"), ("km", "km"), ("lo", "lo"), ("my", "my"), ("en-GB", "en"),
@@ -123,6 +133,20 @@ def test_zawgyi_is_converted(zawgyi: str, unicode: str) -> None:
 @pytest.mark.parametrize("text", ["မြန်မာ", "ကျေးဇူးတင်ပါတယ်", "hello 123", "ไทย"])
 def test_unicode_and_other_scripts_are_left_alone(text: str) -> None:
     assert to_unicode(text) == text
+
+
+@pytest.mark.parametrize(("config", "domain"), [("babel.cfg", "lessons"),
+                                                ("babel-messages.cfg", "messages")])
+def test_committed_templates_hold_every_text_in_the_code(tmp_path: Path, config: str,
+                                                         domain: str) -> None:
+    """A text added without `pybabel extract` would never reach translators."""
+    fresh = tmp_path / f"{domain}.pot"
+    pybabel("extract", "-F", config, "-o", str(fresh), ".", cwd=ROOT)
+    keys = []
+    for pot in (fresh, ROOT / "locales" / f"{domain}.pot"):
+        with pot.open("rb") as handle:
+            keys.append({(m.context, str(m.id)) for m in read_po(handle) if m.id})
+    assert keys[0] == keys[1], "run the pybabel commands in the README"
 
 
 def test_shipped_catalogs_are_complete_and_clean() -> None:

@@ -130,7 +130,7 @@ def test_streak_counts_local_days_in_a_row() -> None:
     assert state.streak == 3 and state.streak_day == "2026-11-23"
     state, _ = advance(LIB, state, Command("menu"), Context(now=night + timedelta(days=2, hours=1)))
     assert state.streak == 3  # same day
-    state, out = advance(LIB, state, Command("progress"),
+    state, _ = advance(LIB, state, Command("progress"),
                          Context(now=night + timedelta(days=5)))
     assert state.streak == 1  # a gap starts again
 

@@ -33,7 +33,8 @@ class Account(Core):
         self.state = replace(self.state, streak=streak, streak_day=today.isoformat())
 
     def progress(self) -> None:
-        lines = [f"<b>{self.t('Your progress')}</b>"]
+        title = self.t("Your progress")
+        lines = [f"<b>{title}</b>"]
         for course in self.lib.listed_courses():
             done = sum(le.key in self.state.completed for le in course.lessons)
             line = (f"{html.escape(self.content_title(course))}: "
