@@ -32,13 +32,21 @@ def lint(paths: Iterable[str], lessons_dir: str | None = None
     lessons = Path(lessons_dir) if lessons_dir else None
     for raw in paths:
         path = Path(raw)
-        if path.suffix == ".po" or (path.is_dir() and any(path.glob("*/LC_MESSAGES/*.po"))):
-            root = path.parent.parent.parent if path.suffix == ".po" else path
+        one_locale = path.is_dir() and any(path.glob("LC_MESSAGES/*.po"))  # locales/th
+        if (path.suffix == ".po" or one_locale
+                or (path.is_dir() and any(path.glob("*/LC_MESSAGES/*.po")))):
+            root = (path.parent.parent.parent if path.suffix == ".po"
+                    else path.parent if one_locale else path)
             problems, covered = lint_catalogs(root, lessons)
-            keep = path.resolve() if path.suffix == ".po" else None
-            found.update(d for d in problems if keep is None or Path(d.path).resolve() == keep)
-            coverage += [c for c in covered if keep is None
-                         or (c.locale, c.domain) == (path.parent.parent.name, path.stem)]
+            if path.suffix == ".po":
+                found.update(d for d in problems if Path(d.path).resolve() == path.resolve())
+                coverage += [c for c in covered
+                             if (c.locale, c.domain) == (path.parent.parent.name, path.stem)]
+            else:
+                locale = path.name if one_locale else None
+                found.update(d for d in problems if locale is None
+                             or Path(d.path).resolve().is_relative_to(path.resolve()))
+                coverage += [c for c in covered if locale is None or c.locale == locale]
         elif _is_broadcast(path):
             found.update(_lint_broadcasts(path, lessons))
         elif path.is_file():

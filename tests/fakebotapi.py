@@ -61,6 +61,7 @@ class UploadedFile:
     filename: str | None
     size: int
     content_type: str | None = None
+    data: bytes = b""
 
 
 @dataclass
@@ -318,8 +319,9 @@ class FakeBotAPI:
         elif request.method == "POST":  # urlencoded or multipart
             for key, value in (await request.post()).items():
                 if isinstance(value, web.FileField):
-                    size = len(value.file.read())
-                    files[key] = UploadedFile(key, value.filename, size, value.content_type)
+                    data = value.file.read()
+                    files[key] = UploadedFile(key, value.filename, len(data), value.content_type,
+                                              data)
                 else:
                     raw[key] = value
         # Form values are all strings, and ptb JSON-encodes non-strings even in JSON bodies.

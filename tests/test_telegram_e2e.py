@@ -157,8 +157,12 @@ async def test_whole_lesson_with_quiz_to_completion(bot: Harness) -> None:
     replies = await bot.say("/start")
     assert "ไทย" in replies[0].params["text"]  # every language, named in its own script
     replies = await bot.press("English")
+    assert "what we keep and why" in replies[0].params["text"]
+    replies = await bot.press("Yes, ask me")
     assert "Which country" in replies[0].params["text"]
     replies = await bot.press("Prefer not to say")
+    assert "What kind of business" in replies[0].params["text"]
+    replies = await bot.press("⏭ Skip the other questions")
     assert "Our courses" in replies[-1].params["text"]
     replies = await bot.press("Stay safe online")
     assert bot.fake.calls_of("answerCallbackQuery")

@@ -156,11 +156,14 @@ class FollowUps:
     async def _remind(self, row: Due) -> None:
         course, _, lesson_id = (row.resume_lesson or "").partition("/")
         lesson = self.library.lesson(course, lesson_id)
-        title = (self.texts.lesson(row.locale, f"{lesson.key}/title", lesson.lesson.title)
-                 if lesson else "")
+        if lesson is None:  # removed from the content since: /continue finds the way
+            title, button = "", menu_token("continue")
+        else:  # opens the lesson, at the step where the learner stopped if they were in it
+            title = self.texts.lesson(row.locale, f"{lesson.key}/title", lesson.lesson.title)
+            button = lesson_token(lesson)
         text = render(self.texts.ui(row.locale, REMINDER),
                       {"first_name": row.first_name, "lesson": title})
-        keyboard = [[("▶️ " + self.texts.ui(row.locale, "Continue"), menu_token("continue"))]]
+        keyboard = [[("▶️ " + self.texts.ui(row.locale, "Continue"), button)]]
         if await self._send(row.id, row.external_id, text, keyboard):
             self.tally.reminded += 1
 

@@ -1,0 +1,104 @@
+"""The learner journey as a new user meets it, through the real frameworks and the fake Bot
+API: a poster's deep link, the privacy notice and profile, a lesson, a reminder that opens where
+they stopped, the course, a certificate, and months later the survey."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.app import build_service, open_database
+from bot.broadcast.hours import QuietHours
+from bot.channels.telegram.runner import open_deliverer
+from bot.config import Settings
+from bot.journey.followups import FollowUps, Policy
+from tests.fakebotapi import FakeBotAPI
+from tests.test_journey import LESSON, MINI_COURSE
+from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness
+
+pytestmark = pytest.mark.parametrize("framework", ["aiogram", "ptb"])
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(max_poll_wait=0.2) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(fake: FakeBotAPI, tmp_path: Path, framework: str) -> Settings:
+    lessons = tmp_path / "lessons"
+    (lessons / "mini").mkdir(parents=True)
+    (lessons / "mini" / "course.yaml").write_text(MINI_COURSE)
+    for n, lesson in enumerate(("one", "two"), 1):
+        (lessons / "mini" / f"0{n}-{lesson}.yaml").write_text(LESSON.format(id=lesson))
+    shutil.copytree(ROOT / "lessons" / "follow-up", lessons / "follow-up")
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, telegram_framework=framework,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", lessons_dir=str(lessons),
+        locales_dir=str(ROOT / "locales"), webhook_url="", webhook_secret="")
+
+
+async def follow_ups(settings: Settings, days: float) -> None:
+    """What `lessonbot worker` does once, `days` from now (at any hour: no night here)."""
+    engine = await open_database(settings)
+    service = build_service(settings, engine)
+    policy = Policy(night=QuietHours(time(0), time(0)))
+    later = datetime.now(UTC) + timedelta(days=days)
+    try:
+        async with open_deliverer(settings) as deliverer:
+            await FollowUps(engine, service.library, service.texts, deliverer, policy,
+                            clock=lambda: later).run_once()
+    finally:
+        await engine.dispose()
+
+
+async def test_new_learner_from_poster_to_certificate_reminder_and_survey(
+        fake: FakeBotAPI, settings: Settings) -> None:
+    bot = Harness(fake, settings)
+    await bot.start()
+    try:
+        await bot.say("/start mini")  # t.me/<bot>?start=mini, from a QR code on a poster
+        notice = await bot.press("English")
+        assert "/mydata sends you everything we keep" in notice[0].params["text"]
+        await bot.press("Yes, ask me")
+        for answer in ("Thailand", "Food and drinks", "Woman", "25–35", "No", "No"):
+            replies = await bot.press(answer)
+        assert "Lesson one" in replies[-2].params["text"]  # the deep-linked course opened
+        await bot.press("Next")
+        done = await bot.press("Good")
+        assert "▶️ Lesson two" in str(done[-1].params["reply_markup"])
+        # Ana puts the phone down. Four days later the worker reminds her.
+        await follow_ups(settings, days=4)
+        nudge = fake.sent_messages(ANA)[-1]
+        assert "You stopped in the middle of “Lesson two”" in nudge.params["text"]
+        replies = await bot.press("▶️ Continue")
+        assert any("Lesson two" in r.params.get("text", "") for r in replies)
+        await bot.press("Next")
+        finished = await bot.press("Good")
+        assert "You get a certificate" in finished[-1].params["text"]
+        replies = await bot.press("Test")  # her Telegram first name, offered as a button
+        photo = next(r for r in replies if r.method == "sendPhoto")
+        [upload] = photo.files
+        with Image.open(io.BytesIO(upload.data)) as image:
+            assert image.format == "PNG" and image.size == (1600, 1130)
+        caption = replies[replies.index(photo) + 1].params["text"]  # sent right after it
+        code = caption.rsplit(" ", 1)[-1].rstrip(".")
+        verified = await bot.say(f"/verify {code}", user=ANA + 1)
+        assert "Genuine: Test completed “Mini course”" in verified[-1].params["text"]
+        # Five months later: the survey invitation, once.
+        await follow_ups(settings, days=151)
+        await follow_ups(settings, days=152)
+        invitations = [c for c in fake.sent_messages(ANA)
+                       if "five short questions" in c.params.get("text", "")]
+        assert len(invitations) == 1
+        replies = await bot.press("Answer the questions")
+        assert "How is your business now?" in replies[0].params["text"]
+    finally:
+        await bot.stop()
