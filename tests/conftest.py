@@ -24,3 +24,12 @@ def library():  # type: ignore[no-untyped-def]
     lib, problems = load_library(ROOT / "lessons")
     assert not [p for p in problems if p.severity == "error"], problems
     return lib
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh, migrated database: SQLite, or PostgreSQL when TEST_DATABASE_URL is set."""
+    from tests.databases import fresh_database
+
+    async with fresh_database(tmp_path) as url:
+        yield url

@@ -157,14 +157,14 @@ def test_shipped_catalogs_are_complete_and_clean() -> None:
     assert {c.locale for c in coverage} == {"id", "ms", "th", "vi", "fil", "km", "lo", "my"}
 
 
-async def test_burmese_typed_in_zawgyi_presses_the_button(tmp_path: Path) -> None:
+async def test_burmese_typed_in_zawgyi_presses_the_button(database_url: str) -> None:
     from myanmar.converter import convert
 
     from bot.engine import Text
     from bot.service import LessonService
     from bot.store import Identity, LearnerStore, create_engine, upgrade
 
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'my.db'}")
+    engine = create_engine(database_url)
     await upgrade(engine)
     catalogs = Catalogs(ROOT / "locales")
     library, _ = load_library(ROOT / "lessons")

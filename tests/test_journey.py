@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from bot.i18n import Catalogs
 from bot.journey.followups import FollowUps, Policy
 from bot.service import LessonService
 from bot.store import Identity, LearnerStore, create_engine, upgrade
+from tests.databases import rows
 
 ROOT = Path(__file__).resolve().parent.parent
 # Monday 23 November 2026, 03:00 UTC: 10:00 in Bangkok and Jakarta, 11:00 in Manila.
@@ -103,28 +103,26 @@ class Recorder:
 class World:
     service: LessonService
     clock: Clock
-    db: Path
+    url: str
     deliverer: Recorder
 
     def followups(self, **policy: Any) -> FollowUps:
         return FollowUps(self.service.store.engine, self.service.library, self.service.texts,
                          self.deliverer, Policy(**policy), clock=self.clock)
 
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.db) as conn:
-            return conn.execute(sql).fetchall()
+    async def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return await rows(self.url, sql)
 
 
 @pytest.fixture
-async def world(tmp_path: Path, mini: Library):  # type: ignore[no-untyped-def]
-    db = tmp_path / "bot.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+async def world(tmp_path: Path, mini: Library, database_url: str):  # type: ignore[no-untyped-def]
+    engine = create_engine(database_url)
     await upgrade(engine)
     catalogs = Catalogs(tmp_path / "no-locales")
     clock = Clock()
     service = LessonService(mini, LearnerStore(engine), catalogs, catalogs.languages(),
                             clock=clock)
-    yield World(service, clock, db, Recorder())
+    yield World(service, clock, database_url, Recorder())
     await engine.dispose()
 
 
@@ -161,7 +159,7 @@ async def test_profile_columns_follow_consent(world: World) -> None:
     for label in ("Thailand", "Food and drinks", "Woman", "15–24", "No", "Prefer not to say"):
         replies = await tap(world, yes, replies, label)
     await join(world, no)
-    assert world.rows("SELECT external_id, consent, country, business, gender, age_group, "
+    assert await world.rows("SELECT external_id, consent, country, business, gender, age_group, "
                       "disability, minority FROM learners ORDER BY id") == [
         ("1", "yes", "TH", "food", "woman", "15-24", "no", "skip"),
         ("2", "no", None, None, None, None, None, None)]
@@ -179,9 +177,9 @@ async def test_certificate_is_made_kept_and_verifiable(world: World) -> None:
     assert photo.kind == "photo" and photo.data is not None
     with Image.open(__import__("io").BytesIO(photo.data)) as image:
         assert image.size == (1600, 1130)
-    [(code, name, course)] = world.rows("SELECT code, name, course FROM certificates")
+    [(code, name, course)] = await world.rows("SELECT code, name, course FROM certificates")
     assert (name, course) == ("Ana Santos", "mini") and code in replies[0].text
-    assert world.rows("SELECT first_course_done_at IS NOT NULL FROM learners") == [(1,)]
+    assert await world.rows("SELECT first_course_done_at IS NOT NULL FROM learners") == [(1,)]
     # Anyone can check the code, typed loosely.
     checker = who(9, "Bo")
     await join(world, checker)
@@ -215,17 +213,17 @@ async def test_delete_erases_rows_and_keeps_only_counts(world: World) -> None:
     await finish_lesson(world, ana)
     await finish_lesson(world, bo)
     replies = await world.service.handle(ana, Command("delete"))
-    assert world.rows("SELECT count(*) FROM learners") == [(2,)]  # not before the tap
+    assert await world.rows("SELECT count(*) FROM learners") == [(2,)]  # not before the tap
     replies = await tap(world, ana, replies, "Yes, erase everything")
     assert "Your data is erased" in replies[-1].text
     for table in ("learners", "progress", "answers", "events"):
-        assert world.rows(f"SELECT count(*) FROM {table} WHERE learner_id = 1"
+        assert await world.rows(f"SELECT count(*) FROM {table} WHERE learner_id = 1"
                           if table != "learners" else
                           "SELECT count(*) FROM learners WHERE external_id = '1'") == [(0,)]
-    assert world.rows("SELECT count(*) FROM events WHERE learner_id IS NULL") == [(0,)]
-    assert world.rows("SELECT metric, key, count FROM anonymous_counts ORDER BY metric") == [
+    assert await world.rows("SELECT count(*) FROM events WHERE learner_id IS NULL") == [(0,)]
+    assert await world.rows("SELECT metric, key, count FROM anonymous_counts ORDER BY metric") == [
         ("learners_erased", "", 1), ("lesson_completed", "mini/one", 1)]
-    assert world.rows("SELECT count(*) FROM answers") == [(1,)]  # Bo's answers stay
+    assert await world.rows("SELECT count(*) FROM answers") == [(1,)]  # Bo's answers stay
     replies = await world.service.handle(ana, Start())  # writing again: a new learner
     assert "what we keep and why" in replies[-1].text
 
@@ -276,7 +274,7 @@ async def test_no_reminder_after_stop_or_when_blocked(world: World) -> None:
     world.clock.now = MORNING + timedelta(days=4)
     tally = await world.followups().run_once()
     assert world.deliverer.sent == [] and tally.failed == 1
-    assert world.rows("SELECT external_id, status, opted_out FROM learners ORDER BY id") == [
+    assert await world.rows("SELECT external_id, status, opted_out FROM learners ORDER BY id") == [
         ("1", "active", 1), ("2", "blocked", 0)]
 
 
@@ -311,5 +309,5 @@ async def test_follow_up_survey_is_offered_once_after_the_set_days(world: World)
     assert "How is your business now?" in replies[0].text
     replies = await world.service.handle(ana, Text("Start"))
     replies = await world.service.handle(ana, Text("Yes"))
-    assert world.rows("SELECT step, value FROM answers WHERE course = 'follow-up'") == [
+    assert await world.rows("SELECT step, value FROM answers WHERE course = 'follow-up'") == [
         ("gained-customers", "yes")]

@@ -32,7 +32,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-def settings(fake: FakeBotAPI, tmp_path: Path, framework: str) -> Settings:
+def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str) -> Settings:
     lessons = tmp_path / "lessons"
     (lessons / "mini").mkdir(parents=True)
     (lessons / "mini" / "course.yaml").write_text(MINI_COURSE)
@@ -41,7 +41,7 @@ def settings(fake: FakeBotAPI, tmp_path: Path, framework: str) -> Settings:
     shutil.copytree(ROOT / "lessons" / "follow-up", lessons / "follow-up")
     return Settings(  # type: ignore[call-arg]
         _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, telegram_framework=framework,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", lessons_dir=str(lessons),
+        database_url=database_url, lessons_dir=str(lessons),
         locales_dir=str(ROOT / "locales"), webhook_url="", webhook_secret="")
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
@@ -17,12 +19,13 @@ from bot.i18n import Catalogs
 from bot.service import SORRY, LessonService
 from bot.store import Identity, LearnerStore, create_engine, upgrade
 from bot.store.db import MIGRATIONS, current_revision
-from bot.store.models import AnswerRecord, EventRecord, LessonProgress
+from bot.store.models import AnswerRecord, Base, EventRecord, LessonProgress
+from tests.databases import sqlite_only
 
 
 @pytest.fixture
-async def service(tmp_path: Path, library: Any):  # type: ignore[no-untyped-def]
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+async def service(tmp_path: Path, library: Any, database_url: str):  # type: ignore[no-untyped-def]
+    engine = create_engine(database_url)
     await upgrade(engine)
     catalogs = Catalogs(tmp_path / "no-locales")
     yield LessonService(library, LearnerStore(engine), catalogs, catalogs.languages())
@@ -38,6 +41,21 @@ async def begin(service: LessonService, who: Identity, course: str) -> list[Say]
     return await service.handle(who, Text("No, just the lessons"))
 
 
+async def test_migrations_reach_head_and_match_the_models(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await upgrade(engine)  # again: idempotent
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head and await current_revision(engine) == head
+
+    def differences(conn: Any) -> list[Any]:
+        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(differences) == []  # a model change needs a migration
+    await engine.dispose()
+
+
+@sqlite_only
 async def test_migrations_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "x.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
@@ -107,14 +125,12 @@ async def test_many_learners_concurrently_no_lost_update(service: LessonService)
 async def test_database_failure_is_apologised_for_and_rolled_back(
         service: LessonService) -> None:
     await begin(service, ANA, "online-safety")
-    path = service.store.engine.url.database
-    assert path
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE events")  # every update writes an event, so this must fail
+    events = Base.metadata.tables["events"]
+    async with service.store.engine.begin() as conn:
+        await conn.run_sync(events.drop)  # every update writes an event, so this must fail
     replies = await service.handle(ANA, Text("1"))
     assert [r.text for r in replies] == [SORRY]
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, learner_id INTEGER, "
-                     "name TEXT, course TEXT, lesson TEXT, step TEXT, data JSON, created_at)")
+    async with service.store.engine.begin() as conn:
+        await conn.run_sync(events.create)
     replies = await service.handle(ANA, Command("continue"))
     assert "Hi Ana" in replies[0].text  # still on the first step: nothing half-saved

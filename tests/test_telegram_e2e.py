@@ -118,10 +118,10 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-def settings(fake: FakeBotAPI, tmp_path: Path, framework: str) -> Settings:
+def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, telegram_framework=framework,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        database_url=database_url,
         lessons_dir=str(ROOT / "lessons"), locales_dir=str(ROOT / "locales"),
         webhook_url="", webhook_secret="")
 
@@ -150,7 +150,7 @@ async def test_setup_registers_commands_and_menu(bot: Harness) -> None:
     commands = bot.fake.calls_of("setMyCommands")
     assert commands and {c["command"] for c in commands[0].params["commands"]} >= {
         "start", "continue", "menu", "progress", "language", "help"}
-    assert bot.fake.calls_of("deleteWebhook")  # polling
+    assert await bot.until(lambda: bot.fake.calls_of("deleteWebhook"))  # polling
 
 
 async def test_whole_lesson_with_quiz_to_completion(bot: Harness) -> None:

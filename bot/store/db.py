@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -66,3 +68,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
+
+
+def insert_or_skip(dialect: str, table: Any) -> Any:
+    """INSERT that takes this database's ON CONFLICT clause (both dialects spell it alike)."""
+    return postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)

@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +18,7 @@ from bot.engine import Answer, LearnerState, Output, Progress, Track
 from bot.engine.onboarding import QUESTIONS
 from bot.errors import StoreError
 from bot.store import personal
+from bot.store.db import insert_or_skip
 from bot.store.models import (
     AnswerRecord,
     Certificate,
@@ -159,15 +158,18 @@ class LearnerStore:
                 row = (await session.execute(query)).scalar_one_or_none()
                 is_new = row is None
                 if row is None:
+                    # Two processes may meet the same new learner at once: one insert wins,
+                    # the other does nothing and then waits for the winner's row lock.
                     state = LearnerState(locale=default_locale,
                                          fields={"first_name": who.first_name},
                                          onboarding="consent" if who.language_chosen else "new")
-                    row = Learner(channel=who.channel, external_id=who.external_id,
-                                  first_name=who.first_name, locale=default_locale,
-                                  status="active", state=state.to_json(), created_at=now,
-                                  last_active_at=now)
-                    session.add(row)
-                    await session.flush()
+                    await session.execute(
+                        insert_or_skip(self.engine.dialect.name, Learner).values(
+                            channel=who.channel, external_id=who.external_id,
+                            first_name=who.first_name, locale=default_locale, status="active",
+                            state=state.to_json(), created_at=now, last_active_at=now)
+                        .on_conflict_do_nothing(index_elements=["channel", "external_id"]))
+                    row = (await session.execute(query)).scalar_one()
                 elif who.first_name and row.first_name != who.first_name:
                     row.first_name = who.first_name
                     row.state = {**row.state, "fields": {**row.state.get("fields", {}),
@@ -182,11 +184,9 @@ class LearnerStore:
 
     async def _first_time(self, session: AsyncSession, key: str, now: datetime) -> bool:
         """Record `key` as handled; False if it already was (one statement, no race)."""
-        dialect = self.engine.dialect.name
-        insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        result = await session.execute(
-            insert_for(ProcessedUpdate).values(key=key, handled_at=now)
-            .on_conflict_do_nothing(index_elements=["key"]))
+        statement = insert_or_skip(self.engine.dialect.name, ProcessedUpdate)
+        result = await session.execute(statement.values(key=key, handled_at=now)
+                                       .on_conflict_do_nothing(index_elements=["key"]))
         return bool(getattr(result, "rowcount", 1))
 
     async def set_status(self, who: Identity, status: str) -> None:

@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.db import insert_or_skip
 from bot.store.models import (
     AnonymousCount,
     AnswerRecord,
@@ -98,9 +97,8 @@ async def erase(session: AsyncSession, learner: Learner) -> None:
 
 
 async def _bump(session: AsyncSession, metric: str, key: str) -> None:
-    dialect = session.get_bind().dialect.name
-    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert_for(AnonymousCount).values(metric=metric, key=key, count=1)
+    statement = insert_or_skip(session.get_bind().dialect.name, AnonymousCount).values(
+        metric=metric, key=key, count=1)
     await session.execute(statement.on_conflict_do_update(
         index_elements=["metric", "key"], set_={"count": AnonymousCount.count + 1}))
 
