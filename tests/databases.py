@@ -34,6 +34,7 @@ async def fresh_database(tmp_path: Path) -> AsyncIterator[str]:
     """A new, migrated, empty database; dropped afterwards on PostgreSQL."""
     if not ON_POSTGRES:
         url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        await _migrate(url)
         yield url
         return
     name = f"lessonbot_test_{uuid.uuid4().hex[:12]}"
@@ -42,14 +43,18 @@ async def fresh_database(tmp_path: Path) -> AsyncIterator[str]:
         async with server.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-        engine = create_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
+        await _migrate(url)
         yield url
     finally:
         async with server.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await server.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
 
 
 async def rows(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
