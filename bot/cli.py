@@ -14,11 +14,15 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import LessonBotError
+from bot.redact import redact_logs
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     stop = b_sub.add_parser("cancel", help="stop a broadcast; unsent messages are skipped")
     stop.add_argument("id", type=int)
 
+    report = sub.add_parser("report", help="impact report: HTML with charts, plus CSV")
+    report.add_argument("--out", type=Path, default=Path("report"),
+                        help="folder to write report.html and the CSV files to (default: report)")
+    demo = sub.add_parser("demo-data", help="fill a new database with demo learners")
+    demo.add_argument("--learners", type=int, required=True, metavar="N")
+    demo.add_argument("--seed", type=int, default=1, help="same seed, same data (default: 1)")
+    demo.add_argument("--force", action="store_true",
+                      help="even if the database holds real learners (their reports then mix)")
+
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
     db_sub.add_parser("upgrade", help="apply migrations")
@@ -69,19 +82,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    scrub: Callable[[str], str] = str
     try:
-        return _dispatch(args)
+        from bot.config import Settings
+
+        settings = Settings.load()
+        scrub = redact_logs(settings.bot_token, settings.webhook_secret).scrub
+        return _dispatch(args, settings)
     except LessonBotError as exc:
-        print(f"lessonbot: {exc}", file=sys.stderr)
+        print(f"lessonbot: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from bot.config import Settings
-
-    settings = Settings.load()
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "lint":
         from bot.lint import lint, report
 
@@ -112,6 +127,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "broadcast":
         return _broadcast(args, settings)
+    if args.command in ("report", "demo-data"):
+        from bot.report import commands as reporting
+
+        if args.command == "report":
+            return asyncio.run(reporting.report(settings, args.out))
+        return asyncio.run(reporting.demo_data(settings, args.learners, args.seed, args.force))
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         print("database is up to date")

@@ -452,6 +452,10 @@ async def test_admin_broadcast_in_telegram(fake: FakeBotAPI, settings: Settings,
         summary = await harness.until(lambda: [c for c in fake.sent_messages(ANA)
                                                if "is done" in c.params["text"]])
         assert "Sent: 2" in summary[0].params["text"]
+        refused = await harness.say("/stats", user=learner)
+        assert "I don't know that command." in refused[0].params["text"]
+        stats = await harness.say("/stats")
+        assert "Learners: <b>2</b>" in stats[0].params["text"]
     finally:
         await harness.stop()
 

@@ -1,5 +1,6 @@
 """Admin commands in Telegram: `/broadcast` (pick a file or write a message, choose who gets
-it, see the audience and a preview, then send or schedule) and `/broadcasts` (progress).
+it, see the audience and a preview, then send or schedule), `/broadcasts` (progress) and
+`/stats` (the programme in numbers).
 Anyone who isn't an admin gets the bot's usual answer to an unknown command, so the commands
 don't even show they exist.
 """
@@ -10,6 +11,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.broadcast.message import BroadcastFile, Schedule, load_broadcast
 from bot.broadcast.outbox import Outbox
@@ -25,7 +27,10 @@ from bot.content.text import (
 from bot.engine import Button, Say
 from bot.store.admins import Roles
 
-ADMIN_COMMANDS = ("broadcast", "broadcasts")
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+ADMIN_COMMANDS = ("broadcast", "broadcasts", "stats")
 # Admin button tokens: a:f:<key> preview, a:s:<key> send now, a:t:<key> schedule, a:x cancel,
 # a:w write a message, a:g:<locale or *> audience of the written message. Key `d` is the draft.
 PREFIX = "a:"
@@ -48,6 +53,8 @@ class AdminDesk:
     library: Library
     broadcasts_dir: Path
     languages: tuple[str, ...] = ()
+    # Reads for /stats: a read-only engine, so its queries never hold SQLite's write lock.
+    report_engine: AsyncEngine | None = None
     drafts: dict[int, Draft] = field(default_factory=dict)
 
     def writing(self, user_id: int) -> bool:
@@ -62,6 +69,11 @@ class AdminDesk:
         await self.outbox.audit(f"telegram:{user_id}", f"command.{name}", {}, _now())
         if name == "broadcasts":
             return [await self._progress()]
+        if name == "stats":
+            from bot.report.stats import stats_text
+
+            engine = self.report_engine or self.outbox.engine
+            return [Say(await stats_text(engine, self.library, _now()))]
         rows = [(Button(title, f"{PREFIX}f:{key}"),)
                 for key, (title, _) in self._files().items()]
         rows.append((Button("✍️ Write a new one", f"{PREFIX}w"),))

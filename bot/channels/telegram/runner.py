@@ -31,6 +31,7 @@ from bot.engine import Texts
 from bot.errors import ConfigError
 from bot.journey.followups import FollowUps, Policy
 from bot.journey.followups import run_forever as run_followups
+from bot.report.build import reader
 from bot.store import LearnerStore
 from bot.store.admins import Roles
 
@@ -94,8 +95,9 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
     adapter = make_adapter(settings)
     roles = Roles(engine)
     await roles.bootstrap(settings.admins, datetime.now(UTC))
+    report_engine = reader(settings.database_url)
     admin = AdminDesk(roles, Outbox(engine), service.library, Path(settings.broadcasts_dir),
-                      tuple(service.languages))
+                      tuple(service.languages), report_engine)
     bridge = TelegramBridge(service, adapter.api, settings.bot_token, admin=admin)
     background = [asyncio.create_task(_forget_old_updates(service.store))]
     try:
@@ -118,6 +120,7 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await adapter.close()
+        await report_engine.dispose()
         await engine.dispose()
 
 

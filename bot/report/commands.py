@@ -1,0 +1,69 @@
+"""`lessonbot report` and `lessonbot demo-data`: settings in, files or demo rows out."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.content import Severity, load_library
+from bot.content.library import Library
+from bot.errors import ConfigError
+from bot.store import create_engine, upgrade
+
+
+def _library(settings: Settings) -> Library:
+    library, problems = load_library(settings.lessons_dir)
+    for problem in problems:
+        if problem.severity is Severity.ERROR:
+            print(f"warning: {problem} (that file is left out)", file=sys.stderr)
+    if not library.courses:
+        raise ConfigError(f"no courses in {settings.lessons_dir!r}; set LESSONS_DIR to the "
+                          "folder that holds the course folders")
+    return library
+
+
+async def _migrate(url: str) -> None:
+    """The embedded SQLite database is migrated automatically, as `chat` and `run` do."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def report(settings: Settings, out: Path) -> int:
+    from bot.report.build import reader, write_report
+
+    library = _library(settings)
+    await _migrate(settings.database_url)
+    engine = reader(settings.database_url)
+    try:
+        written = await write_report(engine, library, out, datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    for path in written:
+        print(path)
+    return 0
+
+
+async def demo_data(settings: Settings, learners: int, seed: int, force: bool) -> int:
+    from bot.report import demo
+
+    if learners < 1:
+        raise ConfigError("--learners must be at least 1")
+    library = _library(settings)
+    await _migrate(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        summary = await demo.generate(engine, library, learners, seed,
+                                      datetime.now(UTC).replace(microsecond=0), force=force)
+    finally:
+        await engine.dispose()
+    print(f"wrote {', '.join(demo.describe(summary))} to {settings.database_url}")
+    return 0

@@ -1,0 +1,314 @@
+"""The report's figures, each computed by the database as an aggregate.
+
+A programme database can hold 250,000 learners and millions of answers and events, so nothing
+here loads rows per learner into Python: every function sends one or a few GROUP BY queries and
+gets back a handful of numbers. The numbers are exact; hiding small counts is `privacy`'s job.
+
+Everything is SQLAlchemy Core and runs on SQLite and PostgreSQL. The only dialect-specific piece
+is the start of an ISO week (`week_start`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    distinct,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.expression import Executable
+
+from bot.content.library import Library, LoadedCourse
+from bot.content.model import QuestionStep, SurveyStep
+from bot.store.models import (
+    AnonymousCount,
+    AnswerRecord,
+    Certificate,
+    EventRecord,
+    Learner,
+    LessonProgress,
+)
+
+Source = AsyncEngine | AsyncConnection
+
+# The learner columns the report breaks reach down by. NULL means "not given" (country) or "not
+# asked" (the profile, which is asked only with consent).
+DIMENSIONS = ("country", "locale", "consent", "gender", "age_group", "business", "disability",
+              "minority")
+YOUTH = ("15-24", "25-35")
+
+
+async def _rows(source: Source, query: Executable) -> list[tuple[Any, ...]]:
+    if isinstance(source, AsyncConnection):
+        return [tuple(row) for row in await source.execute(query)]
+    async with source.connect() as conn:
+        return [tuple(row) for row in await conn.execute(query)]
+
+
+async def _scalar(source: Source, query: Executable) -> int:
+    rows = await _rows(source, query)
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def listed_courses(library: Library) -> list[LoadedCourse]:
+    """The courses funnels are about: the follow-up survey (unlisted) is not one."""
+    return [c for c in library.courses if c.course.listed]
+
+
+# -- reach ------------------------------------------------------------------------------------
+
+async def learner_count(source: Source) -> int:
+    return await _scalar(source, select(func.count()).select_from(Learner))
+
+
+async def breakdown(source: Source, dimension: str) -> dict[str | None, int]:
+    """Learners per value of one learner column, e.g. {"ID": 2301, "PH": 1720, None: 98}."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    column = getattr(Learner, dimension)
+    query = select(column, func.count()).group_by(column)
+    return {value: int(n) for value, n in await _rows(source, query)}
+
+
+async def erased(source: Source) -> dict[tuple[str, str], int]:
+    """What learners who erased their data left behind: {(metric, key): count}."""
+    query = select(AnonymousCount.metric, AnonymousCount.key, AnonymousCount.count)
+    return {(metric, key): int(n) for metric, key, n in await _rows(source, query)}
+
+
+# -- courses ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Funnel:
+    course: str
+    lessons: tuple[str, ...]  # in library order
+    started: int  # learners with progress in any lesson of the course
+    through: tuple[int, ...]  # through[i]: learners who completed lessons 1..i+1, all of them
+
+    @property
+    def completed(self) -> int:
+        """Learners who completed every lesson of the course."""
+        return self.through[-1] if self.through else 0
+
+
+async def funnel(source: Source, course: LoadedCourse) -> Funnel:
+    """One query: per learner, a 0/1 flag per lesson; then sums of running products."""
+    p = LessonProgress
+    lessons = tuple(lesson.id for lesson in course.lessons)
+    if not lessons:
+        return Funnel(course.id, (), 0, ())
+    flags = [func.max(case((and_(p.lesson == lid, p.status == "completed"), 1), else_=0))
+             .label(f"c{i}") for i, lid in enumerate(lessons)]
+    per_learner = (select(*flags).where(p.course == course.id, p.lesson.in_(lessons))
+                   .group_by(p.learner_id).subquery())
+    running: ColumnElement[Any] | None = None
+    sums = []
+    for i in range(len(lessons)):
+        flag = per_learner.c[f"c{i}"]
+        running = flag if running is None else running * flag
+        sums.append(func.coalesce(func.sum(running), 0))
+    row = (await _rows(source, select(func.count(), *sums).select_from(per_learner)))[0]
+    return Funnel(course.id, lessons, int(row[0]), tuple(int(n) for n in row[1:]))
+
+
+async def funnels(source: Source, library: Library) -> list[Funnel]:
+    return [await funnel(source, course) for course in listed_courses(library)]
+
+
+async def certificates_by_course(source: Source) -> dict[str, int]:
+    query = select(Certificate.course, func.count()).group_by(Certificate.course)
+    return {course: int(n) for course, n in await _rows(source, query)}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Learners whose unfinished lesson was last seen at `step` ("" if no step was recorded)."""
+
+    course: str
+    lesson: str
+    step: str
+    learners: int
+
+
+async def drop_offs(source: Source) -> list[Stop]:
+    """For every started-not-completed lesson, the step of its latest `step_shown` event.
+
+    "Latest" is the event with the highest id for that learner and lesson: a correlated
+    max(id) subquery, which both backends answer from the index on events.learner_id.
+    """
+    p, e = LessonProgress, EventRecord
+    last_seen = (select(func.max(e.id))
+                 .where(e.learner_id == p.learner_id, e.course == p.course,
+                        e.lesson == p.lesson, e.name == "step_shown")
+                 .correlate(p).scalar_subquery())
+    stuck = (select(p.course, p.lesson, last_seen.label("event_id"))
+             .where(p.status == "started").subquery())
+    step = func.coalesce(e.step, "")
+    query = (select(stuck.c.course, stuck.c.lesson, step, func.count())
+             .select_from(stuck.outerjoin(e, e.id == stuck.c.event_id))
+             .group_by(stuck.c.course, stuck.c.lesson, step))
+    return [Stop(course, lesson, str(step_id), int(n))
+            for course, lesson, step_id, n in await _rows(source, query)]
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    course: str
+    lesson: str
+    step: str
+    answered: int  # learners who answered it
+    correct: int  # of them, right at their first try
+
+
+async def quiz(source: Source) -> list[QuizResult]:
+    """Accuracy per quiz question, first attempts only.
+
+    A learner who repeats a lesson answers its questions again at attempt 1; only their first
+    such answer (the lowest id) counts, so each learner counts once per question.
+    """
+    a = AnswerRecord
+    first = (select(func.min(a.id).label("id"))
+             .where(a.attempt == 1, a.correct.is_not(None))
+             .group_by(a.learner_id, a.course, a.lesson, a.step).subquery())
+    right = func.sum(case((a.correct == true(), 1), else_=0))
+    query = (select(a.course, a.lesson, a.step, func.count(), right)
+             .join(first, first.c.id == a.id)
+             .group_by(a.course, a.lesson, a.step))
+    return [QuizResult(course, lesson, step, int(n), int(ok or 0))
+            for course, lesson, step, n, ok in await _rows(source, query)]
+
+
+def question_steps(library: Library) -> list[tuple[str, str, QuestionStep]]:
+    """(course, lesson, question) for every quiz question of the listed courses."""
+    return [(course.id, lesson.id, step) for course in listed_courses(library)
+            for lesson in course.lessons for step in lesson.steps
+            if isinstance(step, QuestionStep)]
+
+
+# -- follow-up survey -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Survey:
+    course: str
+    lesson: str
+    respondents: int  # learners who answered at least one question
+    answers: dict[str, dict[str, int]]  # step -> option id -> learners (their latest answer)
+
+
+def survey_steps(library: Library) -> list[tuple[str, str, SurveyStep]]:
+    """(course, lesson, step) of every multiple-choice survey question of unlisted courses."""
+    return [(course.id, lesson.id, step) for course in library.courses
+            if not course.course.listed for lesson in course.lessons for step in lesson.steps
+            if isinstance(step, SurveyStep) and step.kind == "choice" and step.options]
+
+
+async def survey(source: Source, library: Library) -> list[Survey]:
+    """Per survey lesson: respondents and, per question, the learners choosing each option.
+
+    Only option ids the lesson defines are read back, never what a learner may have typed. A
+    learner who answered twice counts with their latest answer.
+    """
+    a = AnswerRecord
+    by_lesson: dict[tuple[str, str], list[SurveyStep]] = {}
+    for course_id, lesson_id, step in survey_steps(library):
+        by_lesson.setdefault((course_id, lesson_id), []).append(step)
+    found = []
+    for (course_id, lesson_id), steps in by_lesson.items():
+        here = and_(a.course == course_id, a.lesson == lesson_id)
+        known = or_(false(), *[and_(a.step == step.id,
+                                    a.value.in_([o.id for o in step.options or ()]))
+                               for step in steps])
+        latest = (select(func.max(a.id).label("id")).where(here, known)
+                  .group_by(a.learner_id, a.step).subquery())
+        query = (select(a.step, a.value, func.count()).join(latest, latest.c.id == a.id)
+                 .group_by(a.step, a.value))
+        answers: dict[str, dict[str, int]] = {step.id: {} for step in steps}
+        for step_id, value, n in await _rows(source, query):
+            answers[step_id][value] = int(n)
+        respondents = await _scalar(source, select(func.count(distinct(a.learner_id)))
+                                    .where(here, known))
+        found.append(Survey(course_id, lesson_id, respondents, answers))
+    return found
+
+
+# -- over time --------------------------------------------------------------------------------
+
+def week_start(column: Any, dialect: str) -> ColumnElement[Any]:
+    """The Monday that starts `column`'s ISO week, as a date (PostgreSQL) or 'YYYY-MM-DD'.
+
+    Literal SQL arguments, not bind parameters: PostgreSQL only matches a GROUP BY expression to
+    the SELECT one when they are written identically, and two parameters are not.
+    """
+    if dialect == "postgresql":
+        return func.date(func.date_trunc(literal_column("'week'"), column))
+    # SQLite: forward to Sunday (or stay on it), then back six days.
+    return func.date(column, literal_column("'weekday 0'"), literal_column("'-6 days'"))
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+async def per_week(source: Source, column: Any, *where: ColumnElement[bool]) -> dict[date, int]:
+    """Rows per ISO week of `column` (a datetime column), keyed by the week's Monday."""
+    week = week_start(column, source.dialect.name)
+    query = select(week, func.count()).where(column.is_not(None), *where).group_by(week)
+    return {_as_date(monday): int(n) for monday, n in await _rows(source, query)}
+
+
+@dataclass(frozen=True)
+class Weekly:
+    new_learners: dict[date, int]
+    lessons_completed: dict[date, int]
+    certificates: dict[date, int]
+
+
+async def weekly(source: Source, library: Library) -> Weekly:
+    p = LessonProgress
+    listed = [c.id for c in listed_courses(library)]
+    return Weekly(
+        new_learners=await per_week(source, Learner.created_at),
+        lessons_completed=await per_week(source, p.completed_at, p.status == "completed",
+                                         p.course.in_(listed)),
+        certificates=await per_week(source, Certificate.issued_at),
+    )
+
+
+# -- the admin summary ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Activity:
+    learners: int
+    active: int  # last active at or after `since`
+    new: int  # created at or after `since`
+    lessons_completed: int
+    lessons_completed_recently: int
+
+
+async def activity(source: Source, library: Library, since: datetime) -> Activity:
+    p = LessonProgress
+    recent_active = func.coalesce(func.sum(case((Learner.last_active_at >= since, 1), else_=0)), 0)
+    recent_new = func.coalesce(func.sum(case((Learner.created_at >= since, 1), else_=0)), 0)
+    people = (await _rows(source, select(func.count(), recent_active, recent_new)
+                          .select_from(Learner)))[0]
+    recent_done = func.coalesce(func.sum(case((p.completed_at >= since, 1), else_=0)), 0)
+    listed = [c.id for c in listed_courses(library)]
+    lessons = (await _rows(source, select(func.count(), recent_done)
+                           .where(p.status == "completed", p.course.in_(listed))))[0]
+    return Activity(int(people[0]), int(people[1]), int(people[2]), int(lessons[0]),
+                    int(lessons[1]))
