@@ -311,3 +311,17 @@ async def test_follow_up_survey_is_offered_once_after_the_set_days(world: World)
     replies = await world.service.handle(ana, Text("Yes"))
     assert await world.rows("SELECT step, value FROM answers WHERE course = 'follow-up'") == [
         ("gained-customers", "yes")]
+
+
+async def test_a_name_with_markup_stays_text(world: World) -> None:
+    ana = who(1, "<b>Ana</b>")
+    await join(world, ana)
+    await finish_lesson(world, ana)
+    await world.service.handle(ana, Text("1"))
+    await finish_lesson(world, ana)
+    replies = await world.service.handle(ana, Text("<i>Ana</i> & co"))
+    [(code,)] = await world.rows("SELECT code FROM certificates")
+    replies = await world.service.handle(ana, Command("verify", code))
+    assert "&lt;i&gt;Ana&lt;/i&gt; &amp; co completed" in replies[0].text
+    replies = await world.service.handle(ana, Command("progress"))
+    assert "<b>Ana</b>" not in replies[0].text.replace("<b>Your progress</b>", "")
