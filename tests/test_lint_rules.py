@@ -576,6 +576,14 @@ def test_less_than_before_a_letter(tmp_path: Path) -> None:
                     At("a<b true", at="<"), ERROR, "write &lt; for a literal '<'"), tmp_path)
 
 
+def test_control_character_is_pointed_at(tmp_path: Path) -> None:
+    """Found by the fuzz test: PyYAML refuses such a character before parsing starts."""
+    check_case(Case("control-character",
+                    before_last_step(message("extra", "Ring\x07 the bell")),
+                    At("Ring\x07", at="\x07"), ERROR,
+                    "character U+0007 is not allowed here"), tmp_path)
+
+
 @pytest.mark.parametrize("case_id", ["yaml-syntax-error", "empty-file", "not-utf8", "alias-bomb",
                                      "python-tag", "python-tag-on-key"])
 def test_unreadable_file_gets_one_error(case_id: str, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ def test_signed_token_round_trips_for_its_learner_only() -> None:
     assert verify(key_from_token("123:other"), 42, data) is None  # another bot's key
     assert verify(KEY, 42, data.replace(":n:", ":0:")) is None  # tampered
     assert verify(KEY, 42, "no-signature") is None
+    assert verify(KEY, 42, "m:menu~ไทย") is None  # non-ASCII, found by the fuzz test
 
 
 def test_longest_possible_token_fits_in_64_bytes(library: object) -> None:

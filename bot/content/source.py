@@ -164,7 +164,14 @@ def read_source(path: str, raw: bytes) -> Source:
     ):
         src.error(None, "file is empty; start it with `version: 1`")
         return src
-    loader = _NoAliasLoader(text)
+    try:
+        loader = _NoAliasLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
+        before = text[: exc.position]
+        src.error(Place(before.count("\n"), len(before) - (before.rfind("\n") + 1)),
+                  f"character U+{exc.character:04X} is not allowed here (an invisible control "
+                  "character, often pasted from another program); delete it")
+        return src
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -33,6 +33,7 @@ def sign(key: bytes, user_id: int, token: str) -> str:
 def verify(key: bytes, user_id: int, data: str) -> str | None:
     """The engine token if the signature is right for this learner, else None."""
     token, sep, tag = data.rpartition(_SEP)
-    if not sep or not hmac.compare_digest(tag, _tag(key, user_id, token)):
+    # Bytes: compare_digest refuses str with non-ASCII characters, and forged data may have any.
+    if not sep or not hmac.compare_digest(tag.encode(), _tag(key, user_id, token).encode()):
         return None
     return token
