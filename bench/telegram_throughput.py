@@ -1,6 +1,6 @@
 """Update throughput and latency: LessonBot against a bare echo bot of the same framework.
 
-    python -m bench.telegram_throughput [--learners 50] [--updates 1000]
+    python -m bench.telegram_throughput [--learners 50] [--updates 1000] [--postgres URL]
 
 Both bots poll the same loopback fake Bot API in the same run. Each simulated learner is
 mid-lesson and sends its next answer as soon as the bot's first reply to the previous one
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.channels.telegram.runner import serve  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from tests.databases import fresh_database  # noqa: E402
 from tests.fakebotapi import Call, FakeBotAPI  # noqa: E402
 
 TOKEN = "123456:BENCH"
@@ -73,11 +74,11 @@ async def ptb_echo(api_url: str) -> None:
             await app.stop()
 
 
-def lessonbot(framework: str, db: Path) -> Callable[[str], Awaitable[None]]:
+def lessonbot(framework: str, database_url: str) -> Callable[[str], Awaitable[None]]:
     async def run(api_url: str) -> None:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None, bot_token=TOKEN, telegram_api_url=api_url,
-            telegram_framework=framework, database_url=f"sqlite+aiosqlite:///{db}",
+            telegram_framework=framework, database_url=database_url,
             lessons_dir=str(ROOT / "lessons"), locales_dir=str(ROOT / "locales"),
             webhook_url="")
         await serve(settings)
@@ -113,7 +114,7 @@ async def measure(bot: Callable[[str], Awaitable[None]], learners: int,
         users = [10_000 + i for i in range(learners)]
         # Warm up: everyone starts a course, so the measured updates are mid-lesson. (The echo
         # bot just echoes these.)
-        for text in ("/start online-safety", "English", "Prefer not to say"):
+        for text in ("/start online-safety", "English", "No, just the lessons"):
             await asyncio.gather(*(round_trip(u, text) for u in users))
         await asyncio.sleep(0.5)  # let the warm-up's trailing messages finish
         latencies.clear()
@@ -136,17 +137,24 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=50)
     parser.add_argument("--updates", type=int, default=1000)
+    parser.add_argument("--postgres", default="", metavar="URL",
+                        help="a PostgreSQL server to create a scratch database on "
+                             "(postgresql+asyncpg://...); SQLite without it")
     args = parser.parse_args()
     rows: list[tuple[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for framework, echo in (("aiogram", aiogram_echo), ("ptb", ptb_echo)):
             base = await measure(echo, args.learners, args.updates)
-            ours = await measure(lessonbot(framework, Path(tmp) / f"{framework}.db"),
-                                 args.learners, args.updates)
+            folder = Path(tmp) / framework
+            folder.mkdir()
+            async with fresh_database(folder, args.postgres) as url:
+                ours = await measure(lessonbot(framework, url), args.learners, args.updates)
             rows.append((f"{framework} bare echo", base))
             rows.append((f"{framework} LessonBot", ours
                          | {"ratio": ours["updates_per_s"] / base["updates_per_s"]}))
-    print(f"{args.updates} updates from {args.learners} learners, SQLite, loopback fake Bot API")
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"{args.updates} updates from {args.learners} learners, {backend}, "
+          "loopback fake Bot API")
     print(f"{'bot':<22}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'vs echo':>9}")
     for name, r in rows:
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""

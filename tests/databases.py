@@ -30,25 +30,28 @@ sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself")
 
 
 @asynccontextmanager
-async def fresh_database(tmp_path: Path) -> AsyncIterator[str]:
-    """A new, migrated, empty database; dropped afterwards on PostgreSQL."""
-    if not ON_POSTGRES:
+async def fresh_database(tmp_path: Path, server: str = SERVER) -> AsyncIterator[str]:
+    """A new, migrated, empty database; dropped afterwards on PostgreSQL.
+
+    `server`: a PostgreSQL URL to create the database on; empty for a SQLite file.
+    """
+    if not server.startswith("postgresql"):
         url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
         await _migrate(url)
         yield url
         return
     name = f"lessonbot_test_{uuid.uuid4().hex[:12]}"
-    server = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        async with server.connect() as conn:
+        async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
         await _migrate(url)
         yield url
     finally:
-        async with server.connect() as conn:
+        async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await server.dispose()
+        await admin.dispose()
 
 
 async def _migrate(url: str) -> None:
