@@ -172,7 +172,8 @@ async def main() -> None:
                 started = time.perf_counter()
                 segment = Segment(country=("TH", "VN"), locale=("th", "vi", "en"),
                                   completed="online-safety", active_within_days=90)
-                audience = Outbox(engine).audience(segment, library, datetime.now(UTC))
+                # demo learners are on the "demo" channel, so select among them
+                audience = Outbox(engine, "demo").audience(segment, library, datetime.now(UTC))
                 picked = (await conn.execute(select(func.count()).select_from(
                     audience.subquery()))).scalar()
                 segment_time = time.perf_counter() - started
