@@ -53,7 +53,10 @@ async def main() -> None:
             replies: dict[int, asyncio.Event] = {}
 
             def on_call(call: Call) -> None:
-                if call.method == "sendMessage" and call.status == 200:
+                # An answer ends with the message that carries buttons (every step has some);
+                # waiting for it, not the first reply, keeps each learner's taps in sequence.
+                if (call.method == "sendMessage" and call.status == 200
+                        and call.params.get("reply_markup")):
                     event = replies.get(int(call.params["chat_id"]))
                     if event is not None:
                         event.set()
