@@ -96,13 +96,10 @@ class LessonService:
                     event = Text(to_unicode(event.text))  # Burmese typed in Zawgyi
                 new_state, outputs = advance(self.library, state, event, ctx)
                 await record.save(new_state, outputs, now, resume_point(self.library, new_state))
-                replies: list[Say | Reply] = []
-                for out in outputs:
-                    if isinstance(out, Say):
-                        replies.append(out)
-                    elif isinstance(out, Action):
-                        replies.append(await carry_out(out, record, self.library, self.texts,
-                                                       new_state.locale, now))
+                replies: list[Say | Reply] = [
+                    out if isinstance(out, Say) else
+                    await carry_out(out, record, self.library, self.texts, new_state.locale, now)
+                    for out in outputs if isinstance(out, Say | Action)]
             return [reply if isinstance(reply, Say) else await reply() for reply in replies]
         except Exception:
             log.exception("failed to handle %r for %s:%s", event, who.channel, who.external_id)

@@ -7,6 +7,7 @@ so tests never see each other's rows and can run the real product's processes ag
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -58,6 +59,14 @@ async def _migrate(url: str) -> None:
     engine = create_engine(url)
     await upgrade(engine)
     await engine.dispose()
+
+
+async def saved_step(url: str, external_id: str) -> str | None:
+    """The step a learner's saved state is on (the JSON column reads back as text on SQLite)."""
+    [(state,)] = await rows(url, "SELECT state FROM learners WHERE external_id = :id",
+                            id=external_id)
+    position = (state if isinstance(state, dict) else json.loads(state)).get("position")
+    return str(position["step"]) if position else None
 
 
 async def rows(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:

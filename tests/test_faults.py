@@ -14,7 +14,7 @@ from bot.engine import Command, Start, Text
 from bot.i18n import Catalogs
 from bot.service import SORRY, LessonService
 from bot.store import Identity, LearnerStore, create_engine
-from tests.databases import needs_postgres, rows, sqlite_only
+from tests.databases import needs_postgres, rows, saved_step, sqlite_only
 
 ANA = Identity("test", "1", first_name="Ana")
 
@@ -27,19 +27,12 @@ async def service(tmp_path: Path, library: Any, database_url: str):  # type: ign
     await engine.dispose()
 
 
-async def step_of(url: str, who: Identity) -> str:
-    [(state,)] = await rows(url, "SELECT state FROM learners WHERE external_id = :id",
-                            id=who.external_id)
-    state = state if isinstance(state, dict) else __import__("json").loads(state)
-    return str(state["position"]["step"])
-
-
 @needs_postgres
 async def test_connection_dropped_mid_transaction(service: LessonService,
                                                   database_url: str) -> None:
     await service.handle(ANA, Start("online-safety"))
     await service.handle(ANA, Text("No, just the lessons"))
-    before = await step_of(database_url, ANA)
+    before = await saved_step(database_url, ANA.external_id)
     armed = {"on": True}
 
     @event.listens_for(service.store.engine.sync_engine, "before_cursor_execute")
@@ -52,12 +45,13 @@ async def test_connection_dropped_mid_transaction(service: LessonService,
 
     replies = await service.handle(ANA, Text("1"))
     assert [r.text for r in replies] == [SORRY]
-    assert await step_of(database_url, ANA) == before  # rolled back: nothing half-saved
+    # Rolled back: nothing half-saved.
+    assert await saved_step(database_url, ANA.external_id) == before
     [(events,)] = await rows(database_url, "SELECT count(*) FROM events")
     replies = await service.handle(ANA, Command("continue"))  # a new connection, and on
     assert replies and replies[0].text != SORRY
     replies = await service.handle(ANA, Text("1"))
-    assert await step_of(database_url, ANA) != before
+    assert await saved_step(database_url, ANA.external_id) != before
     [(after,)] = await rows(database_url, "SELECT count(*) FROM events")
     assert after > events
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -58,15 +59,19 @@ steps:
 """
 
 
-@pytest.fixture(scope="module")
-def mini(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    lessons = tmp_path_factory.mktemp("lessons")
-    (lessons / "mini").mkdir()
+def write_mini_lessons(lessons: Path) -> Path:
+    """A two-lesson course, and the shipped follow-up survey, in the folder `lessons`."""
+    (lessons / "mini").mkdir(parents=True)
     (lessons / "mini" / "course.yaml").write_text(MINI_COURSE)
     for n, lesson in enumerate(("one", "two"), 1):
         (lessons / "mini" / f"0{n}-{lesson}.yaml").write_text(LESSON.format(id=lesson))
     shutil.copytree(ROOT / "lessons" / "follow-up", lessons / "follow-up")
-    library, problems = load_library(lessons)
+    return lessons
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    library, problems = load_library(write_mini_lessons(tmp_path_factory.mktemp("lessons")))
     assert not problems, problems
     return library
 
@@ -175,7 +180,7 @@ async def test_certificate_is_made_kept_and_verifiable(world: World) -> None:
     replies = await world.service.handle(ana, Text("Ana Santos"))
     photo = next(r.media for r in replies if r.media is not None)
     assert photo.kind == "photo" and photo.data is not None
-    with Image.open(__import__("io").BytesIO(photo.data)) as image:
+    with Image.open(io.BytesIO(photo.data)) as image:
         assert image.size == (1600, 1130)
     [(code, name, course)] = await world.rows("SELECT code, name, course FROM certificates")
     assert (name, course) == ("Ana Santos", "mini") and code in replies[0].text
@@ -313,15 +318,13 @@ async def test_follow_up_survey_is_offered_once_after_the_set_days(world: World)
         ("gained-customers", "yes")]
 
 
-async def test_a_name_with_markup_stays_text(world: World) -> None:
+async def test_a_name_with_markup_stays_text_in_verify(world: World) -> None:
     ana = who(1, "<b>Ana</b>")
     await join(world, ana)
     await finish_lesson(world, ana)
     await world.service.handle(ana, Text("1"))
     await finish_lesson(world, ana)
-    replies = await world.service.handle(ana, Text("<i>Ana</i> & co"))
+    await world.service.handle(ana, Text("<i>Ana</i> & co"))
     [(code,)] = await world.rows("SELECT code FROM certificates")
     replies = await world.service.handle(ana, Command("verify", code))
     assert "&lt;i&gt;Ana&lt;/i&gt; &amp; co completed" in replies[0].text
-    replies = await world.service.handle(ana, Command("progress"))
-    assert "<b>Ana</b>" not in replies[0].text.replace("<b>Your progress</b>", "")

@@ -5,7 +5,6 @@ they stopped, the course, a certificate, and months later the survey."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot.channels.telegram.runner import open_deliverer
 from bot.config import Settings
 from bot.journey.followups import FollowUps, Policy
 from tests.fakebotapi import FakeBotAPI
-from tests.test_journey import LESSON, MINI_COURSE
+from tests.test_journey import write_mini_lessons
 from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness
 
 pytestmark = pytest.mark.parametrize("framework", ["aiogram", "ptb"])
@@ -33,12 +32,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str) -> Settings:
-    lessons = tmp_path / "lessons"
-    (lessons / "mini").mkdir(parents=True)
-    (lessons / "mini" / "course.yaml").write_text(MINI_COURSE)
-    for n, lesson in enumerate(("one", "two"), 1):
-        (lessons / "mini" / f"0{n}-{lesson}.yaml").write_text(LESSON.format(id=lesson))
-    shutil.copytree(ROOT / "lessons" / "follow-up", lessons / "follow-up")
+    lessons = write_mini_lessons(tmp_path / "lessons")
     return Settings(  # type: ignore[call-arg]
         _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, telegram_framework=framework,
         database_url=database_url, lessons_dir=str(lessons),

@@ -25,7 +25,7 @@ from bot.broadcast.outbox import Outbox
 from bot.content import load_library
 from bot.store import create_engine
 from bot.store.models import Learner
-from tests.databases import rows
+from tests.databases import rows, saved_step
 from tests.fakebotapi import FakeBotAPI
 from tests.test_telegram_e2e import ROOT, TOKEN, free_port
 
@@ -144,10 +144,7 @@ async def test_one_learners_updates_across_two_web_processes_lose_nothing(
              if c.params.get("text", "").startswith("Step ")]
     assert sorted(shown, key=lambda t: int(t.split()[1])) == [
         f"Step {i}" for i in range(1, 22)]  # step 1 on entry, then one per "next", no repeats
-    [(state,)] = await rows(database_url, "SELECT state FROM learners WHERE external_id = :u",
-                            u=str(user))
-    position = (state if isinstance(state, dict) else __import__("json").loads(state))["position"]
-    assert position["step"] == "s21"
+    assert await saved_step(database_url, str(user)) == "s21"
 
 
 async def test_a_killed_web_process_loses_no_progress(

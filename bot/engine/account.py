@@ -39,8 +39,8 @@ class Account(Core):
             done = sum(le.key in self.state.completed for le in course.lessons)
             line = (f"{html.escape(self.content_title(course))}: "
                     f"{self.num(done)}/{self.num(len(course.lessons))}")
-            right, asked = (sum(self.state.scores.get(le.key, (0, 0))[i] for le in course.lessons)
-                            for i in (0, 1))
+            scores = [self.state.scores.get(le.key, (0, 0)) for le in course.lessons]
+            right, asked = sum(s[0] for s in scores), sum(s[1] for s in scores)
             if asked:
                 line += " · " + self.t("quiz {score}/{total}").format(
                     score=self.num(right), total=self.num(asked))

@@ -288,9 +288,8 @@ class _Run(Onboarding, Account):
         if state.answered:
             text += "\n\n" + self.t("Quiz: {score} of {total} right first time.").format(
                 score=self.num(state.score), total=self.num(state.answered))
-        finished = (course is not None and course.course.listed and following is None
-                    and all(le.key in self.state.completed for le in course.lessons))
-        if finished and course is not None:
+        if (course is not None and course.course.listed and following is None
+                and all(le.key in self.state.completed for le in course.lessons)):
             text += "\n\n🎉 " + self.t("You finished the course “{course}”!").format(
                 course=self.content_title(course))
             self.say(text)

@@ -1,8 +1,8 @@
 """Carrying out what the engine asked for and only the store can do (see `engine.Action`).
 
-Each action does its database work inside the learner's transaction and returns how to make
-the reply; replies that take real work (drawing a certificate) are made after the commit, off
-the event loop, so other learners don't wait for them.
+Each action does its database work inside the learner's transaction and returns its reply, or,
+for a reply that takes real work (drawing a certificate), how to make it: that is done after the
+commit, off the event loop, so other learners don't wait for it.
 """
 
 from __future__ import annotations
@@ -26,27 +26,20 @@ ERASED = N_("Your data is erased. If you write to me again, you start as a new l
 
 
 async def carry_out(action: Action, record: LearnerRecord, library: Library, texts: Texts,
-                    locale: str, now: datetime) -> Reply:
+                    locale: str, now: datetime) -> Say | Reply:
     if isinstance(action, Certify):
         certificate = await record.certify(action.course, action.name, now)
         return lambda: asyncio.to_thread(certificate_message, certificate, library, texts)
     if isinstance(action, Verify):
-        return _ready(verify_message(await record.find_certificate(action.code), library,
-                                     texts, locale))
+        return verify_message(await record.find_certificate(action.code), library, texts,
+                              locale)
     if isinstance(action, ExportData):
         data = json.dumps(await record.export(), ensure_ascii=False, indent=2).encode()
         text = texts.ui(locale, "Here is everything we keep about you. /delete erases it.")
-        return _ready(Say(text, media=Media("document", "my-lessonbot-data.json", data)))
+        return Say(text, media=Media("document", "my-lessonbot-data.json", data))
     assert isinstance(action, Erase)
     await record.erase()
-    return _ready(Say(texts.ui(locale, ERASED)))
-
-
-def _ready(say: Say) -> Reply:
-    async def reply() -> Say:
-        return say
-
-    return reply
+    return Say(texts.ui(locale, ERASED))
 
 
 def _course_title(library: Library, texts: Texts, locale: str, course_id: str) -> str:

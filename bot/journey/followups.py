@@ -136,20 +136,22 @@ class FollowUps:
             Learner.first_course_done_at <= db_time(now - self.policy.survey_after),
             order=Learner.first_course_done_at)
 
-    async def _claim(self, learner_id: int, condition: ColumnElement[bool],
-                     **values: object) -> bool:
+    async def _update_if(self, learner_id: int, condition: ColumnElement[bool],
+                         **values: object) -> bool:
+        """Set `values` on the learner if `condition` still holds; whether it did."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(Learner).where(Learner.id == learner_id, condition).values(**values))
         return bool(result.rowcount)
 
     async def _claim_nudge(self, row: Due, now: datetime) -> bool:
-        return await self._claim(row.id, Learner.nudges_sent == row.nudges_sent,
-                                 nudges_sent=row.nudges_sent + 1, last_nudged_at=db_time(now))
+        return await self._update_if(row.id, Learner.nudges_sent == row.nudges_sent,
+                                     nudges_sent=row.nudges_sent + 1,
+                                     last_nudged_at=db_time(now))
 
     async def _claim_invite(self, learner_id: int, now: datetime) -> bool:
-        return await self._claim(learner_id, Learner.survey_invited_at.is_(None),
-                                 survey_invited_at=db_time(now))
+        return await self._update_if(learner_id, Learner.survey_invited_at.is_(None),
+                                     survey_invited_at=db_time(now))
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -183,7 +185,7 @@ class FollowUps:
                 await asyncio.sleep(min(exc.seconds, 60))
             except Unreachable as exc:
                 log.info("learner %s is unreachable: %s", learner_id, exc)
-                await self._claim(learner_id, Learner.status == "active", status="blocked")
+                await self._update_if(learner_id, Learner.status == "active", status="blocked")
             except DeliveryError as exc:
                 log.warning("could not send a follow-up to learner %s: %s", learner_id, exc)
         self.tally.failed += 1

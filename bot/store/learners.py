@@ -49,11 +49,9 @@ def db_time(moment: datetime) -> datetime:
 class LearnerRecord:
     """A learner row locked for one update; `save` applies the engine's decision."""
 
-    def __init__(self, session: AsyncSession, row: Learner, is_new: bool,
-                 duplicate: bool = False) -> None:
+    def __init__(self, session: AsyncSession, row: Learner, duplicate: bool = False) -> None:
         self._session = session
         self.row = row
-        self.is_new = is_new
         self.duplicate = duplicate  # this update was handled before; do nothing
 
     @property
@@ -156,7 +154,6 @@ class LearnerStore:
                                 Learner.external_id == who.external_id)
                          .with_for_update())
                 row = (await session.execute(query)).scalar_one_or_none()
-                is_new = row is None
                 if row is None:
                     # Two processes may meet the same new learner at once: one insert wins,
                     # the other does nothing and then waits for the winner's row lock.
@@ -178,7 +175,7 @@ class LearnerStore:
                     row.status = "active"  # writing to us again means they can be reached
                 duplicate = update_key is not None and not await self._first_time(
                     session, update_key, now)
-                yield LearnerRecord(session, row, is_new, duplicate)
+                yield LearnerRecord(session, row, duplicate)
         except DBAPIError as exc:
             raise StoreError(f"database error while saving progress: {exc.orig}") from exc
 
