@@ -128,14 +128,14 @@ def _weeks(report: Report) -> list[date]:
 
 
 def _reach(report: Report) -> str:
-    t = report.tables
-    countries = t["learners_by_country"]
+    tables = report.tables
+    countries = tables["learners_by_country"]
     learners = _counts(countries)[:-1]  # the last row is the total
     country_svg = charts.bars("countries", [str(row[1]) for row in countries.rows[:-1]],
                               learners, title="Learners by country", width=charts.HALF,
                               label_chars=24)
     new_svg = charts.weekly("new-learners", _weeks(report),
-                            [("New learners per week", _counts(t["weekly"], "new_learners"))])
+                            [("New learners per week", _counts(tables["weekly"], "new_learners"))])
     return "".join([
         "<h2>Reach</h2>",
         "<p>Everyone who started a conversation with the bot counts as reached, whether or not "
@@ -144,23 +144,23 @@ def _reach(report: Report) -> str:
         _chart(new_svg, "New learners per week"),
         '<div class="grid"><div>', _chart(country_svg, "Learners by country"), "</div><div>",
         "<h3>Country</h3>", table(countries), "</div></div>",
-        '<div class="grid"><div><h3>Language</h3>', table(t["learners_by_locale"]),
+        '<div class="grid"><div><h3>Language</h3>', table(tables["learners_by_locale"]),
         "</div><div></div></div>",
     ])
 
 
 def _profile(report: Report) -> str:
-    t = report.tables
+    tables = report.tables
     groups = []
     for dimension in ("gender", "age_group", "business"):
-        data = t[f"learners_by_{dimension}"]
+        data = tables[f"learners_by_{dimension}"]
         rows = [r for r, row in enumerate(data.rows) if isinstance(row[3], Share)]
         groups.append((labels.DIMENSION_TITLES[dimension],
                        [str(data.rows[r][1]) for r in rows],
                        [_percents(data)[r] for r in rows]))
     svg = charts.panels("profile", groups)
-    tables = "".join(f"<div><h3>{escape(t[f'learners_by_{d}'].title)}</h3>"
-                     f"{table(t[f'learners_by_{d}'])}</div>"
+    boxes = "".join(f"<div><h3>{escape(tables[f'learners_by_{d}'].title)}</h3>"
+                     f"{table(tables[f'learners_by_{d}'])}</div>"
                      for d in ("gender", "age_group", "business", "disability", "minority",
                                "consent"))
     return "".join([
@@ -170,13 +170,13 @@ def _profile(report: Report) -> str:
         "did not agree are not asked at all (“not asked”). Percentages are of those who "
         "answered.</p>",
         _chart(svg, "Gender, age group and business of learners who answered"),
-        f'<div class="grid">{tables}</div>',
+        f'<div class="grid">{boxes}</div>',
     ])
 
 
 def _courses(report: Report, library: Library) -> str:
-    t = report.tables
-    funnel = t["funnel"]
+    tables = report.tables
+    funnel = tables["funnel"]
     by_course: dict[str, list[int | None]] = {}
     for row, percent in zip(funnel.rows, _percents(funnel), strict=True):
         by_course.setdefault(str(row[1]), []).append(percent)
@@ -188,7 +188,7 @@ def _courses(report: Report, library: Library) -> str:
         "who started a course through its lessons in order: each point is the share of starters "
         "who completed lessons 1 to <i>n</i>.</p>",
         _chart(svg, "Course funnels"),
-        table(t["courses"]),
+        table(tables["courses"]),
         "<details><summary>The funnel of each course, lesson by lesson</summary>",
         table(funnel, merge_first=True), "</details>",
     ])
@@ -304,7 +304,7 @@ def render(report: Report, library: Library) -> str:
     generated = data.generated.strftime("%d %B %Y, %H:%M UTC")
     period = (f"Learners who joined from {data.first_seen:%d %B %Y} to {data.generated:%d %B %Y}"
               if data.first_seen else "No learners yet")
-    files = [f"{t.slug}.csv" for t in report.tables.values() if t.csv]
+    files = [f"{each.slug}.csv" for each in report.tables.values() if each.csv]
     banner = ""
     if data.demo_learners:
         banner = (f'<p class="demo">Demo data: {data.demo_learners:,} of these learners were '
