@@ -132,16 +132,83 @@ def known_keys() -> set[str]:
 
 
 def json_schema(*extra: type[BaseModel]) -> dict[str, Any]:
-    """A JSON Schema accepting a course, lesson or schemes file (or one of `extra`)."""
+    """A JSON Schema accepting a course, lesson or schemes file (or one of `extra`).
+
+    Plain JSON Schema 2020-12, for any validator (editors, check-jsonschema, ajv in strict mode):
+    each file `kind` and each step `type` is one `if`/`then` branch, so an error is reported
+    against the branch the file chose rather than as a list of every branch's failures. It
+    checks structure only; what else `lessonbot lint` checks is in docs/lesson-format.md.
+    """
     models: list[type[BaseModel]] = [Course, Lesson, SchemeFile, *extra]
-    parts = [m.model_json_schema(by_alias=True) for m in models]
-    defs = {k: v for part in parts for k, v in part.pop("$defs", {}).items()}
-    return {
+    defs: dict[str, Any] = {}
+    kinds: dict[str, str] = {}
+    for model in models:
+        part = model.model_json_schema(by_alias=True)
+        defs.update(part.pop("$defs", {}))
+        defs[model.__name__] = part
+        kinds[part["properties"]["kind"]["const"]] = f"#/$defs/{model.__name__}"
+    schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"LessonBot content file, format version {FORMAT_VERSION}",
-        "oneOf": parts,
+        **_branches("kind", kinds, "What this file is."),
         "$defs": defs,
     }
+    return _plain(schema)
+
+
+def _branches(key: str, refs: dict[str, str], description: str | None = None) -> dict[str, Any]:
+    """An object whose `key` picks the schema it must match: one `if`/`then` per value."""
+    choice: dict[str, Any] = {"enum": list(refs)}
+    if description:
+        choice["description"] = description
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: choice},
+        "allOf": [
+            {"if": {"properties": {key: {"const": value}}, "required": [key]},
+             "then": {"$ref": ref}}
+            for value, ref in refs.items()
+        ],
+    }
+
+
+# Pydantic reads these from strings that JSON Schema's `format`s refuse (`09:00` is no RFC 3339
+# time), so the schema says what the bot accepts instead. A date-time must carry its UTC offset
+# (the one there is, a broadcast's `at:`, is refused without it).
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+_OFFSET = r"(Z|z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])"
+_FORMATS = {
+    "time": {"pattern": f"^{_TIME}{_OFFSET}?$"},
+    "date-time": {"pattern": f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ]{_TIME}{_OFFSET}$"},
+}
+_NAMED = ("properties", "patternProperties", "$defs")  # name -> schema maps
+_VALUES = ("default", "const", "enum", "examples")  # data, not schemas
+
+
+def _plain(schema: dict[str, Any]) -> dict[str, Any]:
+    """Pydantic's schema without its OpenAPI extras: discriminators become `if`/`then`."""
+    node = dict(schema)
+    discriminator = node.pop("discriminator", None)
+    if discriminator is not None:
+        order = [member["$ref"] for member in node.pop("oneOf")]
+        refs = sorted(discriminator["mapping"].items(), key=lambda item: order.index(item[1]))
+        node.update(_branches(discriminator["propertyName"], dict(refs)))
+    if isinstance(node.get("format"), str) and node["format"] in _FORMATS:
+        node.update(_FORMATS[node.pop("format")])
+    plain: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _NAMED:
+            plain[key] = {name: _plain(sub) for name, sub in value.items()}
+        elif key in _VALUES:
+            plain[key] = value
+        elif isinstance(value, dict):
+            plain[key] = _plain(value)
+        elif isinstance(value, list):
+            plain[key] = [_plain(item) if isinstance(item, dict) else item for item in value]
+        else:
+            plain[key] = value
+    return plain
 
 
 class Scheme(_Model):
