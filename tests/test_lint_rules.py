@@ -617,10 +617,19 @@ def test_yml_lesson_file_is_warned_about(tmp_path: Path) -> None:
                       "rename to .yaml; .yml files are not read") in found, listing(found)
 
 
-def test_missing_folder_is_reported_neutrally(tmp_path: Path) -> None:
+def test_missing_folder_names_both_ways_to_fix_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    # The path may come from the command line, so the message doesn't mention LESSONS_DIR.
-    assert lint_paths([str(missing)]) == [Diagnostic(str(missing), 1, 1, ERROR, "no such folder")]
+    # The path may come from the command line or from LESSONS_DIR, so the fix names both.
+    assert lint_paths([str(missing)]) == [Diagnostic(
+        str(missing), 1, 1, ERROR,
+        "no such folder; name an existing folder, or set LESSONS_DIR (LOCALES_DIR for catalogs) "
+        "to yours")]
+
+
+def test_a_folder_with_nothing_to_check_is_an_error(tmp_path: Path) -> None:
+    assert lint_paths([str(tmp_path)]) == [Diagnostic(
+        str(tmp_path), 1, 1, ERROR,
+        "nothing to check here: no folder with a course.yaml (see docs/lesson-format.md)")]
 
 
 def test_value_fitting_no_member_of_a_union_gets_one_error(tmp_path: Path) -> None:

@@ -30,9 +30,15 @@ def load_library(content_dir: str | Path) -> tuple[Library, list[Diagnostic]]:
     elif root.is_dir():
         course_dirs = sorted(p.parent for p in root.glob(f"*/{COURSE_FILE}"))
         problems.extend(_folders_without_course(root))
+        if not course_dirs and not problems:
+            problems.append(Diagnostic(str(root), 1, 1, Severity.ERROR,
+                                       f"nothing to check here: no folder with a {COURSE_FILE} "
+                                       "(see docs/lesson-format.md)"))
     else:
         # Neutral: the path may come from LESSONS_DIR or from the command line.
-        return Library(()), [Diagnostic(str(root), 1, 1, Severity.ERROR, "no such folder")]
+        return Library(()), [Diagnostic(str(root), 1, 1, Severity.ERROR,
+                                        "no such folder; name an existing folder, or set "
+                                        "LESSONS_DIR (LOCALES_DIR for catalogs) to yours")]
     courses: list[LoadedCourse] = []
     for course_dir in course_dirs:
         course, found = load_course(course_dir)
