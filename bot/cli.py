@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
     db_sub.add_parser("upgrade", help="apply migrations")
+    down = db_sub.add_parser("downgrade", help="undo migrations down to a revision")
+    down.add_argument("revision", help='a revision id such as 0003, "-1" for the last one, or '
+                                       '"base" for none')
+    db_sub.add_parser("current", help="print the revision the database is at")
     return parser
 
 
@@ -134,9 +138,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(reporting.report(settings, args.out))
         return asyncio.run(reporting.demo_data(settings, args.learners, args.seed, args.force))
     if args.command == "db":
-        asyncio.run(_db_upgrade(settings))
-        print("database is up to date")
-        return 0
+        return asyncio.run(_db(settings, args.db_command, getattr(args, "revision", None)))
     raise AssertionError(args.command)
 
 
@@ -189,13 +191,29 @@ async def _chat(settings: object, learner: str, lang: str | None) -> None:
         await engine.dispose()
 
 
-async def _db_upgrade(settings: object) -> None:
+async def _db(settings: object, task: str, revision: str | None) -> int:
+    from alembic.util import CommandError
+
     from bot.config import Settings
     from bot.store import create_engine, upgrade
+    from bot.store.db import current_revision, downgrade
 
     assert isinstance(settings, Settings)
     engine = create_engine(settings.database_url)
     try:
-        await upgrade(engine)
+        if task == "upgrade":
+            await upgrade(engine)
+            print("database is up to date")
+        elif task == "downgrade":
+            assert revision is not None
+            await downgrade(engine, revision)
+            now = await current_revision(engine)
+            print(f"database is at revision {now}" if now else "database has no revision now")
+        else:
+            now = await current_revision(engine)
+            print(now or "database has no revision yet (run `lessonbot db upgrade`)")
+        return 0
+    except CommandError as exc:  # e.g. an unknown revision: say so, without a traceback
+        raise LessonBotError(f"db {task}: {exc}") from exc
     finally:
         await engine.dispose()

@@ -57,8 +57,18 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (Alembic, on our own connection)."""
     from alembic import command
 
-    async with engine.begin() as conn:
+    # connect(), not begin(): env.py begins the transaction, so that on SQLite it can first turn
+    # foreign keys off (a pragma that a transaction ignores).
+    async with engine.connect() as conn:
         await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Undo migrations down to `revision`: an id such as "0003", "-1", or "base" for none."""
+    from alembic import command
+
+    async with engine.connect() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(_alembic_config(sync), revision))
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -18,7 +18,9 @@ PROFILE = ("business", "gender", "age_group", "disability", "minority")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("learners") as batch:
+    # Plain ADD COLUMNs, also on SQLite, where batch mode would otherwise copy the whole table
+    # for the sa.false() default: slow on many learners, and impossible in `alembic upgrade --sql`.
+    with op.batch_alter_table("learners", recreate="never") as batch:
         batch.add_column(sa.Column("consent", sa.String(8), nullable=False, server_default=""))
         for name in PROFILE:
             batch.add_column(sa.Column(name, sa.String(16), nullable=True))
