@@ -182,6 +182,7 @@ _FORMATS = {
     "time": {"pattern": f"^{_TIME}{_OFFSET}?$"},
     "date-time": {"pattern": f"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ]{_TIME}{_OFFSET}$"},
 }
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 _NAMED = ("properties", "patternProperties", "$defs")  # name -> schema maps
 _VALUES = ("default", "const", "enum", "examples")  # data, not schemas
 
@@ -196,6 +197,14 @@ def _plain(schema: dict[str, Any]) -> dict[str, Any]:
         node.update(_branches(discriminator["propertyName"], dict(refs)))
     if isinstance(node.get("format"), str) and node["format"] in _FORMATS:
         node.update(_FORMATS[node.pop("format")])
+    # Older pydantic spells two things differently; keep the schema the same on every version
+    # we support: a `const` without its `type`, and a described reference as a one-item allOf.
+    if "const" in node and "type" not in node:
+        node["type"] = _JSON_TYPES[type(node["const"])]
+    if (len(node.get("allOf", ())) == 1 and set(node["allOf"][0]) == {"$ref"}
+            and "$ref" not in node):
+        node = {("$ref" if k == "allOf" else k): (v[0]["$ref"] if k == "allOf" else v)
+                for k, v in node.items()}  # in its place, so the key order is the same too
     plain: dict[str, Any] = {}
     for key, value in node.items():
         if key in _NAMED:
