@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import __version__
 from bot.errors import LessonBotError
 from bot.redact import redact_logs
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lessonbot", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--version", action="version", version=f"lessonbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal")
@@ -104,8 +106,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "lint":
         from bot.lint import lint, report
 
-        paths = args.paths or [p for p in (settings.lessons_dir, settings.locales_dir,
-                                           settings.broadcasts_dir) if Path(p).exists()]
+        # The content folders are checked even when missing: finding nothing is an error, not
+        # a pass. Broadcasts are optional.
+        paths = args.paths or [settings.lessons_dir, settings.locales_dir, *(
+            [settings.broadcasts_dir] if Path(settings.broadcasts_dir).exists() else [])]
         problems, coverage = lint(paths, settings.lessons_dir)
         return report(problems, args.format, sys.stdout, sys.stderr, coverage)
     if args.command == "schema":
@@ -114,6 +118,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         print(json.dumps(json_schema(BroadcastFile), indent=2))
         return 0
+    if args.command in ("chat", "run", "worker"):
+        from bot.app import require_content
+
+        require_content(settings)
     if args.command == "chat":
         asyncio.run(_chat(settings, args.learner or getpass.getuser(), args.lang))
         return 0
