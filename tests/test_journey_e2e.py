@@ -21,7 +21,7 @@ from tests.fakebotapi import FakeBotAPI
 from tests.test_journey import write_mini_lessons
 from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness
 
-pytestmark = pytest.mark.parametrize("framework", ["aiogram", "ptb"])
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("framework", ["aiogram", "ptb"])]
 
 
 @pytest.fixture

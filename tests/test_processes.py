@@ -29,6 +29,7 @@ from tests.databases import rows, saved_step
 from tests.fakebotapi import FakeBotAPI
 from tests.test_telegram_e2e import ROOT, TOKEN, free_port
 
+pytestmark = pytest.mark.slow
 SECRET = "multi-process-secret"
 STEPS = 25  # message steps in the long lesson: one "next" each
 

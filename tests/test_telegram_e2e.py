@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token-for-the-fake"
 ANA = 1001
 
-pytestmark = pytest.mark.parametrize("framework", ["aiogram", "ptb"])
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("framework", ["aiogram", "ptb"])]
 
 
 class Harness:
