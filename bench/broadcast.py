@@ -39,10 +39,18 @@ from tests.fakebotapi import FakeBotAPI  # noqa: E402
 
 TOKEN = "123456:BENCH"
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # midday across the region: no quiet hours
-MESSAGE = BroadcastFile.model_validate({
-    "version": 1, "kind": "broadcast", "id": "bench", "urgent": True,
-    "text": {"en": "Scam alert, {first_name}: never pay a fee to apply for a grant.",
-             "th": "ระวัง {first_name}: ไม่มีค่าธรรมเนียมในการสมัครขอรับเงินช่วยเหลือ"}})
+MESSAGE = BroadcastFile.model_validate(
+    {
+        "version": 1,
+        "kind": "broadcast",
+        "id": "bench",
+        "urgent": True,
+        "text": {
+            "en": "Scam alert, {first_name}: never pay a fee to apply for a grant.",
+            "th": "ระวัง {first_name}: ไม่มีค่าธรรมเนียมในการสมัครขอรับเงินช่วยเหลือ",
+        },
+    }
+)
 
 
 async def seed(engine: object, count: int) -> None:
@@ -50,10 +58,21 @@ async def seed(engine: object, count: int) -> None:
     naive = NOW.replace(tzinfo=None)
     chunk = 10_000
     for start in range(0, count, chunk):
-        rows = [{"channel": "telegram", "external_id": str(10_000_000 + i), "first_name": "L",
-                 "locale": "th" if i % 3 else "en", "country": "TH", "status": "active",
-                 "state": {}, "tags": [], "created_at": naive, "last_active_at": naive}
-                for i in range(start, min(count, start + chunk))]
+        rows = [
+            {
+                "channel": "telegram",
+                "external_id": str(10_000_000 + i),
+                "first_name": "L",
+                "locale": "th" if i % 3 else "en",
+                "country": "TH",
+                "status": "active",
+                "state": {},
+                "tags": [],
+                "created_at": naive,
+                "last_active_at": naive,
+            }
+            for i in range(start, min(count, start + chunk))
+        ]
         async with engine.begin() as conn:
             await conn.execute(insert(Learner), rows)
 
@@ -62,9 +81,14 @@ async def bare_loop(url: str, chats: list[int], concurrency: int) -> float:
     """The baseline: post sendMessage for each chat, nothing else. Returns messages/s."""
     semaphore = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as http:
+
         async def one(chat: int) -> None:
-            async with semaphore, http.post(f"{url}/bot{TOKEN}/sendMessage",
-                                 json={"chat_id": chat, "text": "Scam alert"}) as response:
+            async with (
+                semaphore,
+                http.post(
+                    f"{url}/bot{TOKEN}/sendMessage", json={"chat_id": chat, "text": "Scam alert"}
+                ) as response,
+            ):
                 await response.read()
 
         started = time.perf_counter()
@@ -72,8 +96,9 @@ async def bare_loop(url: str, chats: list[int], concurrency: int) -> float:
         return len(chats) / (time.perf_counter() - started)
 
 
-async def send_rate(outbox: Outbox, settings: Settings, library: object, count: int,
-                    rate: float) -> float:
+async def send_rate(
+    outbox: Outbox, settings: Settings, library: object, count: int, rate: float
+) -> float:
     """Queue `count` recipients and send them at `rate`; return the achieved messages/s."""
     async with outbox.engine.begin() as conn:
         await conn.execute(delete(OutboxRow))
@@ -81,12 +106,22 @@ async def send_rate(outbox: Outbox, settings: Settings, library: object, count: 
     broadcast_id = await outbox.create(MESSAGE, Segment(), library, actor="bench", now=NOW)
     first = await _first_row(outbox, broadcast_id)
     async with outbox.engine.begin() as conn:  # keep only `count` recipients pending
-        await conn.execute(update(OutboxRow).where(
-            OutboxRow.broadcast_id == broadcast_id, OutboxRow.id >= first + count,
-        ).values(status="skipped"))
+        await conn.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.broadcast_id == broadcast_id,
+                OutboxRow.id >= first + count,
+            )
+            .values(status="skipped")
+        )
     async with open_deliverer(settings) as deliverer:
-        sender = Sender(outbox, deliverer, library, rate=rate,  # type: ignore[arg-type]
-                        clock=lambda: NOW)
+        sender = Sender(
+            outbox,
+            deliverer,
+            library,
+            rate=rate,  # type: ignore[arg-type]
+            clock=lambda: NOW,
+        )
         started = time.perf_counter()
         await sender.run(broadcast_id)
         elapsed = time.perf_counter() - started
@@ -98,8 +133,13 @@ async def _first_row(outbox: Outbox, broadcast_id: int) -> int:
     from sqlalchemy import func, select
 
     async with outbox.engine.connect() as conn:
-        return int((await conn.execute(select(func.min(OutboxRow.id)).where(
-            OutboxRow.broadcast_id == broadcast_id))).scalar_one())
+        return int(
+            (
+                await conn.execute(
+                    select(func.min(OutboxRow.id)).where(OutboxRow.broadcast_id == broadcast_id)
+                )
+            ).scalar_one()
+        )
 
 
 async def main() -> None:
@@ -118,21 +158,26 @@ async def main() -> None:
         broadcast_id = await outbox.create(MESSAGE, Segment(), library, actor="bench", now=NOW)
         queue_seconds = time.perf_counter() - started
         queued = sum((await outbox.counts(broadcast_id)).values())
-        print(f"queue: {queued} recipients in {queue_seconds:.2f} s "
-              f"({queued / queue_seconds:,.0f}/s)")
+        print(
+            f"queue: {queued} recipients in {queue_seconds:.2f} s ({queued / queue_seconds:,.0f}/s)"
+        )
         async with FakeBotAPI() as fake:
             settings = Settings(  # type: ignore[call-arg]
-                _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, database_url=url)
+                _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, database_url=url
+            )
             chats = [10_000_000 + i for i in range(args.send)]
             bare = await bare_loop(fake.url, chats, concurrency=500)
             ours = await send_rate(outbox, settings, library, args.send, rate=1_000_000)
-            print(f"unthrottled: bare aiohttp {bare:,.0f}/s, LessonBot sender {ours:,.0f}/s, "
-                  f"ratio {ours / bare:.2f}")
+            print(
+                f"unthrottled: bare aiohttp {bare:,.0f}/s, LessonBot sender {ours:,.0f}/s, "
+                f"ratio {ours / bare:.2f}"
+            )
             for rate, count in ((30.0, 300), (1000.0, 5000)):
-                achieved = await send_rate(outbox, settings, library, min(count, args.send),
-                                           rate)
-                print(f"throttled to {rate:.0f}/s: achieved {achieved:,.1f}/s "
-                      f"({100 * (achieved - rate) / rate:+.1f}%)")
+                achieved = await send_rate(outbox, settings, library, min(count, args.send), rate)
+                print(
+                    f"throttled to {rate:.0f}/s: achieved {achieved:,.1f}/s "
+                    f"({100 * (achieved - rate) / rate:+.1f}%)"
+                )
         await engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS): {peak:,.0f} MiB")

@@ -48,25 +48,37 @@ async def main() -> None:
     parser.add_argument("--postgres", default="", metavar="URL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        async with fresh_database(Path(tmp), args.postgres) as url, \
-                FakeBotAPI(max_poll_wait=0.05) as fake:
+        async with (
+            fresh_database(Path(tmp), args.postgres) as url,
+            FakeBotAPI(max_poll_wait=0.05) as fake,
+        ):
             replies: dict[int, asyncio.Event] = {}
 
             def on_call(call: Call) -> None:
                 # An answer ends with the message that carries buttons (every step has some);
                 # waiting for it, not the first reply, keeps each learner's taps in sequence.
-                if (call.method == "sendMessage" and call.status == 200
-                        and call.params.get("reply_markup")):
+                if (
+                    call.method == "sendMessage"
+                    and call.status == 200
+                    and call.params.get("reply_markup")
+                ):
                     event = replies.get(int(call.params["chat_id"]))
                     if event is not None:
                         event.set()
 
             fake.listeners.append(on_call)
-            env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url,
-                   "DATABASE_URL": url, "LESSONS_DIR": str(ROOT / "lessons"),
-                   "LOCALES_DIR": str(ROOT / "locales"), "WEBHOOK_URL": ""}
+            env = {
+                **os.environ,
+                "BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_URL": fake.url,
+                "DATABASE_URL": url,
+                "LESSONS_DIR": str(ROOT / "lessons"),
+                "LOCALES_DIR": str(ROOT / "locales"),
+                "WEBHOOK_URL": "",
+            }
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "--no-worker", env=env, cwd=tmp)
+                sys.executable, "-m", "bot", "run", "--no-worker", env=env, cwd=tmp
+            )
             while not fake.calls_of("getUpdates"):
                 await asyncio.sleep(0.02)
 
@@ -87,9 +99,9 @@ async def main() -> None:
             users = [BASE + i for i in range(args.learners)]
             tenth = max(1, args.learners // 10)
             for first in range(0, len(users), tenth):
-                group = users[first:first + tenth]
+                group = users[first : first + tenth]
                 for i in range(0, len(group), args.parallel):
-                    await asyncio.gather(*(learner(u) for u in group[i:i + args.parallel]))
+                    await asyncio.gather(*(learner(u) for u in group[i : i + args.parallel]))
                 samples.append((first + len(group), rss_kib(proc.pid)))
             elapsed = time.perf_counter() - started
             await asyncio.sleep(1)
@@ -109,13 +121,19 @@ async def main() -> None:
                 steps[external_id] = (state.get("position") or {}).get("step")
             expected = {s for s in steps.values()}
     updates = args.learners * len(SCRIPT)
-    print(f"{args.learners:,} learners, {updates:,} updates in {elapsed:.0f} s "
-          f"({updates / elapsed:.0f} updates/s), "
-          f"{'PostgreSQL' if args.postgres else 'SQLite'}")
-    print(f"cross-learner leaks: {leaks}; updates without a reply: {lost}; "
-          f"learners saved: {len(steps):,}; steps they are on: {sorted(map(str, expected))}")
-    print("bot process VmRSS after n learners: "
-          + ", ".join(f"{n:,}: {kib / 1024:.0f} MiB" for n, kib in samples))
+    print(
+        f"{args.learners:,} learners, {updates:,} updates in {elapsed:.0f} s "
+        f"({updates / elapsed:.0f} updates/s), "
+        f"{'PostgreSQL' if args.postgres else 'SQLite'}"
+    )
+    print(
+        f"cross-learner leaks: {leaks}; updates without a reply: {lost}; "
+        f"learners saved: {len(steps):,}; steps they are on: {sorted(map(str, expected))}"
+    )
+    print(
+        "bot process VmRSS after n learners: "
+        + ", ".join(f"{n:,}: {kib / 1024:.0f} MiB" for n, kib in samples)
+    )
     print(f"memory, last against first sample: {samples[-1][1] / samples[0][1]:.2f}")
 
 

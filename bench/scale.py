@@ -47,8 +47,16 @@ TOKEN = "123456:BENCH"
 
 def timed(args: list[str], env: dict[str, str], stdin: str = "") -> float:
     started = time.perf_counter()
-    subprocess.run(args, env={**os.environ, **env}, input=stdin, text=True, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run(
+        args,
+        env={**os.environ, **env},
+        input=stdin,
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     return time.perf_counter() - started
 
 
@@ -64,8 +72,13 @@ async def cold_run(env: dict[str, str]) -> float:
     async with FakeBotAPI(max_poll_wait=0.2) as fake:
         started = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
-            *LESSONBOT, "run", env={**os.environ, **env, "TELEGRAM_API_URL": fake.url},
-            cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            *LESSONBOT,
+            "run",
+            env={**os.environ, **env, "TELEGRAM_API_URL": fake.url},
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         while not fake.calls_of("getUpdates"):
             await asyncio.sleep(0.005)
         took = time.perf_counter() - started
@@ -83,8 +96,11 @@ def thousand_lessons(root: Path) -> Path:
             folder = target / f"{course}-{n}"
             shutil.copytree(ROOT / "lessons" / course, folder)
             meta = yaml.safe_load((folder / "course.yaml").read_text())
-            text_ = (folder / "course.yaml").read_text().replace(f"id: {meta['id']}",
-                                                                 f"id: {meta['id']}-{n}", 1)
+            text_ = (
+                (folder / "course.yaml")
+                .read_text()
+                .replace(f"id: {meta['id']}", f"id: {meta['id']}-{n}", 1)
+            )
             (folder / "course.yaml").write_text(text_)
             count += len(meta["lessons"])
         n += 1
@@ -95,19 +111,25 @@ async def run_memory(env: dict[str, str], updates: int) -> int:
     """Max RSS (KiB) of a `lessonbot run` child that served `updates` updates."""
     async with FakeBotAPI(max_poll_wait=0.05) as fake:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c",
+            sys.executable,
+            "-c",
             "import resource, runpy, sys, atexit\n"
             "atexit.register(lambda: print('RSS', resource.getrusage(resource.RUSAGE_SELF)"
             ".ru_maxrss, file=sys.stderr))\n"
             "sys.argv = ['lessonbot', 'run']\n"
             "runpy.run_module('bot', run_name='__main__')\n",
-            env={**os.environ, **env, "TELEGRAM_API_URL": fake.url}, cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            env={**os.environ, **env, "TELEGRAM_API_URL": fake.url},
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         while not fake.calls_of("getUpdates"):
             await asyncio.sleep(0.01)
         for i in range(updates):
-            fake.push_text(50_000 + i % 100, ("/start online-safety", "English",
-                                              "No, just the lessons", "1", "1")[i // 100 % 5])
+            fake.push_text(
+                50_000 + i % 100,
+                ("/start online-safety", "English", "No, just the lessons", "1", "1")[i // 100 % 5],
+            )
         while len(fake.sent_messages()) < updates * 0.9:
             await asyncio.sleep(0.05)
         await asyncio.sleep(1)
@@ -122,22 +144,27 @@ async def main() -> None:
     parser.add_argument("--learners", type=int, default=250_000)
     parser.add_argument("--postgres", default="", metavar="URL")
     args = parser.parse_args()
-    base_env = {"BOT_TOKEN": TOKEN, "LESSONS_DIR": str(ROOT / "lessons"),
-                "LOCALES_DIR": str(ROOT / "locales"), "WEBHOOK_URL": ""}
+    base_env = {
+        "BOT_TOKEN": TOKEN,
+        "LESSONS_DIR": str(ROOT / "lessons"),
+        "LOCALES_DIR": str(ROOT / "locales"),
+        "WEBHOOK_URL": "",
+    }
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         env = {**base_env, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/cold.db"}
         python = best(5, [sys.executable, "-c", "pass"], env)
         print("cold start (best of 5)            seconds   vs python -c pass")
         for name, took in (
-                ("python -c pass", python),
-                ("lessonbot lint lessons", best(5, [*LESSONBOT, "lint", "lessons"], env)),
-                ("lessonbot chat (then /quit)",
-                 best(5, [*LESSONBOT, "chat", "--lang", "en"], env, "/quit\n")),
-                ("python -c 'import aiogram'", best(3, [sys.executable, "-c",
-                                                         "import aiogram"], env)),
-                ("lessonbot run (to first poll)",
-                 min([await cold_run(env) for _ in range(3)]))):
+            ("python -c pass", python),
+            ("lessonbot lint lessons", best(5, [*LESSONBOT, "lint", "lessons"], env)),
+            (
+                "lessonbot chat (then /quit)",
+                best(5, [*LESSONBOT, "chat", "--lang", "en"], env, "/quit\n"),
+            ),
+            ("python -c 'import aiogram'", best(3, [sys.executable, "-c", "import aiogram"], env)),
+            ("lessonbot run (to first poll)", min([await cold_run(env) for _ in range(3)])),
+        ):
             print(f"  {name:<32}{took:>8.2f}{took / python:>10.1f}x")
 
         shipped = best(3, [*LESSONBOT, "lint", str(ROOT / "lessons")], env)
@@ -145,9 +172,11 @@ async def main() -> None:
         lessons = len(list(many.glob("*/0*.yaml")))
         big = best(3, [*LESSONBOT, "lint", str(many)], env)
         per_shipped, per_big = shipped / 17, big / lessons
-        print(f"\nlint: 17 lessons {shipped:.2f} s, {lessons} lessons {big:.2f} s; "
-              f"per lesson {per_big * 1000:.1f} ms vs {per_shipped * 1000:.1f} ms "
-              f"(ratio {per_big / per_shipped:.2f})")
+        print(
+            f"\nlint: 17 lessons {shipped:.2f} s, {lessons} lessons {big:.2f} s; "
+            f"per lesson {per_big * 1000:.1f} ms vs {per_shipped * 1000:.1f} ms "
+            f"(ratio {per_big / per_shipped:.2f})"
+        )
 
         (tmp / "empty").mkdir()
         async with fresh_database(tmp / "empty", args.postgres) as url:
@@ -158,33 +187,45 @@ async def main() -> None:
             made = timed([*LESSONBOT, "demo-data", "--learners", str(args.learners)], env)
             print(f"\n{backend}, {args.learners:,} demo learners (made in {made:.0f} s)")
             full_rss = await run_memory(env, 300)
-            print(f"  lessonbot run, max RSS after 300 updates: {full_rss / 1024:.0f} MiB "
-                  f"vs {empty_rss / 1024:.0f} MiB on an empty database "
-                  f"(ratio {full_rss / empty_rss:.2f})")
+            print(
+                f"  lessonbot run, max RSS after 300 updates: {full_rss / 1024:.0f} MiB "
+                f"vs {empty_rss / 1024:.0f} MiB on an empty database "
+                f"(ratio {full_rss / empty_rss:.2f})"
+            )
             report = timed([*LESSONBOT, "report", "--out", str(tmp / "report")], env)
             engine = create_engine(url)
             library, _ = load_library(ROOT / "lessons")
             async with engine.connect() as conn:
                 started = time.perf_counter()
-                total = (await conn.execute(select(func.count()).select_from(
-                    text("learners")))).scalar()
+                total = (
+                    await conn.execute(select(func.count()).select_from(text("learners")))
+                ).scalar()
                 count_all = time.perf_counter() - started
                 started = time.perf_counter()
-                segment = Segment(country=("TH", "VN"), locale=("th", "vi", "en"),
-                                  completed="online-safety", active_within_days=90)
+                segment = Segment(
+                    country=("TH", "VN"),
+                    locale=("th", "vi", "en"),
+                    completed="online-safety",
+                    active_within_days=90,
+                )
                 # demo learners are on the "demo" channel, so select among them
                 audience = Outbox(engine, "demo").audience(segment, library, datetime.now(UTC))
-                picked = (await conn.execute(select(func.count()).select_from(
-                    audience.subquery()))).scalar()
+                picked = (
+                    await conn.execute(select(func.count()).select_from(audience.subquery()))
+                ).scalar()
                 segment_time = time.perf_counter() - started
             await engine.dispose()
             print(f"  lessonbot report: {report:.1f} s")
-            print(f"  segment (TH/VN, 3 languages, finished online-safety, active 90 days): "
-                  f"{picked:,} of {total:,} in {segment_time * 1000:.0f} ms vs "
-                  f"count(*) {count_all * 1000:.0f} ms "
-                  f"(ratio {segment_time / max(count_all, 1e-6):.1f})")
-    print(f"\nthis process's max RSS: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+            print(
+                f"  segment (TH/VN, 3 languages, finished online-safety, active 90 days): "
+                f"{picked:,} of {total:,} in {segment_time * 1000:.0f} ms vs "
+                f"count(*) {count_all * 1000:.0f} ms "
+                f"(ratio {segment_time / max(count_all, 1e-6):.1f})"
+            )
+    print(
+        f"\nthis process's max RSS: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

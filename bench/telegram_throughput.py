@@ -60,8 +60,13 @@ async def ptb_echo(api_url: str) -> None:
         assert update.message is not None
         await update.message.reply_text(update.message.text or "?")
 
-    app = (ApplicationBuilder().token(TOKEN).base_url(f"{api_url}/bot")
-           .concurrent_updates(True).build())
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(f"{api_url}/bot")
+        .concurrent_updates(True)
+        .build()
+    )
     app.add_handler(MessageHandler(filters.TEXT, echo))
     async with app:
         await app.start()
@@ -77,16 +82,23 @@ async def ptb_echo(api_url: str) -> None:
 def lessonbot(framework: str, database_url: str) -> Callable[[str], Awaitable[None]]:
     async def run(api_url: str) -> None:
         settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, bot_token=TOKEN, telegram_api_url=api_url,
-            telegram_framework=framework, database_url=database_url,
-            lessons_dir=str(ROOT / "lessons"), locales_dir=str(ROOT / "locales"),
-            webhook_url="")
+            _env_file=None,
+            bot_token=TOKEN,
+            telegram_api_url=api_url,
+            telegram_framework=framework,
+            database_url=database_url,
+            lessons_dir=str(ROOT / "lessons"),
+            locales_dir=str(ROOT / "locales"),
+            webhook_url="",
+        )
         await serve(settings)
+
     return run
 
 
-async def measure(bot: Callable[[str], Awaitable[None]], learners: int,
-                  updates: int) -> dict[str, float]:
+async def measure(
+    bot: Callable[[str], Awaitable[None]], learners: int, updates: int
+) -> dict[str, float]:
     async with FakeBotAPI(max_poll_wait=0.05) as fake:
         replied: dict[int, asyncio.Event] = {}
 
@@ -137,9 +149,13 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=50)
     parser.add_argument("--updates", type=int, default=1000)
-    parser.add_argument("--postgres", default="", metavar="URL",
-                        help="a PostgreSQL server to create a scratch database on "
-                             "(postgresql+asyncpg://...); SQLite without it")
+    parser.add_argument(
+        "--postgres",
+        default="",
+        metavar="URL",
+        help="a PostgreSQL server to create a scratch database on "
+        "(postgresql+asyncpg://...); SQLite without it",
+    )
     args = parser.parse_args()
     rows: list[tuple[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,16 +166,20 @@ async def main() -> None:
             async with fresh_database(folder, args.postgres) as url:
                 ours = await measure(lessonbot(framework, url), args.learners, args.updates)
             rows.append((f"{framework} bare echo", base))
-            rows.append((f"{framework} LessonBot", ours
-                         | {"ratio": ours["updates_per_s"] / base["updates_per_s"]}))
+            rows.append(
+                (
+                    f"{framework} LessonBot",
+                    ours | {"ratio": ours["updates_per_s"] / base["updates_per_s"]},
+                )
+            )
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"{args.updates} updates from {args.learners} learners, {backend}, "
-          "loopback fake Bot API")
+    print(f"{args.updates} updates from {args.learners} learners, {backend}, loopback fake Bot API")
     print(f"{'bot':<22}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'vs echo':>9}")
     for name, r in rows:
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
-        print(f"{name:<22}{r['updates_per_s']:>11.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-              f"{ratio:>9}")
+        print(
+            f"{name:<22}{r['updates_per_s']:>11.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{ratio:>9}"
+        )
 
 
 if __name__ == "__main__":

@@ -31,13 +31,15 @@ def require_content(settings: Settings) -> None:
         raise ConfigError(
             f"no courses in LESSONS_DIR={settings.lessons_dir} ({lessons.resolve()}). Set "
             "LESSONS_DIR to the folder holding your course folders, such as lessons/ in a "
-            "clone of the LessonBot repository, or run lessonbot from that clone's root")
+            "clone of the LessonBot repository, or run lessonbot from that clone's root"
+        )
     locales = Path(settings.locales_dir)
     if not any(locales.glob("*/LC_MESSAGES/*.po")):
         raise ConfigError(
             f"no translation catalogs in LOCALES_DIR={settings.locales_dir} "
             f"({locales.resolve()}). Set LOCALES_DIR to the folder holding <lang>/LC_MESSAGES/"
-            "*.po, such as locales/ in a clone of the LessonBot repository")
+            "*.po, such as locales/ in a clone of the LessonBot repository"
+        )
 
 
 async def open_database(settings: Settings) -> AsyncEngine:
@@ -55,5 +57,6 @@ def build_service(settings: Settings, engine: AsyncEngine) -> LessonService:
         level = logging.ERROR if problem.severity is Severity.ERROR else logging.DEBUG
         log.log(level, "%s", problem)
     catalogs = Catalogs(settings.locales_dir, settings.default_locale)
-    return LessonService(library, LearnerStore(engine), catalogs, catalogs.languages(),
-                         settings.default_locale)
+    return LessonService(
+        library, LearnerStore(engine), catalogs, catalogs.languages(), settings.default_locale
+    )

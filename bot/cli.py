@@ -37,23 +37,35 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--lang", default=None, help="language code, e.g. th")
 
     lint = sub.add_parser("lint", help="check lessons for mistakes")
-    lint.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: "
-                      "LESSONS_DIR and LOCALES_DIR)")
+    lint.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="folders or files (default: LESSONS_DIR and LOCALES_DIR)",
+    )
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
     sub.add_parser("schema", help="print the JSON Schema of lesson files")
     run = sub.add_parser("run", help="serve Telegram (polling, or webhook when WEBHOOK_URL is set)")
-    run.add_argument("--no-worker", action="store_true",
-                     help="don't send broadcasts from this process (run `lessonbot worker`)")
+    run.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="don't send broadcasts from this process (run `lessonbot worker`)",
+    )
     sub.add_parser("worker", help="send due broadcasts (the Procfile's worker process)")
 
     broadcast = sub.add_parser("broadcast", help="send and inspect admin broadcasts")
     b_sub = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
     send = b_sub.add_parser("send", help="queue a broadcast file and deliver it now")
     send.add_argument("file", type=Path)
-    send.add_argument("--segment", action="append", default=[], metavar="KEY=VALUE",
-                      help="narrow the audience: locale=th,en country=TH enrolled=COURSE "
-                           "completed=COURSE active_within_days=30 tags=a,b")
+    send.add_argument(
+        "--segment",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="narrow the audience: locale=th,en country=TH enrolled=COURSE "
+        "completed=COURSE active_within_days=30 tags=a,b",
+    )
     send.add_argument("--at", help="HH:MM in each learner's own time, or an ISO time with offset")
     send.add_argument("--dry-run", action="store_true", help="show the audience; send nothing")
     send.add_argument("--yes", action="store_true", help="don't ask for confirmation")
@@ -66,28 +78,38 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("id", type=int)
 
     report = sub.add_parser("report", help="impact report: HTML with charts, plus CSV")
-    report.add_argument("--out", type=Path, default=Path("report"),
-                        help="folder to write report.html and the CSV files to (default: report)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report"),
+        help="folder to write report.html and the CSV files to (default: report)",
+    )
     demo = sub.add_parser("demo-data", help="fill a new database with demo learners")
     demo.add_argument("--learners", type=int, required=True, metavar="N")
     demo.add_argument("--seed", type=int, default=1, help="same seed, same data (default: 1)")
-    demo.add_argument("--force", action="store_true",
-                      help="even if the database holds real learners (their reports then mix)")
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="even if the database holds real learners (their reports then mix)",
+    )
 
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
     db_sub.add_parser("upgrade", help="apply migrations")
     down = db_sub.add_parser("downgrade", help="undo migrations down to a revision")
-    down.add_argument("revision", help='a revision id such as 0003, "-1" for the last one, or '
-                                       '"base" for none')
+    down.add_argument(
+        "revision", help='a revision id such as 0003, "-1" for the last one, or "base" for none'
+    )
     db_sub.add_parser("current", help="print the revision the database is at")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     scrub: Callable[[str], str] = str
     try:
         from bot.config import Settings
@@ -108,8 +130,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         # The content folders are checked even when missing: finding nothing is an error, not
         # a pass. Broadcasts are optional.
-        paths = args.paths or [settings.lessons_dir, settings.locales_dir, *(
-            [settings.broadcasts_dir] if Path(settings.broadcasts_dir).exists() else [])]
+        paths = args.paths or [
+            settings.lessons_dir,
+            settings.locales_dir,
+            *([settings.broadcasts_dir] if Path(settings.broadcasts_dir).exists() else []),
+        ]
         problems, coverage = lint(paths, settings.lessons_dir)
         return report(problems, args.format, sys.stdout, sys.stderr, coverage)
     if args.command == "schema":
@@ -155,8 +180,9 @@ def _broadcast(args: argparse.Namespace, settings: Any) -> int:
 
     action = args.broadcast_command
     if action == "send":
-        return asyncio.run(commands.send(settings, args.file, args.segment, args.at,
-                                         args.dry_run, args.yes))
+        return asyncio.run(
+            commands.send(settings, args.file, args.segment, args.at, args.dry_run, args.yes)
+        )
     if action == "list":
         return asyncio.run(commands.show_list(settings))
     if action == "status":
@@ -192,8 +218,9 @@ async def _chat(settings: object, learner: str, lang: str | None) -> None:
         service = build_service(settings, engine)
         if lang and lang not in service.languages:
             raise LessonBotError(f"no locale `{lang}`; shipped: {', '.join(service.languages)}")
-        who = Identity("console", learner, first_name=learner, language=lang or "",
-                       language_chosen=bool(lang))
+        who = Identity(
+            "console", learner, first_name=learner, language=lang or "", language_chosen=bool(lang)
+        )
         await chat(service, who)
     finally:
         await engine.dispose()

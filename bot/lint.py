@@ -21,8 +21,9 @@ def lint_paths(paths: Iterable[str], lessons_dir: str | None = None) -> list[Dia
     return lint(paths, lessons_dir)[0]
 
 
-def lint(paths: Iterable[str], lessons_dir: str | None = None
-         ) -> tuple[list[Diagnostic], list[Coverage]]:
+def lint(
+    paths: Iterable[str], lessons_dir: str | None = None
+) -> tuple[list[Diagnostic], list[Coverage]]:
     """Problems in `paths`, and the coverage of any translation catalogs among them.
 
     `lessons_dir` is what catalogs' coverage is measured against.
@@ -33,19 +34,33 @@ def lint(paths: Iterable[str], lessons_dir: str | None = None
     for raw in paths:
         path = Path(raw)
         one_locale = path.is_dir() and any(path.glob("LC_MESSAGES/*.po"))  # locales/th
-        if (path.suffix == ".po" or one_locale
-                or (path.is_dir() and any(path.glob("*/LC_MESSAGES/*.po")))):
-            root = (path.parent.parent.parent if path.suffix == ".po"
-                    else path.parent if one_locale else path)
+        if (
+            path.suffix == ".po"
+            or one_locale
+            or (path.is_dir() and any(path.glob("*/LC_MESSAGES/*.po")))
+        ):
+            root = (
+                path.parent.parent.parent
+                if path.suffix == ".po"
+                else path.parent
+                if one_locale
+                else path
+            )
             problems, covered = lint_catalogs(root, lessons)
             if path.suffix == ".po":
                 found.update(d for d in problems if Path(d.path).resolve() == path.resolve())
-                coverage += [c for c in covered
-                             if (c.locale, c.domain) == (path.parent.parent.name, path.stem)]
+                coverage += [
+                    c
+                    for c in covered
+                    if (c.locale, c.domain) == (path.parent.parent.name, path.stem)
+                ]
             else:
                 locale = path.name if one_locale else None
-                found.update(d for d in problems if locale is None
-                             or Path(d.path).resolve().is_relative_to(path.resolve()))
+                found.update(
+                    d
+                    for d in problems
+                    if locale is None or Path(d.path).resolve().is_relative_to(path.resolve())
+                )
                 coverage += [c for c in covered if locale is None or c.locale == locale]
         elif _is_broadcast(path):
             found.update(_lint_broadcasts(path, lessons))
@@ -54,9 +69,15 @@ def lint(paths: Iterable[str], lessons_dir: str | None = None
             if course_dir.name == SCHEMES_DIR:  # a schemes file belongs to the course above
                 course_dir = course_dir.parent
             if not (course_dir / COURSE_FILE).is_file():
-                found.add(Diagnostic(raw, 1, 1, Severity.ERROR,
-                                     f"no {COURSE_FILE} beside this file; a lesson lives in a "
-                                     "course folder"))
+                found.add(
+                    Diagnostic(
+                        raw,
+                        1,
+                        1,
+                        Severity.ERROR,
+                        f"no {COURSE_FILE} beside this file; a lesson lives in a course folder",
+                    )
+                )
                 continue
             _, problems = load_course(course_dir)
             found.update(d for d in problems if Path(d.path).resolve() == path.resolve())
@@ -65,8 +86,13 @@ def lint(paths: Iterable[str], lessons_dir: str | None = None
     return sorted(found), coverage
 
 
-def report(problems: list[Diagnostic], fmt: str, out: TextIO, err: TextIO,
-           coverage: Iterable[Coverage] = ()) -> int:
+def report(
+    problems: list[Diagnostic],
+    fmt: str,
+    out: TextIO,
+    err: TextIO,
+    coverage: Iterable[Coverage] = (),
+) -> int:
     errors = sum(d.severity is Severity.ERROR for d in problems)
     if fmt == "json":
         json.dump([d.as_dict() for d in problems], out, ensure_ascii=False, indent=2)
@@ -81,8 +107,9 @@ def report(problems: list[Diagnostic], fmt: str, out: TextIO, err: TextIO,
     return 1 if errors else 0
 
 
-def lint_catalogs(locales_dir: Path, lessons_dir: Path | None) -> tuple[list[Diagnostic],
-                                                                       list[Coverage]]:
+def lint_catalogs(
+    locales_dir: Path, lessons_dir: Path | None
+) -> tuple[list[Diagnostic], list[Coverage]]:
     """Every catalog under `locales_dir`; lesson coverage is measured against the lessons."""
     expected_lessons = current_lesson_messages(lessons_dir) if lessons_dir else None
     problems: list[Diagnostic] = []
@@ -101,8 +128,9 @@ def current_lesson_messages(lessons_dir: Path) -> set[tuple[str | None, str]]:
     keys: set[tuple[str | None, str]] = set()
     for path in sorted(lessons_dir.glob("**/*.yaml")):
         with path.open("rb") as handle:
-            keys.update((ctx, text) for _, _, (ctx, text), _ in
-                        extract_lessons(handle, None, None, {}))
+            keys.update(
+                (ctx, text) for _, _, (ctx, text), _ in extract_lessons(handle, None, None, {})
+            )
     return keys
 
 

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[list[Say]], Awaitable[None]]
 
-SORRY = N_("Sorry, something went wrong on our side. Your progress is saved. "
-           "Send /continue to go on.")
+SORRY = N_(
+    "Sorry, something went wrong on our side. Your progress is saved. Send /continue to go on."
+)
 
 
 class KeyedLocks:
@@ -65,8 +66,14 @@ class LessonService:
     def __post_init__(self) -> None:
         self._locks = KeyedLocks()
 
-    async def handle(self, who: Identity, event: Event, *, update_key: str | None = None,
-                     deliver: Deliver | None = None) -> list[Say]:
+    async def handle(
+        self,
+        who: Identity,
+        event: Event,
+        *,
+        update_key: str | None = None,
+        deliver: Deliver | None = None,
+    ) -> list[Say]:
         """Run `event` for `who` and return the messages to deliver.
 
         Updates of one learner are handled strictly one after another (in this process by a
@@ -97,9 +104,14 @@ class LessonService:
                 new_state, outputs = advance(self.library, state, event, ctx)
                 await record.save(new_state, outputs, now, resume_point(self.library, new_state))
                 replies: list[Say | Reply] = [
-                    out if isinstance(out, Say) else
-                    await carry_out(out, record, self.library, self.texts, new_state.locale, now)
-                    for out in outputs if isinstance(out, Say | Action)]
+                    out
+                    if isinstance(out, Say)
+                    else await carry_out(
+                        out, record, self.library, self.texts, new_state.locale, now
+                    )
+                    for out in outputs
+                    if isinstance(out, Say | Action)
+                ]
             return [reply if isinstance(reply, Say) else await reply() for reply in replies]
         except Exception:
             log.exception("failed to handle %r for %s:%s", event, who.channel, who.external_id)

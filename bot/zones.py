@@ -11,9 +11,16 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 COUNTRY_ZONES = {
-    "BN": "Asia/Brunei", "KH": "Asia/Phnom_Penh", "ID": "Asia/Jakarta", "LA": "Asia/Vientiane",
-    "MY": "Asia/Kuala_Lumpur", "MM": "Asia/Yangon", "PH": "Asia/Manila", "SG": "Asia/Singapore",
-    "TH": "Asia/Bangkok", "VN": "Asia/Ho_Chi_Minh",
+    "BN": "Asia/Brunei",
+    "KH": "Asia/Phnom_Penh",
+    "ID": "Asia/Jakarta",
+    "LA": "Asia/Vientiane",
+    "MY": "Asia/Kuala_Lumpur",
+    "MM": "Asia/Yangon",
+    "PH": "Asia/Manila",
+    "SG": "Asia/Singapore",
+    "TH": "Asia/Bangkok",
+    "VN": "Asia/Ho_Chi_Minh",
 }
 # Learners who didn't say where they are: UTC+7, the middle of the region's zones.
 DEFAULT_ZONE = "Asia/Bangkok"

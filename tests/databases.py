@@ -25,8 +25,10 @@ SERVER = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = SERVER.startswith("postgresql")
 
 needs_postgres = pytest.mark.skipif(
-    not ON_POSTGRES, reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql+asyncpg://"
-                            "postgres@127.0.0.1:5432/test (.ci/run does)")
+    not ON_POSTGRES,
+    reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql+asyncpg://"
+    "postgres@127.0.0.1:5432/test (.ci/run does)",
+)
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite itself")
 
 
@@ -63,8 +65,9 @@ async def _migrate(url: str) -> None:
 
 async def saved_step(url: str, external_id: str) -> str | None:
     """The step a learner's saved state is on (the JSON column reads back as text on SQLite)."""
-    [(state,)] = await rows(url, "SELECT state FROM learners WHERE external_id = :id",
-                            id=external_id)
+    [(state,)] = await rows(
+        url, "SELECT state FROM learners WHERE external_id = :id", id=external_id
+    )
     position = (state if isinstance(state, dict) else json.loads(state)).get("position")
     return str(position["step"]) if position else None
 

@@ -320,8 +320,9 @@ class FakeBotAPI:
             for key, value in (await request.post()).items():
                 if isinstance(value, web.FileField):
                     data = value.file.read()
-                    files[key] = UploadedFile(key, value.filename, len(data), value.content_type,
-                                              data)
+                    files[key] = UploadedFile(
+                        key, value.filename, len(data), value.content_type, data
+                    )
                 else:
                     raw[key] = value
         # Form values are all strings, and ptb JSON-encodes non-strings even in JSON bodies.

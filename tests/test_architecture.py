@@ -26,21 +26,28 @@ def modules(package: str) -> list[Path]:
 
 
 def forbidden(path: Path, prefixes: tuple[str, ...]) -> list[str]:
-    return [name for name in imports(path)
-            if any(name == p or name.startswith(p + ".") for p in prefixes)]
+    return [
+        name
+        for name in imports(path)
+        if any(name == p or name.startswith(p + ".") for p in prefixes)
+    ]
 
 
 @pytest.mark.parametrize("package", ["content", "engine"])
 def test_content_and_engine_stay_pure(package: str) -> None:
     bad = ("bot.store", "bot.channels", "sqlalchemy", *FRAMEWORKS)
-    assert {str(p.relative_to(BOT)): forbidden(p, bad) for p in modules(package)
-            if forbidden(p, bad)} == {}
+    assert {
+        str(p.relative_to(BOT)): forbidden(p, bad) for p in modules(package) if forbidden(p, bad)
+    } == {}
 
 
 def test_only_channels_import_a_telegram_framework() -> None:
     outside = [p for p in modules("") if "channels" not in p.relative_to(BOT).parts]
-    assert {str(p.relative_to(BOT)): forbidden(p, FRAMEWORKS) for p in outside
-            if forbidden(p, FRAMEWORKS)} == {}
+    assert {
+        str(p.relative_to(BOT)): forbidden(p, FRAMEWORKS)
+        for p in outside
+        if forbidden(p, FRAMEWORKS)
+    } == {}
 
 
 def test_store_does_not_import_channels() -> None:

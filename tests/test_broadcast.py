@@ -34,9 +34,16 @@ NOON = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # midday in every country we se
 
 
 def message(**extra: Any) -> BroadcastFile:
-    return BroadcastFile.model_validate({
-        "version": 1, "kind": "broadcast", "id": "test", "fallback_locale": "en",
-        "text": {"en": "Hello {first_name}", "th": "สวัสดี {first_name}"}, **extra})
+    return BroadcastFile.model_validate(
+        {
+            "version": 1,
+            "kind": "broadcast",
+            "id": "test",
+            "fallback_locale": "en",
+            "text": {"en": "Hello {first_name}", "th": "สวัสดี {first_name}"},
+            **extra,
+        }
+    )
 
 
 @pytest.fixture
@@ -48,10 +55,14 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 @pytest.fixture
 def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str) -> Settings:
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url,
+        _env_file=None,
+        bot_token=TOKEN,
+        telegram_api_url=fake.url,
         database_url=database_url,
-        lessons_dir=str(ROOT / "lessons"), locales_dir=str(ROOT / "locales"),
-        broadcast_rate=200.0)
+        lessons_dir=str(ROOT / "lessons"),
+        locales_dir=str(ROOT / "locales"),
+        broadcast_rate=200.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +71,14 @@ def library() -> Library:
 
 
 PEOPLE = [  # (telegram id, locale, country)
-    (101, "en", "PH"), (102, "th", "TH"), (103, "th", "TH"), (104, "vi", "VN"),
-    (105, "id", "ID"), (106, "en", None), (107, "th", "TH"), (108, "en", "MY"),
+    (101, "en", "PH"),
+    (102, "th", "TH"),
+    (103, "th", "TH"),
+    (104, "vi", "VN"),
+    (105, "id", "ID"),
+    (106, "en", None),
+    (107, "th", "TH"),
+    (108, "en", "MY"),
 ]
 
 
@@ -70,27 +87,52 @@ async def outbox(settings: Settings) -> AsyncIterator[Outbox]:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     async with engine.begin() as conn:
-        await conn.execute(insert(Learner), [
-            {"channel": "telegram", "external_id": str(uid), "first_name": f"P{uid}",
-             "locale": loc, "country": cc, "status": "active", "state": {}, "tags": [],
-             "created_at": NOON.replace(tzinfo=None), "last_active_at": NOON.replace(tzinfo=None)}
-            for uid, loc, cc in PEOPLE])
+        await conn.execute(
+            insert(Learner),
+            [
+                {
+                    "channel": "telegram",
+                    "external_id": str(uid),
+                    "first_name": f"P{uid}",
+                    "locale": loc,
+                    "country": cc,
+                    "status": "active",
+                    "state": {},
+                    "tags": [],
+                    "created_at": NOON.replace(tzinfo=None),
+                    "last_active_at": NOON.replace(tzinfo=None),
+                }
+                for uid, loc, cc in PEOPLE
+            ],
+        )
     yield Outbox(engine)
     await engine.dispose()
 
 
-async def send_all(settings: Settings, outbox: Outbox, library: Library, msg: BroadcastFile,
-                   segment: Segment | None = None, **sender: Any) -> int:
-    broadcast_id = await outbox.create(msg, segment or msg.segment, library, actor="test",
-                                       now=NOON)
+async def send_all(
+    settings: Settings,
+    outbox: Outbox,
+    library: Library,
+    msg: BroadcastFile,
+    segment: Segment | None = None,
+    **sender: Any,
+) -> int:
+    broadcast_id = await outbox.create(msg, segment or msg.segment, library, actor="test", now=NOON)
     started = time.monotonic()
 
     def midday() -> datetime:  # a clock that runs, from a time outside everyone's quiet hours
         return NOON + timedelta(seconds=time.monotonic() - started)
 
     async with open_deliverer(settings) as deliverer:
-        run = Sender(outbox, deliverer, library, rate=settings.broadcast_rate,
-                     clock=sender.pop("clock", midday), backoff=0.01, **sender)
+        run = Sender(
+            outbox,
+            deliverer,
+            library,
+            rate=settings.broadcast_rate,
+            clock=sender.pop("clock", midday),
+            backoff=0.01,
+            **sender,
+        )
         await run.run(broadcast_id)
     return broadcast_id
 
@@ -102,8 +144,9 @@ def texts_by_chat(fake: FakeBotAPI) -> dict[int, list[str]]:
     return found
 
 
-async def test_segment_and_locale_with_fallback(fake: FakeBotAPI, settings: Settings,
-                                                outbox: Outbox, library: Library) -> None:
+async def test_segment_and_locale_with_fallback(
+    fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library
+) -> None:
     segment = Segment(country=("TH", "VN"))
     broadcast_id = await send_all(settings, outbox, library, message(), segment)
     got = texts_by_chat(fake)
@@ -113,26 +156,42 @@ async def test_segment_and_locale_with_fallback(fake: FakeBotAPI, settings: Sett
     assert (await outbox.counts(broadcast_id))["sent"] == 4
 
 
-async def test_completed_and_active_segments(fake: FakeBotAPI, settings: Settings,
-                                             outbox: Outbox, library: Library) -> None:
+async def test_completed_and_active_segments(
+    fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library
+) -> None:
     course = library.course("relief")
     assert course is not None
     async with outbox.engine.begin() as conn:
-        learner = (await conn.execute(select(Learner.id).where(
-            Learner.external_id == "105"))).scalar_one()
-        await conn.execute(insert(LessonProgress), [
-            {"learner_id": learner, "course": "relief", "lesson": le.id, "status": "completed",
-             "score": 1, "total": 1, "started_at": NOON.replace(tzinfo=None),
-             "completed_at": NOON.replace(tzinfo=None)} for le in course.lessons])
+        learner = (
+            await conn.execute(select(Learner.id).where(Learner.external_id == "105"))
+        ).scalar_one()
+        await conn.execute(
+            insert(LessonProgress),
+            [
+                {
+                    "learner_id": learner,
+                    "course": "relief",
+                    "lesson": le.id,
+                    "status": "completed",
+                    "score": 1,
+                    "total": 1,
+                    "started_at": NOON.replace(tzinfo=None),
+                    "completed_at": NOON.replace(tzinfo=None),
+                }
+                for le in course.lessons
+            ],
+        )
     counted = await outbox.count_by_locale(Segment(completed="relief"), library, NOON)
     assert counted == {"id": 1}
-    counted = await outbox.count_by_locale(Segment(enrolled="relief", locale=("en",)),
-                                           library, NOON)
+    counted = await outbox.count_by_locale(
+        Segment(enrolled="relief", locale=("en",)), library, NOON
+    )
     assert counted == {}
 
 
 async def test_quiet_hours_defer_until_morning_unless_urgent(
-        fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library) -> None:
+    fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library
+) -> None:
     late = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 22:00 in Bangkok, 23:00 in Manila
     segment = Segment(country=("TH",))
     broadcast_id = await outbox.create(message(), segment, library, actor="t", now=late)
@@ -141,19 +200,26 @@ async def test_quiet_hours_defer_until_morning_unless_urgent(
         await run.run(broadcast_id)
     assert not fake.sent_messages()
     assert await outbox.next_due(broadcast_id) == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
-    urgent = await send_all(settings, outbox, library, message(urgent=True), segment,
-                            clock=lambda: late)
+    urgent = await send_all(
+        settings, outbox, library, message(urgent=True), segment, clock=lambda: late
+    )
     assert (await outbox.counts(urgent))["sent"] == 3
 
 
-async def test_429_pauses_all_sending(fake: FakeBotAPI, settings: Settings, outbox: Outbox,
-                                      library: Library) -> None:
+async def test_429_pauses_all_sending(
+    fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library
+) -> None:
     fake.fail_next("sendMessage", 429, retry_after=1)
     broadcast_id = await send_all(settings, outbox, library, message())
     calls = fake.calls_of("sendMessage")
     refused = next(c for c in calls if c.status == 429)
-    retried = next(c for c in calls if c.status == 200 and c.time > refused.time
-                   and c.params["chat_id"] == refused.params["chat_id"])
+    retried = next(
+        c
+        for c in calls
+        if c.status == 200
+        and c.time > refused.time
+        and c.params["chat_id"] == refused.params["chat_id"]
+    )
     assert retried.time - refused.time >= 0.9
     # Sends already on the wire when the 429 came back arrive within milliseconds; every send
     # started after it waits out the pause, whichever chat it is for.
@@ -163,7 +229,8 @@ async def test_429_pauses_all_sending(fake: FakeBotAPI, settings: Settings, outb
 
 
 async def test_5xx_is_retried_then_fails_with_the_reason(
-        fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library) -> None:
+    fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library
+) -> None:
     fake.fail_next("sendMessage", 502, "Bad Gateway", times=2)
     broadcast_id = await send_all(settings, outbox, library, message())
     assert (await outbox.counts(broadcast_id))["sent"] == len(PEOPLE)
@@ -173,12 +240,14 @@ async def test_5xx_is_retried_then_fails_with_the_reason(
     counts = await outbox.counts(broadcast_id)
     assert counts["failed"] == len(PEOPLE)
     reasons = await outbox.failure_reasons(broadcast_id)
-    assert reasons and all(r.startswith("gave up after 3 tries:") and "Internal Server Error" in r
-                           for r in reasons)
+    assert reasons and all(
+        r.startswith("gave up after 3 tries:") and "Internal Server Error" in r for r in reasons
+    )
 
 
-async def test_blocked_and_missing_chats(fake: FakeBotAPI, settings: Settings, outbox: Outbox,
-                                         library: Library) -> None:
+async def test_blocked_and_missing_chats(
+    fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library
+) -> None:
     fake.block_chat(102)
     fake.chat_not_found(103)
     broadcast_id = await send_all(settings, outbox, library, message())
@@ -186,17 +255,20 @@ async def test_blocked_and_missing_chats(fake: FakeBotAPI, settings: Settings, o
     assert (counts["sent"], counts["blocked"], counts["failed"]) == (len(PEOPLE) - 2, 1, 1)
     assert len([c for c in fake.calls_of("sendMessage") if c.status == 403]) == 1  # no retry
     async with outbox.engine.connect() as conn:
-        status = (await conn.execute(select(Learner.status).where(
-            Learner.external_id == "102"))).scalar_one()
+        status = (
+            await conn.execute(select(Learner.status).where(Learner.external_id == "102"))
+        ).scalar_one()
     assert status == "blocked"
     report = io.StringIO()
     assert await outbox.write_failures(broadcast_id, report) == 2
     assert report.getvalue().splitlines()[0] == (
-        "telegram_id,locale,country,status,attempts,reason")
+        "telegram_id,locale,country,status,attempts,reason"
+    )
 
 
-async def test_cancel_skips_the_rest(fake: FakeBotAPI, settings: Settings, outbox: Outbox,
-                                     library: Library) -> None:
+async def test_cancel_skips_the_rest(
+    fake: FakeBotAPI, settings: Settings, outbox: Outbox, library: Library
+) -> None:
     later = message(schedule={"at": "2026-12-25T09:00:00+07:00"})
     broadcast_id = await outbox.create(later, later.segment, library, actor="t", now=NOON)
     assert await outbox.cancel(broadcast_id, "t", NOON) == len(PEOPLE)
@@ -204,30 +276,58 @@ async def test_cancel_skips_the_rest(fake: FakeBotAPI, settings: Settings, outbo
     assert counts["skipped"] == len(PEOPLE) and counts["pending"] == 0
 
 
-async def test_killed_send_resumes_with_nothing_lost(fake: FakeBotAPI, settings: Settings,
-                                                     tmp_path: Path, library: Library) -> None:
+async def test_killed_send_resumes_with_nothing_lost(
+    fake: FakeBotAPI, settings: Settings, tmp_path: Path, library: Library
+) -> None:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     people = 120
     async with engine.begin() as conn:
-        await conn.execute(insert(Learner), [
-            {"channel": "telegram", "external_id": str(5000 + i), "first_name": "P",
-             "locale": "en", "country": "TH", "status": "active", "state": {}, "tags": [],
-             "created_at": NOON.replace(tzinfo=None), "last_active_at": NOON.replace(tzinfo=None)}
-            for i in range(people)])
+        await conn.execute(
+            insert(Learner),
+            [
+                {
+                    "channel": "telegram",
+                    "external_id": str(5000 + i),
+                    "first_name": "P",
+                    "locale": "en",
+                    "country": "TH",
+                    "status": "active",
+                    "state": {},
+                    "tags": [],
+                    "created_at": NOON.replace(tzinfo=None),
+                    "last_active_at": NOON.replace(tzinfo=None),
+                }
+                for i in range(people)
+            ],
+        )
     await engine.dispose()
     fake.block_chat(5003)
     file = tmp_path / "alert.yaml"
-    file.write_text("version: 1\nkind: broadcast\nid: alert\nurgent: true\n"
-                    "text: {en: 'Scam alert {first_name}'}\n")
-    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url,
-           "DATABASE_URL": settings.database_url, "LESSONS_DIR": settings.lessons_dir,
-           "BROADCAST_RATE": "40"}
+    file.write_text(
+        "version: 1\nkind: broadcast\nid: alert\nurgent: true\n"
+        "text: {en: 'Scam alert {first_name}'}\n"
+    )
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake.url,
+        "DATABASE_URL": settings.database_url,
+        "LESSONS_DIR": settings.lessons_dir,
+        "BROADCAST_RATE": "40",
+    }
 
     async def lessonbot(*args: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
 
     proc = await lessonbot("broadcast", "send", str(file), "--yes")
     deadline = time.monotonic() + 60

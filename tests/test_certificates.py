@@ -104,8 +104,16 @@ SAMPLES: dict[str, CertificateText] = {
 
 #: Which family must draw each script's own letters.
 SCRIPT_OF_SAMPLE: dict[str, Family] = {
-    "en": LATIN, "vi": LATIN, "fil": LATIN, "ms": LATIN, "id": LATIN,
-    "th": THAI, "th-mixed": THAI, "km": KHMER, "lo": LAO, "my": MYANMAR,
+    "en": LATIN,
+    "vi": LATIN,
+    "fil": LATIN,
+    "ms": LATIN,
+    "id": LATIN,
+    "th": THAI,
+    "th-mixed": THAI,
+    "km": KHMER,
+    "lo": LAO,
+    "my": MYANMAR,
 }
 
 FIELDS = ("heading", "name", "statement", "course", "date", "verify", "issuer")
@@ -127,8 +135,7 @@ def glyph_bitmap(family: Family, text: str) -> bytes:
     """``text`` drawn alone with the family's regular font, as raw 8-bit pixels."""
     font = pil_font(family, Weight.REGULAR, GLYPH_SIZE)
     image = Image.new("L", (GLYPH_SIZE * 5, GLYPH_SIZE * 4), 0)
-    ImageDraw.Draw(image).text((GLYPH_SIZE, GLYPH_SIZE * 3), text, font=font, fill=255,
-                               anchor="ls")
+    ImageDraw.Draw(image).text((GLYPH_SIZE, GLYPH_SIZE * 3), text, font=font, fill=255, anchor="ls")
     return image.tobytes()
 
 
@@ -170,9 +177,11 @@ def test_sample_renders_without_tofu(key: str, tmp_path: Path) -> None:
 
     image = open_png(data)
     assert (image.format, image.size, image.mode) == ("PNG", (WIDTH, HEIGHT), "RGB")
-    assert {name: missing_glyphs(value) for name, value in zip(FIELDS, fields(sample),
-                                                               strict=True)
-            if missing_glyphs(value)} == {}
+    assert {
+        name: missing_glyphs(value)
+        for name, value in zip(FIELDS, fields(sample), strict=True)
+        if missing_glyphs(value)
+    } == {}
 
     by_family = chars_by_family(fields(sample))
     assert SCRIPT_OF_SAMPLE[key] in by_family
@@ -191,8 +200,13 @@ def test_tofu_check_fails_with_the_wrong_font(key: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "family"),
-    [("ประกาศนียบัตร", THAI), ("វិញ្ញាបនបត្រ", KHMER), ("ໃບຢັ້ງຢືນ", LAO),
-     ("အောင်လက်မှတ်", MYANMAR), ("Nguyễn Thị Hồng", LATIN)],
+    [
+        ("ประกาศนียบัตร", THAI),
+        ("វិញ្ញាបនបត្រ", KHMER),
+        ("ໃບຢັ້ງຢືນ", LAO),
+        ("အောင်လက်မှတ်", MYANMAR),
+        ("Nguyễn Thị Hồng", LATIN),
+    ],
 )
 def test_each_script_goes_to_its_own_font(text: str, family: Family) -> None:
     assert split_runs(text) == [Run(family, text)]
@@ -200,7 +214,9 @@ def test_each_script_goes_to_its_own_font(text: str, family: Family) -> None:
 
 def test_mixed_line_is_split_into_script_runs() -> None:
     assert split_runs("สมศรี (Somsri) ใจดี") == [
-        Run(THAI, "สมศรี "), Run(LATIN, "(Somsri) "), Run(THAI, "ใจดี"),
+        Run(THAI, "สมศรี "),
+        Run(LATIN, "(Somsri) "),
+        Run(THAI, "ใจดี"),
     ]
     # Latin digits and code inside Burmese go to NotoSans; Burmese stays whole.
     runs = split_runs(f"အတည်ပြုကုဒ်: {CODE}")
@@ -240,8 +256,9 @@ def test_complex_scripts_are_shaped_by_raqm(text: str, family: Family) -> None:
 
     def draw(font: ImageFont.FreeTypeFont) -> bytes:
         image = Image.new("L", (GLYPH_SIZE * 6, GLYPH_SIZE * 4), 0)
-        ImageDraw.Draw(image).text((GLYPH_SIZE, GLYPH_SIZE * 3), text, font=font, fill=255,
-                                   anchor="ls")
+        ImageDraw.Draw(image).text(
+            (GLYPH_SIZE, GLYPH_SIZE * 3), text, font=font, fill=255, anchor="ls"
+        )
         return image.tobytes()
 
     assert draw(raqm) != draw(basic)

@@ -11,12 +11,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def chat(tmp_path: Path, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
-           "LESSONS_DIR": str(ROOT / "lessons"), "LOCALES_DIR": str(ROOT / "locales")}
-    return subprocess.run([sys.executable, "-m", "bot", "chat", "--learner", "Ana", "--lang",
-                           "en", *args],
-                          input=stdin, capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=60, check=False)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
+        "LESSONS_DIR": str(ROOT / "lessons"),
+        "LOCALES_DIR": str(ROOT / "locales"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--learner", "Ana", "--lang", "en", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_leave_and_resume_at_the_same_step(tmp_path: Path) -> None:

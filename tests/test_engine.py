@@ -16,26 +16,55 @@ from bot.engine.tokens import step_token
 
 def lesson_from(data: dict[str, Any], course: str = "c") -> LoadedLesson:
     base = {"version": 1, "kind": "lesson", "id": "l", "title": "L", "minutes": 3}
-    return LoadedLesson.build(course, Lesson.model_validate({**base, **data}),
-                              f"lessons/{course}/01-l.yaml", repr(data).encode())
+    return LoadedLesson.build(
+        course,
+        Lesson.model_validate({**base, **data}),
+        f"lessons/{course}/01-l.yaml",
+        repr(data).encode(),
+    )
 
 
 def library_of(*lessons: LoadedLesson) -> Library:
     from bot.content.model import Course
 
-    course = Course.model_validate({"version": 1, "kind": "course", "id": "c", "title": "C",
-                                    "description": "d", "lessons": [le.id for le in lessons]})
+    course = Course.model_validate(
+        {
+            "version": 1,
+            "kind": "course",
+            "id": "c",
+            "title": "C",
+            "description": "d",
+            "lessons": [le.id for le in lessons],
+        }
+    )
     return Library((LoadedCourse(course, "lessons/c/course.yaml", lessons),))
 
 
-QUIZ = lesson_from({"steps": [
-    {"id": "intro", "type": "message", "text": "Hello {first_name}"},
-    {"id": "q", "type": "question", "text": "2+2?", "correct": "b", "retry": True,
-     "options": [{"id": "a", "text": "3", "feedback": "Count again."},
-                 {"id": "b", "text": "4"}]},
-    {"id": "id-only", "type": "message", "text": "Indonesia tip", "when": {"country": "ID"}},
-    {"id": "done", "type": "end", "text": "Bye"},
-]})
+QUIZ = lesson_from(
+    {
+        "steps": [
+            {"id": "intro", "type": "message", "text": "Hello {first_name}"},
+            {
+                "id": "q",
+                "type": "question",
+                "text": "2+2?",
+                "correct": "b",
+                "retry": True,
+                "options": [
+                    {"id": "a", "text": "3", "feedback": "Count again."},
+                    {"id": "b", "text": "4"},
+                ],
+            },
+            {
+                "id": "id-only",
+                "type": "message",
+                "text": "Indonesia tip",
+                "when": {"country": "ID"},
+            },
+            {"id": "done", "type": "end", "text": "Bye"},
+        ]
+    }
+)
 LIB = library_of(QUIZ)
 
 
@@ -84,10 +113,19 @@ def test_stale_button_reshows_current_step() -> None:
     assert "2+2?" in texts(outputs)
 
 
-@pytest.mark.parametrize("token", [
-    "o:xxxxxxxx:yyyy:b:zzzz", "garbage", "", "c:nope", "l:nope", "o::::", "g:xx",
-    step_token(QUIZ, "done", "n"),  # a step the learner has not reached
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "o:xxxxxxxx:yyyy:b:zzzz",
+        "garbage",
+        "",
+        "c:nope",
+        "l:nope",
+        "o::::",
+        "g:xx",
+        step_token(QUIZ, "done", "n"),  # a step the learner has not reached
+    ],
+)
 def test_forged_button_never_moves_learner(token: str) -> None:
     state = started()
     after, outputs = advance(LIB, state, Press(token))
@@ -106,11 +144,15 @@ def test_content_edit_makes_old_buttons_stale() -> None:
 
 def test_deleted_step_lands_on_nearest() -> None:
     state, _ = advance(LIB, started(), Text("next"))  # at "q", index 1
-    shorter = lesson_from({"steps": [
-        {"id": "intro", "type": "message", "text": "Hello"},
-        {"id": "new", "type": "message", "text": "Replacement"},
-        {"id": "done", "type": "end", "text": "Bye"},
-    ]})
+    shorter = lesson_from(
+        {
+            "steps": [
+                {"id": "intro", "type": "message", "text": "Hello"},
+                {"id": "new", "type": "message", "text": "Replacement"},
+                {"id": "done", "type": "end", "text": "Bye"},
+            ]
+        }
+    )
     after, outputs = advance(library_of(shorter), state, Command("continue"))
     assert after.position is not None and after.position.step == "new"
     assert "Replacement" in texts(outputs)
@@ -134,10 +176,20 @@ def test_unknown_command_and_help() -> None:
 
 
 def test_input_validation_reprompts() -> None:
-    lesson = lesson_from({"steps": [
-        {"id": "phone", "type": "input", "text": "Phone?", "field": "phone", "validate": "phone"},
-        {"id": "done", "type": "end", "text": "Saved {phone}"},
-    ]})
+    lesson = lesson_from(
+        {
+            "steps": [
+                {
+                    "id": "phone",
+                    "type": "input",
+                    "text": "Phone?",
+                    "field": "phone",
+                    "validate": "phone",
+                },
+                {"id": "done", "type": "end", "text": "Saved {phone}"},
+            ]
+        }
+    )
     lib = library_of(lesson)
     state, _ = advance(lib, LearnerState(onboarding=""), Start("c"))
     state, outputs = advance(lib, state, Text("call me"))
@@ -147,22 +199,35 @@ def test_input_validation_reprompts() -> None:
     assert "Saved +6281234567890" in texts(outputs)[0]
 
 
-@pytest.mark.parametrize(("typed", "number"), [
-    ("3", 3), ("３", 3), ("๓", 3), ("៣", 3), ("໓", 3), ("၃", 3), (" 2. ", 2), ("x", None),
-])
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [
+        ("3", 3),
+        ("３", 3),
+        ("๓", 3),
+        ("៣", 3),
+        ("໓", 3),
+        ("၃", 3),
+        (" 2. ", 2),
+        ("x", None),
+    ],
+)
 def test_numbers_in_every_script(typed: str, number: int | None) -> None:
     assert as_number(typed) == number
 
 
-@pytest.mark.parametrize(("typed", "labels", "index"), [
-    ("tiep tuc", ["Quay lại", "Tiếp tục"], 1),
-    ("  SELANJUTNYA ", ["Selanjutnya"], 0),
-    ("ต่อไป", ["ย้อนกลับ", "ต่อ ไป"], 1),
-    ("ต่อไป", ["ตอไป"], None),  # Thai tone marks are part of the word
-    ("ဆက်\u200bလုပ်ပါ", ["ဆက်လုပ်ပါ"], 0),  # a zero-width space from a Burmese keyboard
-    ("បន្ត", ["បន្ត"], 0),
-    ("ຕໍ່ໄປ", ["ຕໍ່ໄປ"], 0),
-])
+@pytest.mark.parametrize(
+    ("typed", "labels", "index"),
+    [
+        ("tiep tuc", ["Quay lại", "Tiếp tục"], 1),
+        ("  SELANJUTNYA ", ["Selanjutnya"], 0),
+        ("ต่อไป", ["ย้อนกลับ", "ต่อ ไป"], 1),
+        ("ต่อไป", ["ตอไป"], None),  # Thai tone marks are part of the word
+        ("ဆက်\u200bလုပ်ပါ", ["ဆက်လုပ်ပါ"], 0),  # a zero-width space from a Burmese keyboard
+        ("បន្ត", ["បន្ត"], 0),
+        ("ຕໍ່ໄປ", ["ຕໍ່ໄປ"], 0),
+    ],
+)
 def test_label_matching(typed: str, labels: list[str], index: int | None) -> None:
     assert match_label(typed, labels) == index
 

@@ -28,8 +28,9 @@ async def service(tmp_path: Path, library: Any, database_url: str):  # type: ign
 
 
 @needs_postgres
-async def test_connection_dropped_mid_transaction(service: LessonService,
-                                                  database_url: str) -> None:
+async def test_connection_dropped_mid_transaction(
+    service: LessonService, database_url: str
+) -> None:
     await service.handle(ANA, Start("online-safety"))
     await service.handle(ANA, Text("No, just the lessons"))
     before = await saved_step(database_url, ANA.external_id)
@@ -58,20 +59,25 @@ async def test_connection_dropped_mid_transaction(service: LessonService,
 
 @sqlite_only
 async def test_sqlite_writers_from_two_engines_wait_instead_of_failing(
-        library: Any, database_url: str, tmp_path: Path) -> None:
+    library: Any, database_url: str, tmp_path: Path
+) -> None:
     """Two engines (as two processes would have) write at once; SQLite has one writer, so
     one waits for the lock (busy timeout) rather than failing with "database is locked"."""
     catalogs = Catalogs(tmp_path / "no-locales")
     engines = [create_engine(database_url) for _ in range(2)]
-    services = [LessonService(library, LearnerStore(e), catalogs, catalogs.languages())
-                for e in engines]
+    services = [
+        LessonService(library, LearnerStore(e), catalogs, catalogs.languages()) for e in engines
+    ]
     # A third connection holds the write lock for a moment while both services write.
     blocker = create_engine(database_url)
     async with blocker.begin() as conn:
         await conn.execute(text("UPDATE learners SET locale = locale"))
-        pending = [asyncio.ensure_future(s.handle(Identity("test", str(n), first_name="P"),
-                                                  Start("online-safety")))
-                   for n, s in enumerate(services * 10)]
+        pending = [
+            asyncio.ensure_future(
+                s.handle(Identity("test", str(n), first_name="P"), Start("online-safety"))
+            )
+            for n, s in enumerate(services * 10)
+        ]
         await asyncio.sleep(0.5)
     replies = await asyncio.gather(*pending)
     assert all(r and r[0].text != SORRY for r in replies)

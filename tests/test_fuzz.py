@@ -41,19 +41,52 @@ CATALOGS = Catalogs(ROOT / "locales")
 # and joiners, emoji, control characters, and sometimes a lot of it.
 SCRIPTS = "ก่ข้ ក្ញ ກ່ ကြ် ệ ñ שָׁלוֹם مرحبا 👩🏽‍🌾🇹🇭 \u200b\u200c\u200d\u2066\u202e \x00\x07 ０１２"
 texts = st.one_of(
-    st.text(alphabet=st.sampled_from(SCRIPTS + string.ascii_letters + string.digits + " /"),
-            max_size=60),
+    st.text(
+        alphabet=st.sampled_from(SCRIPTS + string.ascii_letters + string.digits + " /"), max_size=60
+    ),
     st.text(max_size=200),
-    st.sampled_from(["1", "2", "next", "Yes, ask me", "No, just the lessons", "/start",
-                     "/start online-safety", "/continue", "/delete", "/mydata", "/verify",
-                     "/verify AAAA-BBBB", "/stop", "/progress", "/language", "/help"]),
-    st.builds(lambda s, n: s * n, st.sampled_from(["ก", "a", "😀", "\u200b"]),
-              st.integers(1000, 6000)),
+    st.sampled_from(
+        [
+            "1",
+            "2",
+            "next",
+            "Yes, ask me",
+            "No, just the lessons",
+            "/start",
+            "/start online-safety",
+            "/continue",
+            "/delete",
+            "/mydata",
+            "/verify",
+            "/verify AAAA-BBBB",
+            "/stop",
+            "/progress",
+            "/language",
+            "/help",
+        ]
+    ),
+    st.builds(
+        lambda s, n: s * n, st.sampled_from(["ก", "a", "😀", "\u200b"]), st.integers(1000, 6000)
+    ),
 )
 forged = st.one_of(
     st.text(max_size=80),
-    st.sampled_from(["m:menu", "m:delete", "q:erase", "q:first-name", "p:gender=woman",
-                     "p:consent=yes", "g:th", "k:TH", "c:zzzz", "l:", "o:a:b:c:d", "a:x"]),
+    st.sampled_from(
+        [
+            "m:menu",
+            "m:delete",
+            "q:erase",
+            "q:first-name",
+            "p:gender=woman",
+            "p:consent=yes",
+            "g:th",
+            "k:TH",
+            "c:zzzz",
+            "l:",
+            "o:a:b:c:d",
+            "a:x",
+        ]
+    ),
 )
 
 
@@ -75,8 +108,7 @@ class Recorder:
         self.next_id += 1
         return Sent(self.next_id)
 
-    async def send_media(self, chat_id: int, kind: str, file_id: str | None,
-                         path: str) -> Sent:
+    async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
         return Sent(self.next_id, "file")
 
     async def send_upload(self, chat_id: int, kind: str, filename: str, data: bytes) -> Sent:
@@ -89,8 +121,7 @@ class Recorder:
     async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
         return None
 
-    async def set_commands(self, commands: list[tuple[str, str]],
-                           language: str | None) -> None:
+    async def set_commands(self, commands: list[tuple[str, str]], language: str | None) -> None:
         return None
 
     async def set_menu_button(self) -> None:
@@ -111,11 +142,30 @@ class Step:
     update_id: int
 
 
-steps = st.lists(st.builds(
-    Step, st.sampled_from([11, 12]),
-    st.sampled_from(["text", "text", "text", "callback", "replay", "signed", "signed", "other",
-                     "edited", "group"]),
-    st.one_of(texts, forged), st.integers(1, 40)), min_size=1, max_size=25)
+steps = st.lists(
+    st.builds(
+        Step,
+        st.sampled_from([11, 12]),
+        st.sampled_from(
+            [
+                "text",
+                "text",
+                "text",
+                "callback",
+                "replay",
+                "signed",
+                "signed",
+                "other",
+                "edited",
+                "group",
+            ]
+        ),
+        st.one_of(texts, forged),
+        st.integers(1, 40),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 async def drive(library: Library, db: Path, plan: list[Step]) -> Recorder:
@@ -128,26 +178,53 @@ async def drive(library: Library, db: Path, plan: list[Step]) -> Recorder:
     seen: list[Incoming] = []
     try:
         for step in plan:
-            buttons = [data for chat, _, kb in api.sent if chat == step.user
-                       for row in kb or [] for _, data in row]
+            buttons = [
+                data
+                for chat, _, kb in api.sent
+                if chat == step.user
+                for row in kb or []
+                for _, data in row
+            ]
             if step.kind == "replay" and seen:
                 update = seen[step.update_id % len(seen)]  # Telegram delivering one again
             elif step.kind == "signed" and buttons:
                 data = buttons[step.update_id % len(buttons)]  # any button shown so far
-                update = Incoming(step.update_id, "callback", step.user, step.user,
-                                  text=data, callback_id="1", message_id=1)
+                update = Incoming(
+                    step.update_id,
+                    "callback",
+                    step.user,
+                    step.user,
+                    text=data,
+                    callback_id="1",
+                    message_id=1,
+                )
             elif step.kind == "callback":  # forged, or signed for somebody else
                 data = step.payload if step.update_id % 2 else sign(key, 99, "m:delete")
-                update = Incoming(step.update_id, "callback", step.user, step.user,
-                                  text=data, callback_id="1", message_id=1)
+                update = Incoming(
+                    step.update_id,
+                    "callback",
+                    step.user,
+                    step.user,
+                    text=data,
+                    callback_id="1",
+                    message_id=1,
+                )
             elif step.kind in ("other", "edited"):
                 update = Incoming(step.update_id, step.kind, step.user, step.user)  # type: ignore[arg-type]
             elif step.kind == "group":
-                update = Incoming(step.update_id, "text", step.user, -100, "group",
-                                  text=step.payload)
+                update = Incoming(
+                    step.update_id, "text", step.user, -100, "group", text=step.payload
+                )
             else:
-                update = Incoming(step.update_id, "text", step.user, step.user,
-                                  first_name="<Fuzz>", language="th", text=step.payload)
+                update = Incoming(
+                    step.update_id,
+                    "text",
+                    step.user,
+                    step.user,
+                    first_name="<Fuzz>",
+                    language="th",
+                    text=step.payload,
+                )
             seen.append(update)
             await bridge.handle(update)
     finally:
@@ -157,16 +234,17 @@ async def drive(library: Library, db: Path, plan: list[Step]) -> Recorder:
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=steps)
-def test_hostile_updates_never_break_the_bot(plan: list[Step], library: Library,
-                                             tmp_path: Path,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_hostile_updates_never_break_the_bot(
+    plan: list[Step], library: Library, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     db = tmp_path / f"fuzz-{abs(hash(tuple(plan)))}.db"
     caplog.clear()
     with caplog.at_level(logging.ERROR):
         api = asyncio.run(drive(library, db, plan))
     # Recorder asserted every message's length, HTML and button data as it was sent.
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
-        r.getMessage() for r in caplog.records]
+        r.getMessage() for r in caplog.records
+    ]
     apologies = {CATALOGS.ui(loc, SORRY) for loc in CATALOGS.languages()}
     assert not [text for _, text, _ in api.sent if text in apologies]  # nothing failed inside
     assert all("Traceback" not in text for _, text, _ in api.sent)
@@ -185,8 +263,10 @@ events = st.one_of(
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(plan=st.lists(events, min_size=1, max_size=60),
-       locale=st.sampled_from(["en", "th", "my", "km", "vi"]))
+@given(
+    plan=st.lists(events, min_size=1, max_size=60),
+    locale=st.sampled_from(["en", "th", "my", "km", "vi"]),
+)
 def test_engine_invariants(plan: list[Any], locale: str, library: Library) -> None:
     """A learner is always at a valid step, never loses a completed lesson (the engine never
     resets; /delete is an action for the store), and every output fits Telegram."""
@@ -240,8 +320,13 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
             lines[i] = lines[i].lstrip()
         elif how == "junk":
             at = draw(st.integers(0, len(lines[i])))
-            junk = draw(st.text(alphabet=st.sampled_from(list(":-[]{}&*!|>'\"#%@`\t") +
-                                                         list(SCRIPTS)), min_size=1, max_size=6))
+            junk = draw(
+                st.text(
+                    alphabet=st.sampled_from(list(":-[]{}&*!|>'\"#%@`\t") + list(SCRIPTS)),
+                    min_size=1,
+                    max_size=6,
+                )
+            )
             lines[i] = lines[i][:at] + junk + lines[i][at:]
         elif how == "cut":
             lines = lines[:i]

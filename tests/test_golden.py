@@ -41,13 +41,18 @@ class _Dumper(yaml.SafeDumper):
     """Multi-line texts as `|` blocks, so transcript diffs read like the lessons."""
 
 
-_Dumper.add_representer(str, lambda d, s: d.represent_scalar(
-    "tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+_Dumper.add_representer(
+    str,
+    lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None),
+)
 
 
 def replay(library: Any, case: dict[str, Any]) -> list[dict[str, Any]]:
-    state = LearnerState(locale=case.get("locale", "en"), fields=dict(case.get("fields", {})),
-                         onboarding=case.get("onboarding", ""))
+    state = LearnerState(
+        locale=case.get("locale", "en"),
+        fields=dict(case.get("fields", {})),
+        onboarding=case.get("onboarding", ""),
+    )
     catalogs = Catalogs(ROOT / "locales")
     ctx = Context(now=CLOCK, texts=catalogs, languages=catalogs.languages())
     buttons: list[tuple[str, str]] = []
@@ -60,11 +65,22 @@ def replay(library: Any, case: dict[str, Any]) -> list[dict[str, Any]]:
         state, outputs = advance(library, state, _event(line, buttons), ctx)
         said = [o for o in outputs if isinstance(o, Say)]
         buttons = [(b.label, b.token) for s in said for row in s.buttons for b in row]
-        transcript.append({
-            "in": line,
-            "out": [{"text": s.text, **({"buttons": [[b.label for b in row] for row in s.buttons]}
-                                        if s.buttons else {})} for s in said],
-        })
+        transcript.append(
+            {
+                "in": line,
+                "out": [
+                    {
+                        "text": s.text,
+                        **(
+                            {"buttons": [[b.label for b in row] for row in s.buttons]}
+                            if s.buttons
+                            else {}
+                        ),
+                    }
+                    for s in said
+                ],
+            }
+        )
     return transcript
 
 
@@ -74,12 +90,14 @@ def test_transcript(path: Path, library: Any, update_goldens: bool) -> None:
     actual = replay(library, case)
     if update_goldens:
         case["transcript"] = actual
-        path.write_text(yaml.dump(case, Dumper=_Dumper, allow_unicode=True, sort_keys=False,
-                                  width=100),
-                        encoding="utf-8")
+        path.write_text(
+            yaml.dump(case, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100),
+            encoding="utf-8",
+        )
         return
     assert actual == case.get("transcript"), (
-        f"{path.name} differs; if the change is intended, run pytest --update-goldens")
+        f"{path.name} differs; if the change is intended, run pytest --update-goldens"
+    )
 
 
 def test_every_shipped_lesson_has_a_transcript(library: Any) -> None:

@@ -21,8 +21,12 @@ CTX = "online-safety/spot-the-scam/hello/button"
 
 
 def pybabel(*args: str, cwd: Path) -> None:
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], cwd=cwd,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
@@ -37,8 +41,18 @@ def project(tmp_path: Path) -> Path:
 def init_catalog(project: Path, locale: str) -> Path:
     """Extract the lessons and start `locale`'s catalog, as the README's commands do."""
     pybabel("extract", "-F", "babel.cfg", "-o", "locales/lessons.pot", ".", cwd=project)
-    pybabel("init", "-i", "locales/lessons.pot", "-d", "locales", "-D", "lessons", "-l", locale,
-            cwd=project)
+    pybabel(
+        "init",
+        "-i",
+        "locales/lessons.pot",
+        "-d",
+        "locales",
+        "-D",
+        "lessons",
+        "-l",
+        locale,
+        cwd=project,
+    )
     return project / f"locales/{locale}/LC_MESSAGES/lessons.po"
 
 
@@ -62,8 +76,12 @@ def test_extract_update_compile_then_the_bot_speaks_thai(project: Path) -> None:
     library, _ = load_library(project / "lessons")
     catalogs = Catalogs(project / "locales")
     state = LearnerState(locale="th", onboarding="", fields={"first_name": "Ana"})
-    _, outputs = advance(library, state, Start("online-safety"),
-                         Context(texts=catalogs, languages=catalogs.languages()))
+    _, outputs = advance(
+        library,
+        state,
+        Start("online-safety"),
+        Context(texts=catalogs, languages=catalogs.languages()),
+    )
     labels = [b.label for o in outputs if isinstance(o, Say) for row in o.buttons for b in row]
     assert labels == ["ดูตัวอย่าง"]
     assert "th" in catalogs.languages() and catalogs.languages()["th"] == "ไทย"
@@ -84,7 +102,8 @@ def test_changed_source_goes_fuzzy_keeps_showing_and_lint_reports_it(project: Pa
     problems, coverage = lint([str(project / "locales")], str(project / "lessons"))
     fuzzy = [d for d in problems if "fuzzy" in d.message]
     assert [(Path(d.path).name, d.line, str(d.severity)) for d in fuzzy] == [
-        ("lessons.po", entry.lineno, "warning")]
+        ("lessons.po", entry.lineno, "warning")
+    ]
     assert coverage[0].fuzzy == 1
 
 
@@ -111,21 +130,39 @@ def test_linting_one_locale_folder_checks_only_its_catalogs(project: Path) -> No
     assert not [d for d in problems if d.severity == "error"] and len(coverage) == 1
 
 
-@pytest.mark.parametrize(("hint", "locale"), [
-    ("in", "id"), ("id-ID", "id"), ("tl", "fil"), ("fil", "fil"), ("ms-MY", "ms"),
-    ("th_TH", "th"), ("vi", "vi"), ("km", "km"), ("lo", "lo"), ("my", "my"), ("en-GB", "en"),
-    ("fr", "en"), ("", "en"),
-])
+@pytest.mark.parametrize(
+    ("hint", "locale"),
+    [
+        ("in", "id"),
+        ("id-ID", "id"),
+        ("tl", "fil"),
+        ("fil", "fil"),
+        ("ms-MY", "ms"),
+        ("th_TH", "th"),
+        ("vi", "vi"),
+        ("km", "km"),
+        ("lo", "lo"),
+        ("my", "my"),
+        ("en-GB", "en"),
+        ("fr", "en"),
+        ("", "en"),
+    ],
+)
 def test_telegram_language_codes_map_to_shipped_locales(hint: str, locale: str) -> None:
     shipped = ["en", "id", "ms", "th", "vi", "fil", "km", "lo", "my"]
     assert negotiate(hint, shipped, "en") == locale
 
 
-@pytest.mark.parametrize(("zawgyi", "unicode"), [
-    ("\u103b\u1019\u1014\u1039\u1019\u102c", "မြန်မာ"),  # "Myanmar" as Zawgyi keyboards type it
-    ("\u1031\u1000\u103a\u1038\u1007\u1030\u1038\u1010\u1004\u1039\u1015\u102b\u1010\u101a\u1039",
-     "ကျေးဇူးတင်ပါတယ်"),  # "thank you"
-])
+@pytest.mark.parametrize(
+    ("zawgyi", "unicode"),
+    [
+        ("\u103b\u1019\u1014\u1039\u1019\u102c", "မြန်မာ"),  # "Myanmar" as Zawgyi keyboards type it
+        (
+            "\u1031\u1000\u103a\u1038\u1007\u1030\u1038\u1010\u1004\u1039\u1015\u102b\u1010\u101a\u1039",
+            "ကျေးဇူးတင်ပါတယ်",
+        ),  # "thank you"
+    ],
+)
 def test_zawgyi_is_converted(zawgyi: str, unicode: str) -> None:
     assert to_unicode(zawgyi) == unicode
 
@@ -135,10 +172,12 @@ def test_unicode_and_other_scripts_are_left_alone(text: str) -> None:
     assert to_unicode(text) == text
 
 
-@pytest.mark.parametrize(("config", "domain"), [("babel.cfg", "lessons"),
-                                                ("babel-messages.cfg", "messages")])
-def test_committed_templates_hold_every_text_in_the_code(tmp_path: Path, config: str,
-                                                         domain: str) -> None:
+@pytest.mark.parametrize(
+    ("config", "domain"), [("babel.cfg", "lessons"), ("babel-messages.cfg", "messages")]
+)
+def test_committed_templates_hold_every_text_in_the_code(
+    tmp_path: Path, config: str, domain: str
+) -> None:
     """A text added without `pybabel extract` would never reach translators."""
     fresh = tmp_path / f"{domain}.pot"
     pybabel("extract", "-F", config, "-o", str(fresh), ".", cwd=ROOT)

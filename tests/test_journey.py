@@ -93,8 +93,9 @@ class Recorder:
     sent: list[tuple[str, str, list[list[tuple[str, str]]]]] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)
 
-    async def send(self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]],
-                   photo: Path | None) -> int:
+    async def send(
+        self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]], photo: Path | None
+    ) -> int:
         if external_id in self.unreachable:
             raise Unreachable("Forbidden: bot was blocked by the user")
         self.sent.append((external_id, text, keyboard))
@@ -112,8 +113,14 @@ class World:
     deliverer: Recorder
 
     def followups(self, **policy: Any) -> FollowUps:
-        return FollowUps(self.service.store.engine, self.service.library, self.service.texts,
-                         self.deliverer, Policy(**policy), clock=self.clock)
+        return FollowUps(
+            self.service.store.engine,
+            self.service.library,
+            self.service.texts,
+            self.deliverer,
+            Policy(**policy),
+            clock=self.clock,
+        )
 
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return await rows(self.url, sql)
@@ -125,8 +132,7 @@ async def world(tmp_path: Path, mini: Library, database_url: str):  # type: igno
     await upgrade(engine)
     catalogs = Catalogs(tmp_path / "no-locales")
     clock = Clock()
-    service = LessonService(mini, LearnerStore(engine), catalogs, catalogs.languages(),
-                            clock=clock)
+    service = LessonService(mini, LearnerStore(engine), catalogs, catalogs.languages(), clock=clock)
     yield World(service, clock, database_url, Recorder())
     await engine.dispose()
 
@@ -136,13 +142,15 @@ def who(n: int, name: str = "Ana") -> Identity:
 
 
 async def tap(world: World, person: Identity, replies: list[Say], label: str) -> list[Say]:
-    token = next(b.token for say in reversed(replies) for row in say.buttons for b in row
-                 if b.label == label)
+    token = next(
+        b.token for say in reversed(replies) for row in say.buttons for b in row if b.label == label
+    )
     return await world.service.handle(person, Press(token))
 
 
-async def join(world: World, person: Identity, *, consent: bool = False,
-               country: str = "") -> list[Say]:
+async def join(
+    world: World, person: Identity, *, consent: bool = False, country: str = ""
+) -> list[Say]:
     """First contact with a deep link; with `consent`, answer only the country (by name)."""
     replies = await world.service.handle(person, Start("mini"))
     if not consent:
@@ -164,10 +172,13 @@ async def test_profile_columns_follow_consent(world: World) -> None:
     for label in ("Thailand", "Food and drinks", "Woman", "15–24", "No", "Prefer not to say"):
         replies = await tap(world, yes, replies, label)
     await join(world, no)
-    assert await world.rows("SELECT external_id, consent, country, business, gender, age_group, "
-                      "disability, minority FROM learners ORDER BY id") == [
+    assert await world.rows(
+        "SELECT external_id, consent, country, business, gender, age_group, "
+        "disability, minority FROM learners ORDER BY id"
+    ) == [
         ("1", "yes", "TH", "food", "woman", "15-24", "no", "skip"),
-        ("2", "no", None, None, None, None, None, None)]
+        ("2", "no", None, None, None, None, None, None),
+    ]
 
 
 async def test_certificate_is_made_kept_and_verifiable(world: World) -> None:
@@ -222,12 +233,16 @@ async def test_delete_erases_rows_and_keeps_only_counts(world: World) -> None:
     replies = await tap(world, ana, replies, "Yes, erase everything")
     assert "Your data is erased" in replies[-1].text
     for table in ("learners", "progress", "answers", "events"):
-        assert await world.rows(f"SELECT count(*) FROM {table} WHERE learner_id = 1"
-                          if table != "learners" else
-                          "SELECT count(*) FROM learners WHERE external_id = '1'") == [(0,)]
+        assert await world.rows(
+            f"SELECT count(*) FROM {table} WHERE learner_id = 1"
+            if table != "learners"
+            else "SELECT count(*) FROM learners WHERE external_id = '1'"
+        ) == [(0,)]
     assert await world.rows("SELECT count(*) FROM events WHERE learner_id IS NULL") == [(0,)]
     assert await world.rows("SELECT metric, key, count FROM anonymous_counts ORDER BY metric") == [
-        ("learners_erased", "", 1), ("lesson_completed", "mini/one", 1)]
+        ("learners_erased", "", 1),
+        ("lesson_completed", "mini/one", 1),
+    ]
     assert await world.rows("SELECT count(*) FROM answers") == [(1,)]  # Bo's answers stay
     replies = await world.service.handle(ana, Start())  # writing again: a new learner
     assert "what we keep and why" in replies[-1].text
@@ -250,7 +265,8 @@ async def test_reminders_wait_for_daytime_and_stop_after_the_limit(world: World)
     await followups.run_once()
     assert world.deliverer.to("1") == [
         "Hi Ana! You stopped in the middle of “Lesson two”. It takes a few minutes to finish. "
-        "Tap to go on where you left off."]
+        "Tap to go on where you left off."
+    ]
     [(_, _, keyboard)] = world.deliverer.sent
     resumed = await world.service.handle(ana, Press(keyboard[0][0][1]))
     assert "Lesson two" in resumed[0].text  # the button opens the lesson to go on with
@@ -280,7 +296,9 @@ async def test_no_reminder_after_stop_or_when_blocked(world: World) -> None:
     tally = await world.followups().run_once()
     assert world.deliverer.sent == [] and tally.failed == 1
     assert await world.rows("SELECT external_id, status, opted_out FROM learners ORDER BY id") == [
-        ("1", "active", 1), ("2", "blocked", 0)]
+        ("1", "active", 1),
+        ("2", "blocked", 0),
+    ]
 
 
 async def test_a_restart_or_a_second_worker_never_doubles_a_message(world: World) -> None:
@@ -315,7 +333,8 @@ async def test_follow_up_survey_is_offered_once_after_the_set_days(world: World)
     replies = await world.service.handle(ana, Text("Start"))
     replies = await world.service.handle(ana, Text("Yes"))
     assert await world.rows("SELECT step, value FROM answers WHERE course = 'follow-up'") == [
-        ("gained-customers", "yes")]
+        ("gained-customers", "yes")
+    ]
 
 
 async def test_a_name_with_markup_stays_text_in_verify(world: World) -> None:

@@ -34,9 +34,16 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str) -> Settings:
     lessons = write_mini_lessons(tmp_path / "lessons")
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, telegram_framework=framework,
-        database_url=database_url, lessons_dir=str(lessons),
-        locales_dir=str(ROOT / "locales"), webhook_url="", webhook_secret="")
+        _env_file=None,
+        bot_token=TOKEN,
+        telegram_api_url=fake.url,
+        telegram_framework=framework,
+        database_url=database_url,
+        lessons_dir=str(lessons),
+        locales_dir=str(ROOT / "locales"),
+        webhook_url="",
+        webhook_secret="",
+    )
 
 
 async def follow_ups(settings: Settings, days: float) -> None:
@@ -47,14 +54,16 @@ async def follow_ups(settings: Settings, days: float) -> None:
     later = datetime.now(UTC) + timedelta(days=days)
     try:
         async with open_deliverer(settings) as deliverer:
-            await FollowUps(engine, service.library, service.texts, deliverer, policy,
-                            clock=lambda: later).run_once()
+            await FollowUps(
+                engine, service.library, service.texts, deliverer, policy, clock=lambda: later
+            ).run_once()
     finally:
         await engine.dispose()
 
 
 async def test_new_learner_from_poster_to_certificate_reminder_and_survey(
-        fake: FakeBotAPI, settings: Settings) -> None:
+    fake: FakeBotAPI, settings: Settings
+) -> None:
     bot = Harness(fake, settings)
     await bot.start()
     try:
@@ -89,8 +98,9 @@ async def test_new_learner_from_poster_to_certificate_reminder_and_survey(
         # Five months later: the survey invitation, once.
         await follow_ups(settings, days=151)
         await follow_ups(settings, days=152)
-        invitations = [c for c in fake.sent_messages(ANA)
-                       if "five short questions" in c.params.get("text", "")]
+        invitations = [
+            c for c in fake.sent_messages(ANA) if "five short questions" in c.params.get("text", "")
+        ]
         assert len(invitations) == 1
         replies = await bot.press("Answer the questions")
         assert "How is your business now?" in replies[0].params["text"]

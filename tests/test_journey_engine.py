@@ -18,11 +18,18 @@ def labels(outputs: list[Any]) -> list[str]:
     return [b.label for o in outputs if isinstance(o, Say) for row in o.buttons for b in row]
 
 
-def press(state: LearnerState, outputs: list[Any], label: str,
-          ctx: Context = CTX) -> tuple[LearnerState, list[Any]]:
+def press(
+    state: LearnerState, outputs: list[Any], label: str, ctx: Context = CTX
+) -> tuple[LearnerState, list[Any]]:
     """Press the button labelled `label` in the last message that has it."""
-    button = next(b for o in reversed(outputs) if isinstance(o, Say)
-                  for row in o.buttons for b in row if b.label == label)
+    button = next(
+        b
+        for o in reversed(outputs)
+        if isinstance(o, Say)
+        for row in o.buttons
+        for b in row
+        if b.label == label
+    )
     return advance(LIB, state, Press(button.token), ctx)
 
 
@@ -43,10 +50,15 @@ def test_deep_link_language_consent_full_profile_then_the_course() -> None:
     assert state.onboarding == "minority"
     state, out = advance(LIB, state, Text("no"), CTX)
     assert state.onboarding == "" and state.pending_course == ""
-    assert {k: state.fields[k] for k in ("business", "gender", "age_group", "disability",
-                                         "minority")} == {
-        "business": "food", "gender": "woman", "age_group": "25-35", "disability": "skip",
-        "minority": "no"}
+    assert {
+        k: state.fields[k] for k in ("business", "gender", "age_group", "disability", "minority")
+    } == {
+        "business": "food",
+        "gender": "woman",
+        "age_group": "25-35",
+        "disability": "skip",
+        "minority": "no",
+    }
     assert state.position is not None and state.position.course == "c"  # the deep link
 
 
@@ -71,8 +83,9 @@ def test_skipping_the_rest_of_the_profile_still_learns() -> None:
     assert state.position is not None  # into the deep-linked course
 
 
-def finish_course(state: LearnerState,
-                  ctx: Context | None = None) -> tuple[LearnerState, list[Any]]:
+def finish_course(
+    state: LearnerState, ctx: Context | None = None
+) -> tuple[LearnerState, list[Any]]:
     state, _ = advance(LIB, state, Start("c"), ctx)
     state, _ = advance(LIB, state, Text("next"), ctx)
     return advance(LIB, state, Text("4"), ctx)
@@ -85,8 +98,9 @@ def test_finishing_a_course_asks_the_certificate_name() -> None:
     assert state.awaiting == "certificate:c" and labels(out)[-2:] == ["Ana", "Not now"]
     _, out = advance(LIB, state, Text("  Ana   Maria  Santos "))
     assert Certify("c", "Ana Maria Santos") in out
-    _, out = press(state, finish_course(
-        LearnerState(onboarding="", fields={"first_name": "Ana"}))[1], "Ana")
+    _, out = press(
+        state, finish_course(LearnerState(onboarding="", fields={"first_name": "Ana"}))[1], "Ana"
+    )
     assert Certify("c", "Ana") in out
     after, out = advance(LIB, state, Text("x" * 65))  # too long: asked again
     assert after.awaiting == "certificate:c" and not any(isinstance(o, Certify) for o in out)
@@ -130,8 +144,7 @@ def test_streak_counts_local_days_in_a_row() -> None:
     assert state.streak == 3 and state.streak_day == "2026-11-23"
     state, _ = advance(LIB, state, Command("menu"), Context(now=night + timedelta(days=2, hours=1)))
     assert state.streak == 3  # same day
-    state, _ = advance(LIB, state, Command("progress"),
-                         Context(now=night + timedelta(days=5)))
+    state, _ = advance(LIB, state, Command("progress"), Context(now=night + timedelta(days=5)))
     assert state.streak == 1  # a gap starts again
 
 
@@ -143,8 +156,10 @@ def test_progress_shows_quiz_scores_and_streak() -> None:
 
 
 def test_resume_point_is_the_lesson_to_go_on_with() -> None:
-    two = library_of(lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
-                     lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}))
+    two = library_of(
+        lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+        lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+    )
     fresh = LearnerState(onboarding="")
     assert resume_point(two, fresh) is None
     state, _ = advance(two, fresh, Start("c"))  # lesson a has only an end: done at once

@@ -176,8 +176,13 @@ def choice(*options: tuple[str, str]) -> str:
 
 
 def input_step(*extra: str) -> str:
-    lines = ["  - id: extra-input", "    type: input", "    text: Which colour?",
-             "    field: favourite_colour", *extra]
+    lines = [
+        "  - id: extra-input",
+        "    type: input",
+        "    text: Which colour?",
+        "    field: favourite_colour",
+        *extra,
+    ]
     return "".join(f"{line}\n" for line in lines)
 
 
@@ -236,225 +241,535 @@ LONG_LENGTH = len(LONG_RAW) + 3 * (1 + PLACEHOLDER_MAX_CHARS)
 
 CASES = [
     # ---- reading the YAML -------------------------------------------------------------------
-    Case("yaml-syntax-error", set_top("title", "Spot the scam: a guide"),
-         At("title: Spot the scam: a guide", at=": a guide"), ERROR,
-         "YAML syntax error: mapping values are not allowed"),
-    Case("yaml-tab-indent",
-         before_last_step("  - id: extra\n    type: message\n\ttext: Tabbed\n"),
-         At("\ttext: Tabbed"), ERROR, "use spaces, not tabs"),
-    Case("duplicate-key", after_top("title", "title: A second title\n"),
-         At("title: A second title"), ERROR, "duplicate key 'title' (first set on line"),
-    Case("duplicate-key-in-step",
-         before_last_step(message("extra", "Hello", "    text: Hello again")),
-         At("    text: Hello again", at="text"), ERROR, "duplicate key 'text'"),
-    Case("key-not-a-word", after_top("minutes", "[a, b]: c\n"),
-         At("[a, b]: c"), ERROR, "a key must be a plain word"),
+    Case(
+        "yaml-syntax-error",
+        set_top("title", "Spot the scam: a guide"),
+        At("title: Spot the scam: a guide", at=": a guide"),
+        ERROR,
+        "YAML syntax error: mapping values are not allowed",
+    ),
+    Case(
+        "yaml-tab-indent",
+        before_last_step("  - id: extra\n    type: message\n\ttext: Tabbed\n"),
+        At("\ttext: Tabbed"),
+        ERROR,
+        "use spaces, not tabs",
+    ),
+    Case(
+        "duplicate-key",
+        after_top("title", "title: A second title\n"),
+        At("title: A second title"),
+        ERROR,
+        "duplicate key 'title' (first set on line",
+    ),
+    Case(
+        "duplicate-key-in-step",
+        before_last_step(message("extra", "Hello", "    text: Hello again")),
+        At("    text: Hello again", at="text"),
+        ERROR,
+        "duplicate key 'text'",
+    ),
+    Case(
+        "key-not-a-word",
+        after_top("minutes", "[a, b]: c\n"),
+        At("[a, b]: c"),
+        ERROR,
+        "a key must be a plain word",
+    ),
     Case("empty-file", replace_all(""), At(), ERROR, "file is empty"),
-    Case("comments-only-file", replace_all("# yaml-language-server: $schema=x\n# nothing\n"),
-         At(), ERROR, "file is empty"),
-    Case("not-utf8", lambda text: text.encode().replace(b"title: ", b"title: \xff", 1),
-         At("title: \udcff", at="\udcff"), ERROR, "file is not UTF-8"),
-    Case("file-too-big", append(f"# {'x' * (512 * 1024)}\n"), At(), ERROR,
-         "a content file must be under"),
-    Case("python-tag", set_top("title", '!!python/object/apply:os.system ["echo hi"]'),
-         At("title: !!python", at="!!python"), ERROR,
-         "tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"),
-    Case("python-tag-on-key", after_top("minutes", "!!python/name:os.system run: 1\n"),
-         At("!!python/name:os.system run", at="!!python"), ERROR,
-         "tag 'tag:yaml.org,2002:python/name:os.system' is not allowed"),
-    Case("yaml-unclosed-quote-at-end-of-file", set_top("description", '"Learn to spot'),
-         At('description: "', at='"'), ERROR, "this quote is never closed", target="course"),
-    Case("alias-bomb",
-         after_top("minutes", 'lol-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-                   + "".join(f"lol-{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n"
-                             for a, b in zip("abcdefgh", "bcdefghi", strict=True))),
-         At("lol-b: &b [*a", at="*a"), ERROR, "anchors and aliases (*name) are not allowed"),
-    Case("not-a-mapping", replace_all("- version: 1\n- kind: lesson\n"), At(), ERROR,
-         "the file must be a set of `key: value` lines"),
+    Case(
+        "comments-only-file",
+        replace_all("# yaml-language-server: $schema=x\n# nothing\n"),
+        At(),
+        ERROR,
+        "file is empty",
+    ),
+    Case(
+        "not-utf8",
+        lambda text: text.encode().replace(b"title: ", b"title: \xff", 1),
+        At("title: \udcff", at="\udcff"),
+        ERROR,
+        "file is not UTF-8",
+    ),
+    Case(
+        "file-too-big",
+        append(f"# {'x' * (512 * 1024)}\n"),
+        At(),
+        ERROR,
+        "a content file must be under",
+    ),
+    Case(
+        "python-tag",
+        set_top("title", '!!python/object/apply:os.system ["echo hi"]'),
+        At("title: !!python", at="!!python"),
+        ERROR,
+        "tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed",
+    ),
+    Case(
+        "python-tag-on-key",
+        after_top("minutes", "!!python/name:os.system run: 1\n"),
+        At("!!python/name:os.system run", at="!!python"),
+        ERROR,
+        "tag 'tag:yaml.org,2002:python/name:os.system' is not allowed",
+    ),
+    Case(
+        "yaml-unclosed-quote-at-end-of-file",
+        set_top("description", '"Learn to spot'),
+        At('description: "', at='"'),
+        ERROR,
+        "this quote is never closed",
+        target="course",
+    ),
+    Case(
+        "alias-bomb",
+        after_top(
+            "minutes",
+            'lol-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+            + "".join(
+                f"lol-{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n"
+                for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+            ),
+        ),
+        At("lol-b: &b [*a", at="*a"),
+        ERROR,
+        "anchors and aliases (*name) are not allowed",
+    ),
+    Case(
+        "not-a-mapping",
+        replace_all("- version: 1\n- kind: lesson\n"),
+        At(),
+        ERROR,
+        "the file must be a set of `key: value` lines",
+    ),
     # ---- the schema ---------------------------------------------------------------------------
-    Case("version-too-new", set_top("version", "2"), At("version: 2", at="2"), ERROR,
-         "upgrade LessonBot"),
-    Case("unknown-key-did-you-mean", before_last_step(question(options="optoins")),
-         At("    optoins:", at="optoins"), ERROR,
-         "unknown key `optoins` (did you mean `options`?)"),
-    Case("unknown-key-in-course", set_top("description", "x\ndescripton: Typo"),
-         At("descripton: Typo"), ERROR, "unknown key `descripton` (did you mean `description`?)",
-         target="course"),
-    Case("wrong-type", set_top("minutes", "five"), At("minutes: five", at="five"), ERROR,
-         "`minutes`: Input should be a valid integer"),
-    Case("text-read-as-bool", before_last_step(message("extra", "yes")),
-         At("text: yes", at="yes"), ERROR,
-         '`text`: Input should be a valid string (YAML read this as true/false; put it in quotes'),
-    Case("text-read-as-date", before_last_step(message("extra", "2024-01-01")),
-         At("text: 2024-01-01", at="2024"), ERROR, "(YAML read this as a date; put it in quotes"),
-    Case("button-read-as-number", before_last_step(message("extra", "Hi", "    button: 42")),
-         At("button: 42", at="42"), ERROR, "(YAML read this as a number; put it in quotes"),
-    Case("condition-read-as-bool",
-         before_last_step(message("extra", "Hi", "    when: {country: NO}")),
-         At("{country: NO}", at="NO"), ERROR, "(YAML read this as true/false; put it in quotes"),
-    Case("number-out-of-range", set_top("minutes", "45"), At("minutes: 45", at="45"), ERROR,
-         "`minutes`: Input should be less than or equal to 30"),
-    Case("missing-field", before_last_step(question(correct=None)),
-         At("  - id: extra-quiz", at="id:"), ERROR, "missing required key `correct:`"),
-    Case("missing-top-level-field",
-         lambda text: _sub_once(r"^minutes:.*\n", "", text),
-         At("version: 1", at="version"), ERROR, "missing required key `minutes:`"),
-    Case("missing-step-type", before_last_step("  - id: extra\n    text: Hello\n"),
-         At("  - id: extra\n", at="id:"), ERROR, "this step needs `type:`"),
-    Case("unknown-step-type", before_last_step("  - id: extra\n    type: mesage\n    text: Hi\n"),
-         At("type: mesage", at="mesage"), ERROR,
-         "unknown step type `mesage` (did you mean `message`?)"),
-    Case("literal-mismatch", set_top("kind", "lessn"), At("kind: lessn", at="lessn"), ERROR,
-         "`kind` must be 'lesson'"),
-    Case("bad-id-pattern", before_last_step(message("Extra Step", "Hello")),
-         At("id: Extra Step", at="Extra"), ERROR,
-         "`Extra Step` is not valid here: use lower-case letters"),
-    Case("bad-country-code", set_top("countries", "[ID, my]"), At("[ID, my]", at="my"), ERROR,
-         "use a two-letter country code in capitals", target="course"),
+    Case(
+        "version-too-new",
+        set_top("version", "2"),
+        At("version: 2", at="2"),
+        ERROR,
+        "upgrade LessonBot",
+    ),
+    Case(
+        "unknown-key-did-you-mean",
+        before_last_step(question(options="optoins")),
+        At("    optoins:", at="optoins"),
+        ERROR,
+        "unknown key `optoins` (did you mean `options`?)",
+    ),
+    Case(
+        "unknown-key-in-course",
+        set_top("description", "x\ndescripton: Typo"),
+        At("descripton: Typo"),
+        ERROR,
+        "unknown key `descripton` (did you mean `description`?)",
+        target="course",
+    ),
+    Case(
+        "wrong-type",
+        set_top("minutes", "five"),
+        At("minutes: five", at="five"),
+        ERROR,
+        "`minutes`: Input should be a valid integer",
+    ),
+    Case(
+        "text-read-as-bool",
+        before_last_step(message("extra", "yes")),
+        At("text: yes", at="yes"),
+        ERROR,
+        "`text`: Input should be a valid string (YAML read this as true/false; put it in quotes",
+    ),
+    Case(
+        "text-read-as-date",
+        before_last_step(message("extra", "2024-01-01")),
+        At("text: 2024-01-01", at="2024"),
+        ERROR,
+        "(YAML read this as a date; put it in quotes",
+    ),
+    Case(
+        "button-read-as-number",
+        before_last_step(message("extra", "Hi", "    button: 42")),
+        At("button: 42", at="42"),
+        ERROR,
+        "(YAML read this as a number; put it in quotes",
+    ),
+    Case(
+        "condition-read-as-bool",
+        before_last_step(message("extra", "Hi", "    when: {country: NO}")),
+        At("{country: NO}", at="NO"),
+        ERROR,
+        "(YAML read this as true/false; put it in quotes",
+    ),
+    Case(
+        "number-out-of-range",
+        set_top("minutes", "45"),
+        At("minutes: 45", at="45"),
+        ERROR,
+        "`minutes`: Input should be less than or equal to 30",
+    ),
+    Case(
+        "missing-field",
+        before_last_step(question(correct=None)),
+        At("  - id: extra-quiz", at="id:"),
+        ERROR,
+        "missing required key `correct:`",
+    ),
+    Case(
+        "missing-top-level-field",
+        lambda text: _sub_once(r"^minutes:.*\n", "", text),
+        At("version: 1", at="version"),
+        ERROR,
+        "missing required key `minutes:`",
+    ),
+    Case(
+        "missing-step-type",
+        before_last_step("  - id: extra\n    text: Hello\n"),
+        At("  - id: extra\n", at="id:"),
+        ERROR,
+        "this step needs `type:`",
+    ),
+    Case(
+        "unknown-step-type",
+        before_last_step("  - id: extra\n    type: mesage\n    text: Hi\n"),
+        At("type: mesage", at="mesage"),
+        ERROR,
+        "unknown step type `mesage` (did you mean `message`?)",
+    ),
+    Case(
+        "literal-mismatch",
+        set_top("kind", "lessn"),
+        At("kind: lessn", at="lessn"),
+        ERROR,
+        "`kind` must be 'lesson'",
+    ),
+    Case(
+        "bad-id-pattern",
+        before_last_step(message("Extra Step", "Hello")),
+        At("id: Extra Step", at="Extra"),
+        ERROR,
+        "`Extra Step` is not valid here: use lower-case letters",
+    ),
+    Case(
+        "bad-country-code",
+        set_top("countries", "[ID, my]"),
+        At("[ID, my]", at="my"),
+        ERROR,
+        "use a two-letter country code in capitals",
+        target="course",
+    ),
     # ---- steps and flow ---------------------------------------------------------------------
-    Case("duplicate-step-id",
-         before_last_step(message("extra", "One") + message("extra", "Two")),
-         At("  - id: extra\n", at="extra", nth=1), ERROR, "duplicate step id `extra`"),
-    Case("next-to-unknown-step",
-         before_last_step(message("extra", "Hello", "    next: nowhere")),
-         At("next: nowhere", at="nowhere"), ERROR, "no step with id `nowhere` in this lesson"),
-    Case("option-next-to-unknown-step",
-         before_last_step(choice(("go-on", ""), ("go-off", "next: nowehre"))),
-         At("next: nowehre", at="nowehre"), ERROR, "no step with id `nowehre`"),
-    Case("option-lesson-unknown",
-         before_last_step(choice(("stay", ""), ("away", "lesson: no-such-lesson"))),
-         At("lesson: no-such-lesson", at="no-such-lesson"), ERROR, "no lesson `no-such-lesson`"),
-    Case("option-lesson-unknown-other-course",
-         before_last_step(choice(("stay", ""), ("away", "lesson: relief/no-such-lesson"))),
-         At("lesson: relief/no-such-lesson", at="relief/"), ERROR,
-         "no lesson `relief/no-such-lesson`"),
-    Case("option-next-and-lesson",
-         before_last_step(choice(("stay", ""), ("away", "next: extra-choice\n"
-                                                "        lesson: relief/elsewhere"))),
-         At("lesson: relief/elsewhere", at="relief/"), ERROR,
-         "an option goes to a step (`next:`) or a lesson (`lesson:`), not both"),
-    Case("duplicate-option-id",
-         before_last_step(question().replace("- id: opt-b", "- id: opt-a")
-                          .replace("correct: opt-b", "correct: opt-a")),
-         At("      - id: opt-a\n", at="opt-a", nth=1), ERROR, "duplicate option id `opt-a`"),
-    Case("quiz-correct-not-an-option",
-         before_last_step(question(correct="    correct: opt-c\n")),
-         At("correct: opt-c", at="opt-c"), ERROR,
-         "the correct answer `opt-c` is not one of the options (opt-a, opt-b)"),
-    Case("input-one-of-without-choices", before_last_step(input_step("    validate: one_of")),
-         At("validate: one_of", at="one_of"), ERROR, "`validate: one_of` needs a `choices:` list"),
-    Case("input-choices-without-one-of",
-         before_last_step(input_step("    validate: text", "    choices: [red, blue]")),
-         At("choices: [red, blue]", at="[red"), ERROR,
-         "`choices:` only works with `validate: one_of`"),
-    Case("survey-choice-without-options", before_last_step(survey("    kind: choice")),
-         At("kind: choice", at="choice"), ERROR, "a `kind: choice` survey needs `options:`"),
-    Case("survey-bad-scale", before_last_step(survey("    kind: scale",
-                                                     "    scale: {min: 5, max: 1}")),
-         At("scale: {min: 5", at="{"), ERROR, "a scale needs min < max"),
-    Case("survey-scale-on-text-kind", before_last_step(survey("    kind: text",
-                                                              "    scale: {min: 1, max: 4}")),
-         At("scale: {min: 1, max: 4}", at="{"), ERROR,
-         "`scale:` only works with `kind: scale`"),
-    Case("last-step-not-end", in_last_step("    type: end", "    type: message"),
-         At("    type: message\n", at="message", nth=-1), ERROR,
-         "the last step must be `type: end` without `when:`"),
-    Case("last-step-end-with-when", in_last_step("    type: end",
-                                                 "    type: end\n    when: {country: ID}"),
-         At("    type: end\n    when", at="end"), ERROR,
-         "the last step must be `type: end` without `when:`"),
-    Case("unreachable-step",
-         before_last_step(message("extra-a", "A", "    next: extra-c") + message("extra-b", "B")
-                          + message("extra-c", "C")),
-         At("  - id: extra-b", at="extra-b"), WARNING, "step `extra-b` can never be reached"),
-    Case("loop-without-exit",
-         lambda text: before_last_step(
-             choice(("go-on", f"next: {last_step_id(text)}"), ("go-round", "next: loop-a"))
-             + message("loop-a", "Round", "    next: loop-b")
-             + message("loop-b", "And round", "    next: loop-a"))(text),
-         At("  - id: loop-a", at="loop-a"), ERROR,
-         "steps `loop-a`, `loop-b` form a loop with no way out"),
+    Case(
+        "duplicate-step-id",
+        before_last_step(message("extra", "One") + message("extra", "Two")),
+        At("  - id: extra\n", at="extra", nth=1),
+        ERROR,
+        "duplicate step id `extra`",
+    ),
+    Case(
+        "next-to-unknown-step",
+        before_last_step(message("extra", "Hello", "    next: nowhere")),
+        At("next: nowhere", at="nowhere"),
+        ERROR,
+        "no step with id `nowhere` in this lesson",
+    ),
+    Case(
+        "option-next-to-unknown-step",
+        before_last_step(choice(("go-on", ""), ("go-off", "next: nowehre"))),
+        At("next: nowehre", at="nowehre"),
+        ERROR,
+        "no step with id `nowehre`",
+    ),
+    Case(
+        "option-lesson-unknown",
+        before_last_step(choice(("stay", ""), ("away", "lesson: no-such-lesson"))),
+        At("lesson: no-such-lesson", at="no-such-lesson"),
+        ERROR,
+        "no lesson `no-such-lesson`",
+    ),
+    Case(
+        "option-lesson-unknown-other-course",
+        before_last_step(choice(("stay", ""), ("away", "lesson: relief/no-such-lesson"))),
+        At("lesson: relief/no-such-lesson", at="relief/"),
+        ERROR,
+        "no lesson `relief/no-such-lesson`",
+    ),
+    Case(
+        "option-next-and-lesson",
+        before_last_step(
+            choice(("stay", ""), ("away", "next: extra-choice\n        lesson: relief/elsewhere"))
+        ),
+        At("lesson: relief/elsewhere", at="relief/"),
+        ERROR,
+        "an option goes to a step (`next:`) or a lesson (`lesson:`), not both",
+    ),
+    Case(
+        "duplicate-option-id",
+        before_last_step(
+            question()
+            .replace("- id: opt-b", "- id: opt-a")
+            .replace("correct: opt-b", "correct: opt-a")
+        ),
+        At("      - id: opt-a\n", at="opt-a", nth=1),
+        ERROR,
+        "duplicate option id `opt-a`",
+    ),
+    Case(
+        "quiz-correct-not-an-option",
+        before_last_step(question(correct="    correct: opt-c\n")),
+        At("correct: opt-c", at="opt-c"),
+        ERROR,
+        "the correct answer `opt-c` is not one of the options (opt-a, opt-b)",
+    ),
+    Case(
+        "input-one-of-without-choices",
+        before_last_step(input_step("    validate: one_of")),
+        At("validate: one_of", at="one_of"),
+        ERROR,
+        "`validate: one_of` needs a `choices:` list",
+    ),
+    Case(
+        "input-choices-without-one-of",
+        before_last_step(input_step("    validate: text", "    choices: [red, blue]")),
+        At("choices: [red, blue]", at="[red"),
+        ERROR,
+        "`choices:` only works with `validate: one_of`",
+    ),
+    Case(
+        "survey-choice-without-options",
+        before_last_step(survey("    kind: choice")),
+        At("kind: choice", at="choice"),
+        ERROR,
+        "a `kind: choice` survey needs `options:`",
+    ),
+    Case(
+        "survey-bad-scale",
+        before_last_step(survey("    kind: scale", "    scale: {min: 5, max: 1}")),
+        At("scale: {min: 5", at="{"),
+        ERROR,
+        "a scale needs min < max",
+    ),
+    Case(
+        "survey-scale-on-text-kind",
+        before_last_step(survey("    kind: text", "    scale: {min: 1, max: 4}")),
+        At("scale: {min: 1, max: 4}", at="{"),
+        ERROR,
+        "`scale:` only works with `kind: scale`",
+    ),
+    Case(
+        "last-step-not-end",
+        in_last_step("    type: end", "    type: message"),
+        At("    type: message\n", at="message", nth=-1),
+        ERROR,
+        "the last step must be `type: end` without `when:`",
+    ),
+    Case(
+        "last-step-end-with-when",
+        in_last_step("    type: end", "    type: end\n    when: {country: ID}"),
+        At("    type: end\n    when", at="end"),
+        ERROR,
+        "the last step must be `type: end` without `when:`",
+    ),
+    Case(
+        "unreachable-step",
+        before_last_step(
+            message("extra-a", "A", "    next: extra-c")
+            + message("extra-b", "B")
+            + message("extra-c", "C")
+        ),
+        At("  - id: extra-b", at="extra-b"),
+        WARNING,
+        "step `extra-b` can never be reached",
+    ),
+    Case(
+        "loop-without-exit",
+        lambda text: before_last_step(
+            choice(("go-on", f"next: {last_step_id(text)}"), ("go-round", "next: loop-a"))
+            + message("loop-a", "Round", "    next: loop-b")
+            + message("loop-b", "And round", "    next: loop-a")
+        )(text),
+        At("  - id: loop-a", at="loop-a"),
+        ERROR,
+        "steps `loop-a`, `loop-b` form a loop with no way out",
+    ),
     # ---- texts --------------------------------------------------------------------------------
-    Case("text-over-telegram-limit", before_last_step(message("extra", LONG_TEXT)),
-         At(f"text: {LONG_RAW[:20]}", at=LONG_RAW[:20]), ERROR,
-         f"text is {LONG_LENGTH} characters with placeholders filled; Telegram refuses more "
-         f"than {TELEGRAM_TEXT_LIMIT}"),
-    Case("text-over-phone-screen", before_last_step(message("extra", "b" * 800)),
-         At("text: bbbb", at="bbbb"), WARNING,
-         "text is 800 characters; over about 700 it no longer fits one phone screen"),
-    Case("html-unclosed-tag",
-         before_last_step(block_message("extra", "A fine first line.", "",
-                                        "Then <b>bold that never ends.")),
-         At("<b>bold that never ends"), ERROR, "<b> is never closed; add </b>"),
-    Case("html-unsupported-tag",
-         before_last_step(block_message("extra", "A fine first line.",
-                                        "Then <div>a box</div> here.")),
-         At("<div>a box"), ERROR, "<div> is not allowed; use"),
-    Case("html-bare-ampersand",
-         before_last_step(block_message("extra", "A fine first line.", "", "",
-                                        "Tea & cake for everyone.")),
-         At("Tea & cake", at="&"), ERROR, "write &amp; for a literal '&'"),
-    Case("html-bare-less-than",
-         before_last_step(block_message("extra", "Prices < 5 dollars.")),
-         At("Prices < 5", at="<"), ERROR, "write &lt; for a literal '<'"),
-    Case("html-closing-tag-not-open",
-         before_last_step(block_message("extra", "Some <b>bold</i> text.</b>")),
-         At("bold</i>", at="</i>"), ERROR, "</i> closes a tag that is not open; expected </b>"),
-    Case("html-link-without-href",
-         before_last_step(block_message("extra", "A <a>link</a>.")),
-         At("<a>link"), ERROR, "<a> needs a link"),
-    Case("html-attribute-not-allowed",
-         before_last_step(block_message("extra", 'A <b class="big">word</b>.')),
-         At('<b class="big">'), ERROR, "<b> cannot have class"),
-    Case("html-empty-tag",
-         before_last_step(block_message("extra", "One line<br/>two lines.")),
-         At("<br/>"), ERROR, "<br/> is not allowed; Telegram has no empty tags"),
-    Case("html-in-plain-scalar",
-         before_last_step(message("extra", "Fish & chips")),
-         At("Fish & chips", at="&"), ERROR, "write &amp; for a literal '&'"),
-    Case("html-in-double-quoted-scalar",
-         before_last_step(message("extra", '"Fish & chips"')),
-         At('"Fish & chips"', at="&"), ERROR, "write &amp; for a literal '&'"),
-    Case("html-in-single-quoted-scalar-with-escapes",
-         before_last_step(message("extra", "'It''s fish & chips'")),
-         At("fish & chips", at="&"), ERROR, "write &amp; for a literal '&'"),
-    Case("html-in-double-quoted-scalar-with-unicode-escape",
-         before_last_step(message("extra", r'"Caf\u00e9 \x41 & bar"')),
-         At("& bar"), ERROR, "write &amp; for a literal '&'"),
-    Case("html-in-button-label",
-         before_last_step(message("extra", "Look", "    button: Go <b>now</b>")),
-         At("Go <b>now", at="<b>"), ERROR, "button labels are plain text; remove the HTML"),
-    Case("entity-in-option-label",
-         before_last_step(question().replace("text: The second", "text: Fish &amp; chips")),
-         At("Fish &amp;", at="&amp;"), ERROR, "button labels are plain text; remove the HTML"),
-    Case("html-in-option-feedback",
-         before_last_step(question().replace("text: The second",
-                                             "text: The second\n        feedback: Yes <i>sir")),
-         At("Yes <i>sir", at="<i>"), ERROR, "<i> is never closed"),
-    Case("unknown-placeholder-did-you-mean",
-         before_last_step(block_message("extra", "Hello there,", "dear {frist_name}!")),
-         At("{frist_name}"), ERROR,
-         "unknown placeholder {frist_name} (did you mean {first_name}?)"),
-    Case("placeholder-not-a-name",
-         before_last_step(block_message("extra", "Hello {First Name}!")),
-         At("{First Name}"), ERROR, "'{First Name}' is not a placeholder name"),
-    Case("missing-media-image",
-         before_last_step(message("extra", "Look", "    image: media/nope.jpg")),
-         At("image: media/nope.jpg", at="media/"), ERROR, "media file `media/nope.jpg` not found"),
-    Case("missing-media-document",
-         before_last_step(message("extra", "Read", "    document: media/nope.pdf")),
-         At("document: media/nope.pdf", at="media/"), ERROR,
-         "media file `media/nope.pdf` not found"),
-    Case("media-outside-course-relative",
-         before_last_step(message("extra", "Look", "    image: ../relief/course.yaml")),
-         At("image: ../", at="../"), ERROR, "media must be inside the course folder"),
+    Case(
+        "text-over-telegram-limit",
+        before_last_step(message("extra", LONG_TEXT)),
+        At(f"text: {LONG_RAW[:20]}", at=LONG_RAW[:20]),
+        ERROR,
+        f"text is {LONG_LENGTH} characters with placeholders filled; Telegram refuses more "
+        f"than {TELEGRAM_TEXT_LIMIT}",
+    ),
+    Case(
+        "text-over-phone-screen",
+        before_last_step(message("extra", "b" * 800)),
+        At("text: bbbb", at="bbbb"),
+        WARNING,
+        "text is 800 characters; over about 700 it no longer fits one phone screen",
+    ),
+    Case(
+        "html-unclosed-tag",
+        before_last_step(
+            block_message("extra", "A fine first line.", "", "Then <b>bold that never ends.")
+        ),
+        At("<b>bold that never ends"),
+        ERROR,
+        "<b> is never closed; add </b>",
+    ),
+    Case(
+        "html-unsupported-tag",
+        before_last_step(
+            block_message("extra", "A fine first line.", "Then <div>a box</div> here.")
+        ),
+        At("<div>a box"),
+        ERROR,
+        "<div> is not allowed; use",
+    ),
+    Case(
+        "html-bare-ampersand",
+        before_last_step(
+            block_message("extra", "A fine first line.", "", "", "Tea & cake for everyone.")
+        ),
+        At("Tea & cake", at="&"),
+        ERROR,
+        "write &amp; for a literal '&'",
+    ),
+    Case(
+        "html-bare-less-than",
+        before_last_step(block_message("extra", "Prices < 5 dollars.")),
+        At("Prices < 5", at="<"),
+        ERROR,
+        "write &lt; for a literal '<'",
+    ),
+    Case(
+        "html-closing-tag-not-open",
+        before_last_step(block_message("extra", "Some <b>bold</i> text.</b>")),
+        At("bold</i>", at="</i>"),
+        ERROR,
+        "</i> closes a tag that is not open; expected </b>",
+    ),
+    Case(
+        "html-link-without-href",
+        before_last_step(block_message("extra", "A <a>link</a>.")),
+        At("<a>link"),
+        ERROR,
+        "<a> needs a link",
+    ),
+    Case(
+        "html-attribute-not-allowed",
+        before_last_step(block_message("extra", 'A <b class="big">word</b>.')),
+        At('<b class="big">'),
+        ERROR,
+        "<b> cannot have class",
+    ),
+    Case(
+        "html-empty-tag",
+        before_last_step(block_message("extra", "One line<br/>two lines.")),
+        At("<br/>"),
+        ERROR,
+        "<br/> is not allowed; Telegram has no empty tags",
+    ),
+    Case(
+        "html-in-plain-scalar",
+        before_last_step(message("extra", "Fish & chips")),
+        At("Fish & chips", at="&"),
+        ERROR,
+        "write &amp; for a literal '&'",
+    ),
+    Case(
+        "html-in-double-quoted-scalar",
+        before_last_step(message("extra", '"Fish & chips"')),
+        At('"Fish & chips"', at="&"),
+        ERROR,
+        "write &amp; for a literal '&'",
+    ),
+    Case(
+        "html-in-single-quoted-scalar-with-escapes",
+        before_last_step(message("extra", "'It''s fish & chips'")),
+        At("fish & chips", at="&"),
+        ERROR,
+        "write &amp; for a literal '&'",
+    ),
+    Case(
+        "html-in-double-quoted-scalar-with-unicode-escape",
+        before_last_step(message("extra", r'"Caf\u00e9 \x41 & bar"')),
+        At("& bar"),
+        ERROR,
+        "write &amp; for a literal '&'",
+    ),
+    Case(
+        "html-in-button-label",
+        before_last_step(message("extra", "Look", "    button: Go <b>now</b>")),
+        At("Go <b>now", at="<b>"),
+        ERROR,
+        "button labels are plain text; remove the HTML",
+    ),
+    Case(
+        "entity-in-option-label",
+        before_last_step(question().replace("text: The second", "text: Fish &amp; chips")),
+        At("Fish &amp;", at="&amp;"),
+        ERROR,
+        "button labels are plain text; remove the HTML",
+    ),
+    Case(
+        "html-in-option-feedback",
+        before_last_step(
+            question().replace("text: The second", "text: The second\n        feedback: Yes <i>sir")
+        ),
+        At("Yes <i>sir", at="<i>"),
+        ERROR,
+        "<i> is never closed",
+    ),
+    Case(
+        "unknown-placeholder-did-you-mean",
+        before_last_step(block_message("extra", "Hello there,", "dear {frist_name}!")),
+        At("{frist_name}"),
+        ERROR,
+        "unknown placeholder {frist_name} (did you mean {first_name}?)",
+    ),
+    Case(
+        "placeholder-not-a-name",
+        before_last_step(block_message("extra", "Hello {First Name}!")),
+        At("{First Name}"),
+        ERROR,
+        "'{First Name}' is not a placeholder name",
+    ),
+    Case(
+        "missing-media-image",
+        before_last_step(message("extra", "Look", "    image: media/nope.jpg")),
+        At("image: media/nope.jpg", at="media/"),
+        ERROR,
+        "media file `media/nope.jpg` not found",
+    ),
+    Case(
+        "missing-media-document",
+        before_last_step(message("extra", "Read", "    document: media/nope.pdf")),
+        At("document: media/nope.pdf", at="media/"),
+        ERROR,
+        "media file `media/nope.pdf` not found",
+    ),
+    Case(
+        "media-outside-course-relative",
+        before_last_step(message("extra", "Look", "    image: ../relief/course.yaml")),
+        At("image: ../", at="../"),
+        ERROR,
+        "media must be inside the course folder",
+    ),
     # ---- the course -------------------------------------------------------------------------
-    Case("course-lists-missing-lesson", append("  - no-such-lesson\n"),
-         At("  - no-such-lesson", at="no-such-lesson"), ERROR,
-         "no lesson file in this folder has `id: no-such-lesson`", target="course"),
-    Case("lesson-not-listed-in-course", set_top("id", "not-listed"),
-         At("id: not-listed", at="not-listed"), WARNING,
-         "lesson `not-listed` is not listed under `lessons:` in course.yaml"),
+    Case(
+        "course-lists-missing-lesson",
+        append("  - no-such-lesson\n"),
+        At("  - no-such-lesson", at="no-such-lesson"),
+        ERROR,
+        "no lesson file in this folder has `id: no-such-lesson`",
+        target="course",
+    ),
+    Case(
+        "lesson-not-listed-in-course",
+        set_top("id", "not-listed"),
+        At("id: not-listed", at="not-listed"),
+        WARNING,
+        "lesson `not-listed` is not listed under `lessons:` in course.yaml",
+    ),
 ]
 
 
@@ -508,17 +823,24 @@ def test_valid_jumps_are_clean(tmp_path: Path) -> None:
     target = lesson_file(root / COURSE)
     text = target.read_text(encoding="utf-8")
     own = yaml.safe_load(text)["id"]
-    target.write_text(before_last_step(choice(("stay", ""), ("here", f"lesson: {own}"),
-                                              ("there", f"lesson: relief/{other}")))(text),
-                      encoding="utf-8")
+    target.write_text(
+        before_last_step(
+            choice(("stay", ""), ("here", f"lesson: {own}"), ("there", f"lesson: relief/{other}"))
+        )(text),
+        encoding="utf-8",
+    )
     assert lint_paths([str(root / COURSE)]) == []
 
 
 def test_python_tag_is_refused_and_not_run(tmp_path: Path) -> None:
     witness = tmp_path / "pwned"
-    case = Case("python-tag-runs-nothing",
-                set_top("title", f'!!python/object/apply:os.system ["touch {witness}"]'),
-                At("title: !!python", at="!!python"), ERROR, "is not allowed")
+    case = Case(
+        "python-tag-runs-nothing",
+        set_top("title", f'!!python/object/apply:os.system ["touch {witness}"]'),
+        At("title: !!python", at="!!python"),
+        ERROR,
+        "is not allowed",
+    )
     check_case(case, tmp_path)
     assert not witness.exists()
 
@@ -534,32 +856,56 @@ def test_alias_bomb_is_refused_with_an_error(tmp_path: Path) -> None:
 
 BUGGY = [
     pytest.param(
-        Case("loop-on-the-only-path",
-             before_last_step(message("loop-a", "Round", "    next: loop-b")
-                              + message("loop-b", "And round", "    next: loop-a")),
-             At("  - id: loop-a", at="loop-a"), ERROR, "form a loop with no way out"),
+        Case(
+            "loop-on-the-only-path",
+            before_last_step(
+                message("loop-a", "Round", "    next: loop-b")
+                + message("loop-b", "And round", "    next: loop-a")
+            ),
+            At("  - id: loop-a", at="loop-a"),
+            ERROR,
+            "form a loop with no way out",
+        ),
         id="loop-on-the-only-path",
     ),
     pytest.param(
-        Case("unclosed-quote", set_top("title", '"Spot the scam'),
-             At('title: "Spot', at='"'), ERROR, "YAML syntax error"),
+        Case(
+            "unclosed-quote",
+            set_top("title", '"Spot the scam'),
+            At('title: "Spot', at='"'),
+            ERROR,
+            "YAML syntax error",
+        ),
         id="yaml-unclosed-quote",
     ),
     pytest.param(
-        Case("quoted-with-escapes", before_last_step(message("extra", r'"Say \"hi\" & bye"')),
-             At(r'\"hi\" & bye', at="&"), ERROR, "write &amp; for a literal '&'"),
+        Case(
+            "quoted-with-escapes",
+            before_last_step(message("extra", r'"Say \"hi\" & bye"')),
+            At(r"\"hi\" & bye", at="&"),
+            ERROR,
+            "write &amp; for a literal '&'",
+        ),
         id="html-in-quoted-scalar-with-escapes",
     ),
     pytest.param(
-        Case("bad-when-key",
-             before_last_step(message("extra", "Hi", "    when: {Country: ID}")),
-             At("{Country: ID}", at="Country"), ERROR, "`Country` is not valid here"),
+        Case(
+            "bad-when-key",
+            before_last_step(message("extra", "Hi", "    when: {Country: ID}")),
+            At("{Country: ID}", at="Country"),
+            ERROR,
+            "`Country` is not valid here",
+        ),
         id="bad-when-field-name",
     ),
     pytest.param(
-        Case("media-outside-course",
-             before_last_step(message("extra", "Look", f"    document: {ROOT / 'pyproject.toml'}")),
-             At("    document: /", at="/"), ERROR, "course folder"),
+        Case(
+            "media-outside-course",
+            before_last_step(message("extra", "Look", f"    document: {ROOT / 'pyproject.toml'}")),
+            At("    document: /", at="/"),
+            ERROR,
+            "course folder",
+        ),
         id="media-path-outside-course-folder",
     ),
 ]
@@ -571,21 +917,43 @@ def test_rule_position_we_expect(case: Case, tmp_path: Path) -> None:
 
 
 def test_less_than_before_a_letter(tmp_path: Path) -> None:
-    check_case(Case("lt-before-letter",
-                    before_last_step(block_message("extra", "Fine.", "Is a<b true?")),
-                    At("a<b true", at="<"), ERROR, "write &lt; for a literal '<'"), tmp_path)
+    check_case(
+        Case(
+            "lt-before-letter",
+            before_last_step(block_message("extra", "Fine.", "Is a<b true?")),
+            At("a<b true", at="<"),
+            ERROR,
+            "write &lt; for a literal '<'",
+        ),
+        tmp_path,
+    )
 
 
 def test_control_character_is_pointed_at(tmp_path: Path) -> None:
     """Found by the fuzz test: PyYAML refuses such a character before parsing starts."""
-    check_case(Case("control-character",
-                    before_last_step(message("extra", "Ring\x07 the bell")),
-                    At("Ring\x07", at="\x07"), ERROR,
-                    "character U+0007 is not allowed here"), tmp_path)
+    check_case(
+        Case(
+            "control-character",
+            before_last_step(message("extra", "Ring\x07 the bell")),
+            At("Ring\x07", at="\x07"),
+            ERROR,
+            "character U+0007 is not allowed here",
+        ),
+        tmp_path,
+    )
 
 
-@pytest.mark.parametrize("case_id", ["yaml-syntax-error", "empty-file", "not-utf8", "alias-bomb",
-                                     "python-tag", "python-tag-on-key"])
+@pytest.mark.parametrize(
+    "case_id",
+    [
+        "yaml-syntax-error",
+        "empty-file",
+        "not-utf8",
+        "alias-bomb",
+        "python-tag",
+        "python-tag-on-key",
+    ],
+)
 def test_unreadable_file_gets_one_error(case_id: str, tmp_path: Path) -> None:
     got, target = check_case(next(c for c in CASES if c.id == case_id), tmp_path)
     alone = lint_paths([str(target)])
@@ -602,9 +970,16 @@ def test_folder_without_course_file_points_at_its_first_yaml_file(tmp_path: Path
     root = copy_lessons(tmp_path)
     (root / "relief" / COURSE_FILE).unlink()
     found = lint_paths([str(root)])
-    assert found == [Diagnostic(str(lesson_file(root / "relief")), 1, 1, ERROR,
-                                "no course.yaml in this folder, so these lessons are ignored; "
-                                "add one (see docs/lesson-format.md)")], listing(found)
+    assert found == [
+        Diagnostic(
+            str(lesson_file(root / "relief")),
+            1,
+            1,
+            ERROR,
+            "no course.yaml in this folder, so these lessons are ignored; "
+            "add one (see docs/lesson-format.md)",
+        )
+    ], listing(found)
 
 
 def test_yml_lesson_file_is_warned_about(tmp_path: Path) -> None:
@@ -613,23 +988,37 @@ def test_yml_lesson_file_is_warned_about(tmp_path: Path) -> None:
     renamed = lesson.with_suffix(".yml")
     lesson.rename(renamed)
     found = lint_paths([str(root)])
-    assert Diagnostic(str(renamed), 1, 1, WARNING,
-                      "rename to .yaml; .yml files are not read") in found, listing(found)
+    assert (
+        Diagnostic(str(renamed), 1, 1, WARNING, "rename to .yaml; .yml files are not read") in found
+    ), listing(found)
 
 
 def test_missing_folder_names_both_ways_to_fix_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     # The path may come from the command line or from LESSONS_DIR, so the fix names both.
-    assert lint_paths([str(missing)]) == [Diagnostic(
-        str(missing), 1, 1, ERROR,
-        "no such folder; name an existing folder, or set LESSONS_DIR (LOCALES_DIR for catalogs) "
-        "to yours")]
+    assert lint_paths([str(missing)]) == [
+        Diagnostic(
+            str(missing),
+            1,
+            1,
+            ERROR,
+            "no such folder; name an existing folder, or set LESSONS_DIR (LOCALES_DIR for "
+            "catalogs) "
+            "to yours",
+        )
+    ]
 
 
 def test_a_folder_with_nothing_to_check_is_an_error(tmp_path: Path) -> None:
-    assert lint_paths([str(tmp_path)]) == [Diagnostic(
-        str(tmp_path), 1, 1, ERROR,
-        "nothing to check here: no folder with a course.yaml (see docs/lesson-format.md)")]
+    assert lint_paths([str(tmp_path)]) == [
+        Diagnostic(
+            str(tmp_path),
+            1,
+            1,
+            ERROR,
+            "nothing to check here: no folder with a course.yaml (see docs/lesson-format.md)",
+        )
+    ]
 
 
 def test_value_fitting_no_member_of_a_union_gets_one_error(tmp_path: Path) -> None:
@@ -650,15 +1039,38 @@ def test_plain_text_label_may_hold_ampersand_and_less_than(tmp_path: Path) -> No
 
 
 def test_labels_are_filled_unescaped_and_quoted_answers_escaped() -> None:
-    lesson = Lesson.model_validate({
-        "version": 1, "kind": "lesson", "id": "l", "title": "L", "minutes": 1, "steps": [
-            {"id": "hi", "type": "message", "text": "Hi", "button": "Go, {first_name}"},
-            {"id": "q", "type": "question", "text": "Which?", "correct": "b", "retry": False,
-             "options": [{"id": "a", "text": "Salt"}, {"id": "b", "text": "Fish & chips"}]},
-            {"id": "end", "type": "end", "text": "Bye"}]})
+    lesson = Lesson.model_validate(
+        {
+            "version": 1,
+            "kind": "lesson",
+            "id": "l",
+            "title": "L",
+            "minutes": 1,
+            "steps": [
+                {"id": "hi", "type": "message", "text": "Hi", "button": "Go, {first_name}"},
+                {
+                    "id": "q",
+                    "type": "question",
+                    "text": "Which?",
+                    "correct": "b",
+                    "retry": False,
+                    "options": [{"id": "a", "text": "Salt"}, {"id": "b", "text": "Fish & chips"}],
+                },
+                {"id": "end", "type": "end", "text": "Bye"},
+            ],
+        }
+    )
     loaded = LoadedLesson.build("c", lesson, "lessons/c/01-l.yaml", b"l")
-    course = Course.model_validate({"version": 1, "kind": "course", "id": "c", "title": "C",
-                                    "description": "d", "lessons": ["l"]})
+    course = Course.model_validate(
+        {
+            "version": 1,
+            "kind": "course",
+            "id": "c",
+            "title": "C",
+            "description": "d",
+            "lessons": ["l"],
+        }
+    )
     library = Library((LoadedCourse(course, "lessons/c/course.yaml", (loaded,)),))
 
     learner = LearnerState(onboarding="", fields={"first_name": "Tom & Jerry"})
@@ -677,11 +1089,13 @@ def test_labels_are_filled_unescaped_and_quoted_answers_escaped() -> None:
 def test_broken_files_do_not_stop_the_other_courses(tmp_path: Path) -> None:
     root = copy_lessons(tmp_path)
     broken = lesson_file(root / COURSE)
-    broken.write_text(set_top("minutes", "five")(broken.read_text(encoding="utf-8")),
-                      encoding="utf-8")
+    broken.write_text(
+        set_top("minutes", "five")(broken.read_text(encoding="utf-8")), encoding="utf-8"
+    )
     relief_yaml = root / "relief" / COURSE_FILE  # a whole course whose course.yaml is broken
-    relief_yaml.write_text(set_top("version", "2")(relief_yaml.read_text(encoding="utf-8")),
-                           encoding="utf-8")
+    relief_yaml.write_text(
+        set_top("version", "2")(relief_yaml.read_text(encoding="utf-8")), encoding="utf-8"
+    )
 
     library, problems = load_library(root)
 
@@ -701,11 +1115,11 @@ def test_broken_lesson_does_not_stop_its_sibling_lessons(tmp_path: Path) -> None
     root = copy_lessons(tmp_path)
     broken = lesson_file(root / COURSE)
     text = broken.read_text(encoding="utf-8")
-    broken.with_name("02-sibling.yaml").write_text(set_top("id", "sibling")(text),
-                                                   encoding="utf-8")
+    broken.with_name("02-sibling.yaml").write_text(set_top("id", "sibling")(text), encoding="utf-8")
     course_yaml = root / COURSE / COURSE_FILE
-    course_yaml.write_text(append("  - sibling\n")(course_yaml.read_text(encoding="utf-8")),
-                           encoding="utf-8")
+    course_yaml.write_text(
+        append("  - sibling\n")(course_yaml.read_text(encoding="utf-8")), encoding="utf-8"
+    )
     broken.write_text(set_top("minutes", "five")(text), encoding="utf-8")
 
     library, problems = load_library(root)
@@ -742,7 +1156,11 @@ LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warn
 def run_lint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", "lint", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -759,8 +1177,11 @@ def test_cli_reports_errors_and_exits_1(tmp_path: Path) -> None:
     rows = [LINE.match(row) for row in result.stdout.splitlines()]
     assert rows and all(rows), result.stdout
     assert any(
-        m and same_file(m["path"], target) and (int(m["line"]), int(m["col"])) == (line, col)
-        and m["sev"] == "error" and "minutes" in m["msg"]
+        m
+        and same_file(m["path"], target)
+        and (int(m["line"]), int(m["col"])) == (line, col)
+        and m["sev"] == "error"
+        and "minutes" in m["msg"]
         for m in rows
     ), result.stdout
     assert "error(s)" in result.stderr
@@ -781,8 +1202,10 @@ def test_cli_json_format(tmp_path: Path) -> None:
     assert isinstance(found, list) and found
     assert all(set(d) == {"path", "line", "col", "severity", "message"} for d in found)
     assert any(
-        same_file(d["path"], target) and (d["line"], d["col"]) == (line, col)
-        and d["severity"] == "error" and "minutes" in d["message"]
+        same_file(d["path"], target)
+        and (d["line"], d["col"]) == (line, col)
+        and d["severity"] == "error"
+        and "minutes" in d["message"]
         for d in found
     ), found
     clean = run_lint("--format", "json", str(SHIPPED), cwd=tmp_path)

@@ -38,12 +38,16 @@ def long_lesson(root: Path) -> Path:
     course = root / "lessons" / "long"
     course.mkdir(parents=True)
     (course / "course.yaml").write_text(
-        "version: 1\nkind: course\nid: long\ntitle: Long\ndescription: d\nlessons: [steps]\n")
-    steps = "".join(f"  - {{id: s{i}, type: message, text: 'Step {i}'}}\n"
-                    for i in range(1, STEPS + 1))
+        "version: 1\nkind: course\nid: long\ntitle: Long\ndescription: d\nlessons: [steps]\n"
+    )
+    steps = "".join(
+        f"  - {{id: s{i}, type: message, text: 'Step {i}'}}\n" for i in range(1, STEPS + 1)
+    )
     (course / "01-steps.yaml").write_text(
-        "version: 1\nkind: lesson\nid: steps\ntitle: Steps\nminutes: 5\nsteps:\n" + steps
-        + "  - {id: done, type: end, text: Finished}\n")
+        "version: 1\nkind: lesson\nid: steps\ntitle: Steps\nminutes: 5\nsteps:\n"
+        + steps
+        + "  - {id: done, type: end, text: Finished}\n"
+    )
     return root / "lessons"
 
 
@@ -55,16 +59,24 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 class Processes:
     def __init__(self, fake: FakeBotAPI, database_url: str, lessons: Path, cwd: Path) -> None:
-        self.env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url,
-                    "DATABASE_URL": database_url, "LESSONS_DIR": str(lessons),
-                    "LOCALES_DIR": str(ROOT / "locales"), "WEBHOOK_SECRET": SECRET,
-                    "BROADCAST_RATE": "300", "REMIND_HOURS": "00:00-00:00"}
+        self.env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": fake.url,
+            "DATABASE_URL": database_url,
+            "LESSONS_DIR": str(lessons),
+            "LOCALES_DIR": str(ROOT / "locales"),
+            "WEBHOOK_SECRET": SECRET,
+            "BROADCAST_RATE": "300",
+            "REMIND_HOURS": "00:00-00:00",
+        }
         self.cwd = cwd
         self.running: list[asyncio.subprocess.Process] = []
 
     async def start(self, *args: str, **env: str) -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args, env={**self.env, **env}, cwd=self.cwd)
+            sys.executable, "-m", "bot", *args, env={**self.env, **env}, cwd=self.cwd
+        )
         self.running.append(proc)
         return proc
 
@@ -92,16 +104,19 @@ class Processes:
 
 
 @pytest.fixture
-async def procs(fake: FakeBotAPI, database_url: str,
-                tmp_path: Path) -> AsyncIterator[Processes]:
+async def procs(fake: FakeBotAPI, database_url: str, tmp_path: Path) -> AsyncIterator[Processes]:
     group = Processes(fake, database_url, long_lesson(tmp_path), tmp_path)
     yield group
     await group.stop()
 
 
 async def post(url: str, update: dict[str, Any]) -> int:
-    async with aiohttp.ClientSession() as http, http.post(
-            url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        ) as response,
+    ):
         return response.status
 
 
@@ -123,7 +138,8 @@ async def into_the_lesson(fake: FakeBotAPI, url: str, user: int, update_id: int)
 
 
 async def test_one_learners_updates_across_two_web_processes_lose_nothing(
-        fake: FakeBotAPI, procs: Processes, database_url: str) -> None:
+    fake: FakeBotAPI, procs: Processes, database_url: str
+) -> None:
     (_, first), (_, second) = await asyncio.gather(procs.web(), procs.web())
     user = 4242
     next_id = await into_the_lesson(fake, first, user, 1)
@@ -134,22 +150,28 @@ async def test_one_learners_updates_across_two_web_processes_lose_nothing(
         update = fake.make_message(user, "next")
         update["update_id"] = next_id + i
         updates.append(update)
-    statuses = await asyncio.gather(*(post((first, second)[i % 2], u)
-                                      for i, u in enumerate(updates)))
+    statuses = await asyncio.gather(
+        *(post((first, second)[i % 2], u) for i, u in enumerate(updates))
+    )
     assert set(statuses) == {200}
     # Telegram delivering one update again, to each process at once: handled once.
     again = await asyncio.gather(post(first, updates[-1]), post(second, updates[-1]))
     assert set(again) == {200}
     await quiet(fake)
-    shown = [c.params["text"] for c in fake.sent_messages(user)
-             if c.params.get("text", "").startswith("Step ")]
+    shown = [
+        c.params["text"]
+        for c in fake.sent_messages(user)
+        if c.params.get("text", "").startswith("Step ")
+    ]
     assert sorted(shown, key=lambda t: int(t.split()[1])) == [
-        f"Step {i}" for i in range(1, 22)]  # step 1 on entry, then one per "next", no repeats
+        f"Step {i}" for i in range(1, 22)
+    ]  # step 1 on entry, then one per "next", no repeats
     assert await saved_step(database_url, str(user)) == "s21"
 
 
 async def test_a_killed_web_process_loses_no_progress(
-        fake: FakeBotAPI, procs: Processes, database_url: str) -> None:
+    fake: FakeBotAPI, procs: Processes, database_url: str
+) -> None:
     (doomed, first), (_, second) = await asyncio.gather(procs.web(), procs.web())
     user = 777
     next_id = await into_the_lesson(fake, first, user, 1)
@@ -175,46 +197,66 @@ async def test_a_killed_web_process_loses_no_progress(
     # The update ran once: the learner is on step 2, not 3; /continue shows it.
     texts = [c.params.get("text") for c in fake.sent_messages(user)]
     assert texts[-1] == "Step 2" and "Step 3" not in texts
-    [(count,)] = await rows(database_url,
-                            "SELECT count(*) FROM events WHERE name = 'step_shown'")
+    [(count,)] = await rows(database_url, "SELECT count(*) FROM events WHERE name = 'step_shown'")
     assert count == 2
 
 
 async def test_two_workers_send_each_broadcast_and_reminder_once(
-        fake: FakeBotAPI, procs: Processes, database_url: str, tmp_path: Path) -> None:
+    fake: FakeBotAPI, procs: Processes, database_url: str, tmp_path: Path
+) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     long_ago = now - timedelta(days=10)
-    people = [{"channel": "telegram", "external_id": str(9000 + i), "first_name": f"P{i}",
-               "locale": "en", "country": "TH", "status": "active", "state": {}, "tags": [],
-               "created_at": long_ago, "last_active_at": long_ago,
-               # the first 40 stopped mid-lesson: each is due one reminder
-               "resume_lesson": "long/steps" if i < 40 else None}
-              for i in range(200)]
+    people = [
+        {
+            "channel": "telegram",
+            "external_id": str(9000 + i),
+            "first_name": f"P{i}",
+            "locale": "en",
+            "country": "TH",
+            "status": "active",
+            "state": {},
+            "tags": [],
+            "created_at": long_ago,
+            "last_active_at": long_ago,
+            # the first 40 stopped mid-lesson: each is due one reminder
+            "resume_lesson": "long/steps" if i < 40 else None,
+        }
+        for i in range(200)
+    ]
     engine = create_engine(database_url)
     async with engine.begin() as conn:
         await conn.execute(insert(Learner), people)
     library, _ = load_library(long_lesson(tmp_path / "content"))
     message = BroadcastFile.model_validate(
-        {"version": 1, "kind": "broadcast", "id": "alert", "urgent": True,
-         "text": {"en": "Alert for {first_name}"}})
-    await Outbox(engine).create(message, Segment(), library, actor="test",
-                                now=datetime.now(UTC))
+        {
+            "version": 1,
+            "kind": "broadcast",
+            "id": "alert",
+            "urgent": True,
+            "text": {"en": "Alert for {first_name}"},
+        }
+    )
+    await Outbox(engine).create(message, Segment(), library, actor="test", now=datetime.now(UTC))
     await engine.dispose()
     await asyncio.gather(procs.start("worker"), procs.start("worker"))
     deadline = asyncio.get_running_loop().time() + 90
     while asyncio.get_running_loop().time() < deadline:
         alerts = [c for c in fake.sent_messages() if "Alert" in c.params.get("text", "")]
-        reminders = [c for c in fake.sent_messages()
-                     if "You stopped" in c.params.get("text", "")]
+        reminders = [c for c in fake.sent_messages() if "You stopped" in c.params.get("text", "")]
         if len(alerts) >= 200 and len(reminders) >= 40:
             break
         await asyncio.sleep(0.2)
     await quiet(fake, settle=1.5)
-    alerts = Counter(c.params["chat_id"] for c in fake.sent_messages()
-                     if "Alert" in c.params.get("text", ""))
-    reminders = Counter(c.params["chat_id"] for c in fake.sent_messages()
-                        if "You stopped" in c.params.get("text", ""))
+    alerts = Counter(
+        c.params["chat_id"] for c in fake.sent_messages() if "Alert" in c.params.get("text", "")
+    )
+    reminders = Counter(
+        c.params["chat_id"]
+        for c in fake.sent_messages()
+        if "You stopped" in c.params.get("text", "")
+    )
     assert len(alerts) == 200 and set(alerts.values()) == {1}
     assert len(reminders) == 40 and set(reminders.values()) == {1}
     assert await rows(database_url, "SELECT status, count(*) FROM outbox GROUP BY status") == [
-        ("sent", 200)]
+        ("sent", 200)
+    ]

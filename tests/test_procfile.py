@@ -46,20 +46,37 @@ async def healthy(port: int, honcho: asyncio.subprocess.Process) -> bool:
 
 @pytest.mark.sqlite_only
 async def test_honcho_start_keeps_web_and_worker_running_and_stops_cleanly(
-        fake: FakeBotAPI, tmp_path: Path) -> None:
+    fake: FakeBotAPI, tmp_path: Path
+) -> None:
     port = free_port()
-    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url,
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-           "LESSONS_DIR": str(ROOT / "lessons"), "LOCALES_DIR": str(ROOT / "locales"),
-           "WEBHOOK_URL": f"http://127.0.0.1:{port}/tg", "WEBHOOK_SECRET": "procfile-secret",
-           "PORT": str(port),
-           # honcho runs each line with `sh -c`; `lessonbot` must be the one of this environment
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake.url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        "LESSONS_DIR": str(ROOT / "lessons"),
+        "LOCALES_DIR": str(ROOT / "locales"),
+        "WEBHOOK_URL": f"http://127.0.0.1:{port}/tg",
+        "WEBHOOK_SECRET": "procfile-secret",
+        "PORT": str(port),
+        # honcho runs each line with `sh -c`; `lessonbot` must be the one of this environment
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     env.pop("PYTHONPATH", None)
     honcho = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(tmp_path),
-        "start", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "honcho",
+        "-f",
+        str(ROOT / "Procfile"),
+        "-d",
+        str(tmp_path),
+        "start",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     up = await healthy(port, honcho)
     if up:
         # Longer than the old group lived (about 3 s): neither process may have ended.

@@ -79,13 +79,16 @@ def raw(built: Built) -> Iterator[sqlite3.Connection]:
 
 # -- the figures, recomputed from the rows ------------------------------------------------------
 
+
 def test_learners_by_country(built: Built, raw: sqlite3.Connection) -> None:
     expected = dict(raw.execute("SELECT country, count(*) FROM learners GROUP BY country"))
     assert built.data.breakdowns["country"] == expected
     assert sum(expected.values()) == 10_000
-    shown = {row["value"] or None: row["learners"]
-             for row in rows_of(built.out / "learners_by_country.csv")
-             if row["country"] != "All learners"}
+    shown = {
+        row["value"] or None: row["learners"]
+        for row in rows_of(built.out / "learners_by_country.csv")
+        if row["country"] != "All learners"
+    }
     assert shown == {k: str(v) for k, v in expected.items()}
     total = rows_of(built.out / "learners_by_country.csv")[-1]
     assert (total["country"], total["learners"]) == ("All learners", "10000")
@@ -113,17 +116,23 @@ def test_course_funnel(built: Built, raw: sqlite3.Connection, library: Library) 
     done: dict[int, set[str]] = defaultdict(set)
     started: set[int] = set()
     for learner, lesson, status in raw.execute(
-            "SELECT learner_id, lesson, status FROM progress WHERE course = ?", (course.id,)):
+        "SELECT learner_id, lesson, status FROM progress WHERE course = ?", (course.id,)
+    ):
         started.add(learner)
         if status == "completed":
             done[learner].add(lesson)
-    through = [sum(1 for got in done.values() if set(lessons[:i]) <= got)
-               for i in range(1, len(lessons) + 1)]
+    through = [
+        sum(1 for got in done.values() if set(lessons[:i]) <= got)
+        for i in range(1, len(lessons) + 1)
+    ]
     funnel = next(f for f in built.data.funnels if f.course == course.id)
     assert (funnel.started, list(funnel.through)) == (len(started), through)
     assert through[0] > through[2] > through[-1] > 0  # it thins out lesson by lesson
-    csv_rows = {int(row["step"]): row for row in rows_of(built.out / "funnel.csv")
-                if row["course"] == course.id}
+    csv_rows = {
+        int(row["step"]): row
+        for row in rows_of(built.out / "funnel.csv")
+        if row["course"] == course.id
+    }
     assert csv_rows[0]["learners"] == str(len(started))
     assert csv_rows[2]["learners"] == str(through[1])
     assert csv_rows[2]["percent"] == str(percent(through[1], len(started)))
@@ -134,14 +143,17 @@ def test_quiz_accuracy_counts_first_tries(built: Built, raw: sqlite3.Connection)
     key = ("online-safety", "spot-the-scam", "quiz-otp")
     first: dict[int, bool] = {}
     for learner, correct in raw.execute(
-            "SELECT learner_id, correct FROM answers WHERE course = ? AND lesson = ? AND step = ?"
-            " AND attempt = 1 ORDER BY id", key):
+        "SELECT learner_id, correct FROM answers WHERE course = ? AND lesson = ? AND step = ?"
+        " AND attempt = 1 ORDER BY id",
+        key,
+    ):
         first.setdefault(learner, bool(correct))
     right = sum(first.values())
     result = next(q for q in built.data.quiz if (q.course, q.lesson, q.step) == key)
     assert (result.answered, result.correct) == (len(first), right)
-    row = next(r for r in rows_of(built.out / "quiz.csv")
-               if (r["course"], r["lesson"], r["step"]) == key)
+    row = next(
+        r for r in rows_of(built.out / "quiz.csv") if (r["course"], r["lesson"], r["step"]) == key
+    )
     assert (row["answered"], row["right"]) == (str(len(first)), str(right))
     assert row["percent"] == str(percent(right, len(first)))
     retries = raw.execute("SELECT count(*) FROM answers WHERE attempt > 1").fetchone()[0]
@@ -151,21 +163,24 @@ def test_quiz_accuracy_counts_first_tries(built: Built, raw: sqlite3.Connection)
 def test_survey_outcome(built: Built, raw: sqlite3.Connection) -> None:
     latest: dict[int, str] = {}
     for learner, value in raw.execute(
-            "SELECT learner_id, value FROM answers WHERE course = 'follow-up' AND "
-            "step = 'gained-customers' ORDER BY id"):
+        "SELECT learner_id, value FROM answers WHERE course = 'follow-up' AND "
+        "step = 'gained-customers' ORDER BY id"
+    ):
         latest[learner] = value
     counts = Counter(latest.values())
     base = counts["yes"] + counts["no"]  # "skip" is shown but not in the base
     survey = built.data.surveys[0]
     assert survey.answers["gained-customers"] == dict(counts)
-    rows = {r["answer"]: r for r in rows_of(built.out / "survey.csv")
-            if r["step"] == "gained-customers"}
+    rows = {
+        r["answer"]: r for r in rows_of(built.out / "survey.csv") if r["step"] == "gained-customers"
+    }
     assert rows["yes"]["learners"] == str(counts["yes"])
     assert rows["skip"]["learners"] == str(counts["skip"]) and rows["skip"]["percent"] == ""
     assert rows["yes"]["percent"] == str(percent(counts["yes"], base))
     assert 74 <= percent(counts["yes"], base) <= 88  # the demo's "about 80%"
-    respondents = raw.execute("SELECT count(DISTINCT learner_id) FROM answers "
-                              "WHERE course = 'follow-up'").fetchone()[0]
+    respondents = raw.execute(
+        "SELECT count(DISTINCT learner_id) FROM answers WHERE course = 'follow-up'"
+    ).fetchone()[0]
     headline = {row["figure"]: row["value"] for row in rows_of(built.out / "headline.csv")}
     assert headline["survey_respondents"] == str(respondents) == str(survey.respondents)
 
@@ -174,17 +189,27 @@ def test_drop_off_is_the_last_step_seen(built: Built, raw: sqlite3.Connection) -
     lesson = ("digital-marketing", "where-customers-are")
     last: dict[int, str] = {}
     for learner, step in raw.execute(
-            "SELECT learner_id, step FROM events WHERE name = 'step_shown' AND course = ? AND "
-            "lesson = ? ORDER BY id", lesson):
+        "SELECT learner_id, step FROM events WHERE name = 'step_shown' AND course = ? AND "
+        "lesson = ? ORDER BY id",
+        lesson,
+    ):
         last[learner] = step
-    unfinished = {r[0] for r in raw.execute(
-        "SELECT learner_id FROM progress WHERE course = ? AND lesson = ? AND status = 'started'",
-        lesson)}
+    unfinished = {
+        r[0]
+        for r in raw.execute(
+            "SELECT learner_id FROM progress WHERE course = ? AND lesson = ? AND status = "
+            "'started'",
+            lesson,
+        )
+    }
     expected = Counter(last[learner] for learner in unfinished if learner in last)
     found = {s.step: s.learners for s in built.data.stops if (s.course, s.lesson) == lesson}
     assert found == dict(expected)
-    rows = {r["step"]: r["learners"] for r in rows_of(built.out / "drop_off.csv")
-            if (r["course"], r["lesson"]) == lesson and r["step"]}
+    rows = {
+        r["step"]: r["learners"]
+        for r in rows_of(built.out / "drop_off.csv")
+        if (r["course"], r["lesson"]) == lesson and r["step"]
+    }
     top_step, top = expected.most_common(1)[0]
     assert rows[top_step] == str(top)
 
@@ -205,6 +230,7 @@ def test_new_learners_per_iso_week(built: Built, raw: sqlite3.Connection) -> Non
 
 # -- privacy ----------------------------------------------------------------------------------
 
+
 def test_protect_hides_small_cells_and_one_more() -> None:
     def shown(values: list[int]) -> list[str]:
         return [c.csv() for c in protect(values)]
@@ -224,17 +250,35 @@ async def _small_db(path: Path) -> AsyncEngine:
 
 
 def _learner(n: int, country: str | None, **extra: Any) -> dict[str, Any]:
-    return {"id": n, "channel": "telegram", "external_id": str(1000 + n), "first_name": "",
-            "locale": "en", "country": country, "status": "active", "state": {}, "tags": [],
-            "created_at": NOW - timedelta(days=n % 20), "last_active_at": NOW, "consent": "yes",
-            "gender": "woman" if n % 3 else "man", "age_group": "25-35", "business": "food",
-            "disability": "no", "minority": "no", **extra}
+    return {
+        "id": n,
+        "channel": "telegram",
+        "external_id": str(1000 + n),
+        "first_name": "",
+        "locale": "en",
+        "country": country,
+        "status": "active",
+        "state": {},
+        "tags": [],
+        "created_at": NOW - timedelta(days=n % 20),
+        "last_active_at": NOW,
+        "consent": "yes",
+        "gender": "woman" if n % 3 else "man",
+        "age_group": "25-35",
+        "business": "food",
+        "disability": "no",
+        "minority": "no",
+        **extra,
+    }
 
 
 async def test_small_groups_show_as_less_than_five(tmp_path: Path, library: Library) -> None:
     engine = await _small_db(tmp_path / "small.db")
-    people = [_learner(n, "ID") for n in range(1, 21)] + \
-        [_learner(n, "PH") for n in range(21, 33)] + [_learner(n, "TH") for n in range(33, 36)]
+    people = (
+        [_learner(n, "ID") for n in range(1, 21)]
+        + [_learner(n, "PH") for n in range(21, 33)]
+        + [_learner(n, "TH") for n in range(33, 36)]
+    )
     async with engine.begin() as conn:
         await conn.execute(insert(Learner), people)
     await write_report(engine, library, tmp_path / "out", NOW)
@@ -249,26 +293,77 @@ async def test_small_groups_show_as_less_than_five(tmp_path: Path, library: Libr
 
 
 async def test_learner_text_never_reaches_the_report(tmp_path: Path, library: Library) -> None:
-    secrets = ["Zyxwvut Secretname", "MY-TYPED-SHOP-4242", "Printed Certificate Name",
-               "typed instead of a button"]
+    secrets = [
+        "Zyxwvut Secretname",
+        "MY-TYPED-SHOP-4242",
+        "Printed Certificate Name",
+        "typed instead of a button",
+    ]
     engine = await _small_db(tmp_path / "text.db")
     people = [_learner(n, "VN", first_name=secrets[0]) for n in range(1, 8)]
     async with engine.begin() as conn:
         await conn.execute(insert(Learner), people)
-        await conn.execute(insert(AnswerRecord), [
-            {"learner_id": n, "course": "digital-marketing", "lesson": "where-customers-are",
-             "step": "ask-business", "value": secrets[1], "correct": None, "attempt": 1,
-             "field": "business_type", "created_at": NOW} for n in range(1, 8)] + [
-            {"learner_id": n, "course": "follow-up", "lesson": "five-months-on",
-             "step": "gained-customers", "value": secrets[3], "correct": None, "attempt": 1,
-             "field": None, "created_at": NOW} for n in range(1, 8)])
-        await conn.execute(insert(LessonProgress), [
-            {"learner_id": n, "course": "digital-marketing", "lesson": "where-customers-are",
-             "status": "completed", "score": 1, "total": 1, "started_at": NOW,
-             "completed_at": NOW} for n in range(1, 8)])
-        await conn.execute(insert(Certificate), [
-            {"code": f"ABCD-EFG{n}", "learner_id": n, "course": "digital-marketing",
-             "name": secrets[2], "locale": "en", "issued_at": NOW} for n in range(1, 8)])
+        await conn.execute(
+            insert(AnswerRecord),
+            [
+                {
+                    "learner_id": n,
+                    "course": "digital-marketing",
+                    "lesson": "where-customers-are",
+                    "step": "ask-business",
+                    "value": secrets[1],
+                    "correct": None,
+                    "attempt": 1,
+                    "field": "business_type",
+                    "created_at": NOW,
+                }
+                for n in range(1, 8)
+            ]
+            + [
+                {
+                    "learner_id": n,
+                    "course": "follow-up",
+                    "lesson": "five-months-on",
+                    "step": "gained-customers",
+                    "value": secrets[3],
+                    "correct": None,
+                    "attempt": 1,
+                    "field": None,
+                    "created_at": NOW,
+                }
+                for n in range(1, 8)
+            ],
+        )
+        await conn.execute(
+            insert(LessonProgress),
+            [
+                {
+                    "learner_id": n,
+                    "course": "digital-marketing",
+                    "lesson": "where-customers-are",
+                    "status": "completed",
+                    "score": 1,
+                    "total": 1,
+                    "started_at": NOW,
+                    "completed_at": NOW,
+                }
+                for n in range(1, 8)
+            ],
+        )
+        await conn.execute(
+            insert(Certificate),
+            [
+                {
+                    "code": f"ABCD-EFG{n}",
+                    "learner_id": n,
+                    "course": "digital-marketing",
+                    "name": secrets[2],
+                    "locale": "en",
+                    "issued_at": NOW,
+                }
+                for n in range(1, 8)
+            ],
+        )
     written = await write_report(engine, library, tmp_path / "out", NOW)
     await engine.dispose()
     assert len(written) > 10
@@ -289,8 +384,15 @@ def test_page_is_self_contained(built: Built) -> None:
     links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", page)
     assert links and all(not re.match(r"(?i)(https?:)?//", link) for link in links)
     assert all(u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", page))
-    for heading in ("Reach", "Who the learners are", "Courses", "Where learners stop",
-                    "Quiz questions", "Follow-up survey", "How to read this report"):
+    for heading in (
+        "Reach",
+        "Who the learners are",
+        "Courses",
+        "Where learners stop",
+        "Quiz questions",
+        "Follow-up survey",
+        "How to read this report",
+    ):
         assert f"<h2>{heading}</h2>" in page
 
 
@@ -307,8 +409,7 @@ async def test_report_reads_while_the_bot_writes(built: Built, library: Library)
     assert data.learners == built.data.learners
 
 
-async def test_rerun_writes_the_same_bytes(built: Built, tmp_path: Path,
-                                           library: Library) -> None:
+async def test_rerun_writes_the_same_bytes(built: Built, tmp_path: Path, library: Library) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{built.db}")
     await write_report(engine, library, tmp_path, NOW)
     await engine.dispose()
@@ -321,22 +422,39 @@ async def test_question_text_is_escaped(tmp_path: Path) -> None:
     course.mkdir(parents=True)
     (course / "course.yaml").write_text(
         "version: 1\nkind: course\nid: tiny\ntitle: Tiny & small\ndescription: A test.\n"
-        "lessons: [one]\n", encoding="utf-8")
+        "lessons: [one]\n",
+        encoding="utf-8",
+    )
     (course / "one.yaml").write_text(
         "version: 1\nkind: lesson\nid: one\ntitle: One\nminutes: 1\nsteps:\n"
         "  - id: q\n    type: question\n"
         "    text: Is <b>this</b> &lt;script&gt;alert(1)&lt;/script&gt; safe?\n"
         "    options:\n      - {id: a, text: 'Yes'}\n      - {id: b, text: 'No'}\n"
-        "    correct: b\n  - id: done\n    type: end\n    text: Bye.\n", encoding="utf-8")
+        "    correct: b\n  - id: done\n    type: end\n    text: Bye.\n",
+        encoding="utf-8",
+    )
     library, problems = load_library(tmp_path / "lessons")
     assert not [p for p in problems if p.severity == "error"], problems
     engine = await _small_db(tmp_path / "esc.db")
     async with engine.begin() as conn:
         await conn.execute(insert(Learner), [_learner(n, "MY") for n in range(1, 9)])
-        await conn.execute(insert(AnswerRecord), [
-            {"learner_id": n, "course": "tiny", "lesson": "one", "step": "q",
-             "value": "b" if n % 2 else "a", "correct": bool(n % 2), "attempt": 1,
-             "field": None, "created_at": NOW} for n in range(1, 9)])
+        await conn.execute(
+            insert(AnswerRecord),
+            [
+                {
+                    "learner_id": n,
+                    "course": "tiny",
+                    "lesson": "one",
+                    "step": "q",
+                    "value": "b" if n % 2 else "a",
+                    "correct": bool(n % 2),
+                    "attempt": 1,
+                    "field": None,
+                    "created_at": NOW,
+                }
+                for n in range(1, 9)
+            ],
+        )
     await write_report(engine, library, tmp_path / "out", NOW)
     await engine.dispose()
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
@@ -349,6 +467,7 @@ async def test_question_text_is_escaped(tmp_path: Path) -> None:
 
 # -- the admin summary ------------------------------------------------------------------------
 
+
 async def test_stats_text(built: Built, library: Library, raw: sqlite3.Connection) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{built.db}")
     text = await stats_text(engine, library, NOW)
@@ -357,10 +476,10 @@ async def test_stats_text(built: Built, library: Library, raw: sqlite3.Connectio
     await engine.dispose()
     await empty.dispose()
     since = (NOW - timedelta(days=7)).isoformat(" ")
-    active = raw.execute("SELECT count(*) FROM learners WHERE last_active_at >= ?",
-                         (since,)).fetchone()[0]
-    new = raw.execute("SELECT count(*) FROM learners WHERE created_at >= ?",
-                      (since,)).fetchone()[0]
+    active = raw.execute(
+        "SELECT count(*) FROM learners WHERE last_active_at >= ?", (since,)
+    ).fetchone()[0]
+    new = raw.execute("SELECT count(*) FROM learners WHERE created_at >= ?", (since,)).fetchone()[0]
     assert 0 < len(text) < 1500
     assert "Learners: <b>10,000</b>" in text
     assert f"active in the last 7 days: {active:,}" in text
@@ -372,8 +491,10 @@ async def test_stats_text(built: Built, library: Library, raw: sqlite3.Connectio
 
 # -- demo data --------------------------------------------------------------------------------
 
-async def test_demo_is_reproducible_and_refuses_real_databases(tmp_path: Path,
-                                                               library: Library) -> None:
+
+async def test_demo_is_reproducible_and_refuses_real_databases(
+    tmp_path: Path, library: Library
+) -> None:
     engine = await _small_db(tmp_path / "d.db")
     first = await demo.generate(engine, library, 300, seed=5, now=NOW)
     again = await demo.generate(engine, library, 300, seed=5, now=NOW)  # replaces, not adds
@@ -387,19 +508,34 @@ async def test_demo_is_reproducible_and_refuses_real_databases(tmp_path: Path,
     assert forced.learners == 10
     with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
         assert conn.execute("SELECT count(*) FROM learners").fetchone()[0] == 11
-        assert conn.execute("SELECT count(*) FROM learners WHERE channel = 'telegram'"
-                            ).fetchone()[0] == 1
+        assert (
+            conn.execute("SELECT count(*) FROM learners WHERE channel = 'telegram'").fetchone()[0]
+            == 1
+        )
 
 
 # -- the command line -------------------------------------------------------------------------
 
-def _lessonbot(tmp_path: Path, *args: str, importtime: bool = False
-               ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
-           "LESSONS_DIR": str(ROOT / "lessons"), "PYTHONPATH": str(ROOT)}
+
+def _lessonbot(
+    tmp_path: Path, *args: str, importtime: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        "LESSONS_DIR": str(ROOT / "lessons"),
+        "PYTHONPATH": str(ROOT),
+    }
     flags = ["-X", "importtime"] if importtime else []
-    return subprocess.run([sys.executable, *flags, "-m", "bot", *args], capture_output=True,
-                          text=True, env=env, cwd=tmp_path, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, *flags, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_cli_demo_data_then_report(tmp_path: Path) -> None:
@@ -425,9 +561,11 @@ def test_cli_demo_data_refuses_a_real_database(tmp_path: Path) -> None:
 
 # -- PostgreSQL -------------------------------------------------------------------------------
 
+
 @needs_postgres
-async def test_postgresql_gives_the_same_figures(tmp_path: Path, library: Library,
-                                                 database_url: str) -> None:
+async def test_postgresql_gives_the_same_figures(
+    tmp_path: Path, library: Library, database_url: str
+) -> None:
     """The same demo data on both backends: every figure, weeks included, must agree."""
     figures = []
     for url in (f"sqlite+aiosqlite:///{tmp_path / 'same.db'}", database_url):
@@ -436,6 +574,11 @@ async def test_postgresql_gives_the_same_figures(tmp_path: Path, library: Librar
         await demo.generate(engine, library, 1500, seed=4, now=NOW, force=True)
         data = await collect(engine, library, NOW)
         await engine.dispose()
-        figures.append({**vars(data), "stops": sorted(map(repr, data.stops)),
-                        "quiz": sorted(map(repr, data.quiz))})
+        figures.append(
+            {
+                **vars(data),
+                "stops": sorted(map(repr, data.stops)),
+                "quiz": sorted(map(repr, data.quiz)),
+            }
+        )
     assert figures[0] == figures[1]

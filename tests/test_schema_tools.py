@@ -49,17 +49,40 @@ def _missing(reason: str) -> NoReturn:
 def test_committed_schema_is_the_generated_one() -> None:
     generated = json.dumps(json_schema(BroadcastFile), indent=2) + "\n"
     assert SCHEMA.read_text(encoding="utf-8") == generated, (
-        "run `lessonbot schema > docs/lesson.schema.json`")
+        "run `lessonbot schema > docs/lesson.schema.json`"
+    )
 
 
 # Keywords that mean the same in draft 7 (what the YAML extension validates with) and 2020-12
 # (what the schema declares), so every tool reads the schema alike. `$defs` is reached by JSON
 # pointer, which draft-7 tools follow too.
 _PORTABLE = {
-    "$schema", "$defs", "$ref", "title", "description", "default", "type", "enum", "const",
-    "properties", "patternProperties", "additionalProperties", "required", "minProperties",
-    "items", "minItems", "maxItems", "minLength", "pattern", "format", "minimum", "maximum",
-    "anyOf", "allOf", "if", "then",
+    "$schema",
+    "$defs",
+    "$ref",
+    "title",
+    "description",
+    "default",
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "required",
+    "minProperties",
+    "items",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "anyOf",
+    "allOf",
+    "if",
+    "then",
 }
 
 
@@ -82,13 +105,22 @@ def test_schema_is_plain_and_portable_json_schema() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert _keywords(schema) - _PORTABLE == set()  # no `discriminator`, `oneOf`, ...
     assert schema["properties"]["kind"]["enum"] == ["course", "lesson", "schemes", "broadcast"]
-    branches = {b["if"]["properties"]["kind"]["const"]: b["then"]["$ref"]
-                for b in schema["allOf"]}
-    assert branches == {"course": "#/$defs/Course", "lesson": "#/$defs/Lesson",
-                        "schemes": "#/$defs/SchemeFile", "broadcast": "#/$defs/BroadcastFile"}
+    branches = {b["if"]["properties"]["kind"]["const"]: b["then"]["$ref"] for b in schema["allOf"]}
+    assert branches == {
+        "course": "#/$defs/Course",
+        "lesson": "#/$defs/Lesson",
+        "schemes": "#/$defs/SchemeFile",
+        "broadcast": "#/$defs/BroadcastFile",
+    }
     steps = schema["$defs"]["Lesson"]["properties"]["steps"]["items"]
     assert [b["if"]["properties"]["type"]["const"] for b in steps["allOf"]] == [
-        "message", "question", "choice", "input", "survey", "end"]
+        "message",
+        "question",
+        "choice",
+        "input",
+        "survey",
+        "end",
+    ]
 
 
 def test_every_content_file_names_the_schema() -> None:
@@ -131,32 +163,115 @@ SCHEMES = "lessons/relief/schemes/my.yaml"
 BROADCAST = "broadcasts/scam-alert-fake-grant.yaml"
 
 BROKEN = [
-    Broken("wrong-kind", LESSON, "kind: lesson", "kind: lessn", ("kind",), "kind",
-           "`kind` must be 'lesson'"),
-    Broken("unknown-step-type", LESSON, "type: message", "type: mesage", ("steps", 0, "type"),
-           "type", "unknown step type `mesage`"),
-    Broken("unknown-key-in-step", LESSON, "    type: message\n",
-           "    type: message\n    buton: Next\n", ("steps", 0), "buton",
-           "unknown key `buton` (did you mean `button`?)"),
-    Broken("unknown-key-in-course", COURSE, "title:", "titel: Typo\ntitle:", (), "titel",
-           "unknown key `titel` (did you mean `title`?)"),
-    Broken("missing-field-in-step", LESSON, "    correct:", "    # correct:", ("steps", 3),
-           "correct", "missing required key `correct:`"),
-    Broken("missing-top-level-field", LESSON, "\nminutes:", "\n# minutes:", (), "minutes",
-           "missing required key `minutes:`"),
-    Broken("wrong-type", LESSON, "\nminutes: ", "\nminutes: five  # ", ("minutes",), "minutes",
-           "`minutes`: Input should be a valid integer"),
-    Broken("wrong-type-read-as-bool", LESSON, "    button: ", "    button: Yes  # ",
-           ("steps", 0, "button"), "button",
-           "`button`: Input should be a valid string", yaml_1_1=True),
-    Broken("scheme-unknown-status", SCHEMES, "status: current", "status: active",
-           ("schemes", 0, "status"), "status", "`status` must be"),
-    Broken("scheme-missing-source", SCHEMES, "    source:", "    # source:", ("schemes", 0),
-           "source", "missing required key `source:`"),
-    Broken("scheme-bad-country", SCHEMES, "country: MY", "country: my", ("country",), "country",
-           "`my` is not valid here"),
-    Broken("broadcast-wrong-type", BROADCAST, "urgent: false", "urgent: soon", ("urgent",),
-           "urgent", "`urgent`: Input should be a valid boolean"),
+    Broken(
+        "wrong-kind",
+        LESSON,
+        "kind: lesson",
+        "kind: lessn",
+        ("kind",),
+        "kind",
+        "`kind` must be 'lesson'",
+    ),
+    Broken(
+        "unknown-step-type",
+        LESSON,
+        "type: message",
+        "type: mesage",
+        ("steps", 0, "type"),
+        "type",
+        "unknown step type `mesage`",
+    ),
+    Broken(
+        "unknown-key-in-step",
+        LESSON,
+        "    type: message\n",
+        "    type: message\n    buton: Next\n",
+        ("steps", 0),
+        "buton",
+        "unknown key `buton` (did you mean `button`?)",
+    ),
+    Broken(
+        "unknown-key-in-course",
+        COURSE,
+        "title:",
+        "titel: Typo\ntitle:",
+        (),
+        "titel",
+        "unknown key `titel` (did you mean `title`?)",
+    ),
+    Broken(
+        "missing-field-in-step",
+        LESSON,
+        "    correct:",
+        "    # correct:",
+        ("steps", 3),
+        "correct",
+        "missing required key `correct:`",
+    ),
+    Broken(
+        "missing-top-level-field",
+        LESSON,
+        "\nminutes:",
+        "\n# minutes:",
+        (),
+        "minutes",
+        "missing required key `minutes:`",
+    ),
+    Broken(
+        "wrong-type",
+        LESSON,
+        "\nminutes: ",
+        "\nminutes: five  # ",
+        ("minutes",),
+        "minutes",
+        "`minutes`: Input should be a valid integer",
+    ),
+    Broken(
+        "wrong-type-read-as-bool",
+        LESSON,
+        "    button: ",
+        "    button: Yes  # ",
+        ("steps", 0, "button"),
+        "button",
+        "`button`: Input should be a valid string",
+        yaml_1_1=True,
+    ),
+    Broken(
+        "scheme-unknown-status",
+        SCHEMES,
+        "status: current",
+        "status: active",
+        ("schemes", 0, "status"),
+        "status",
+        "`status` must be",
+    ),
+    Broken(
+        "scheme-missing-source",
+        SCHEMES,
+        "    source:",
+        "    # source:",
+        ("schemes", 0),
+        "source",
+        "missing required key `source:`",
+    ),
+    Broken(
+        "scheme-bad-country",
+        SCHEMES,
+        "country: MY",
+        "country: my",
+        ("country",),
+        "country",
+        "`my` is not valid here",
+    ),
+    Broken(
+        "broadcast-wrong-type",
+        BROADCAST,
+        "urgent: false",
+        "urgent: soon",
+        ("urgent",),
+        "urgent",
+        "`urgent`: Input should be a valid boolean",
+    ),
 ]
 
 
@@ -164,7 +279,8 @@ def _names(case: Broken, message: str) -> bool:
     """Whether a jsonschema error at `case.at` names `case.field`, by its path or its message."""
     return case.at[-1:] == (case.field,) or message in (
         f"'{case.field}' is a required property",
-        f"Additional properties are not allowed ('{case.field}' was unexpected)")
+        f"Additional properties are not allowed ('{case.field}' was unexpected)",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -221,9 +337,21 @@ def _check_jsonschema(files: list[Path]) -> dict[str, Any]:
     except ImportError:
         _missing("check-jsonschema is not installed (pip install check-jsonschema)")
     done = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--schemafile", str(SCHEMA), "-o", "json",
-         *map(str, files)],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--schemafile",
+            str(SCHEMA),
+            "-o",
+            "json",
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode in (0, 1), done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     assert result.get("parse_errors", []) == [], result["parse_errors"]
@@ -264,11 +392,17 @@ def _ajv(files: list[Path]) -> dict[str, dict[str, Any]]:
         _missing("node is not installed")
     packages = ("ajv", "ajv-formats", "yaml")
     if not all((NODE_PREFIX / "node_modules" / p / "package.json").is_file() for p in packages):
-        _missing(f"ajv is not installed in {NODE_PREFIX} (npm install --prefix {NODE_PREFIX} "
-                 "ajv@8 ajv-formats@3 yaml@2)")
-    done = subprocess.run([node, str(AJV_CHECK), str(NODE_PREFIX), str(SCHEMA),
-                           *map(str, files)], capture_output=True, text=True, timeout=120,
-                          check=False)
+        _missing(
+            f"ajv is not installed in {NODE_PREFIX} (npm install --prefix {NODE_PREFIX} "
+            "ajv@8 ajv-formats@3 yaml@2)"
+        )
+    done = subprocess.run(
+        [node, str(AJV_CHECK), str(NODE_PREFIX), str(SCHEMA), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode in (0, 1), f"ajv_check.cjs: {done.stderr}"  # 2: schema refused
     return {line["file"]: line for line in map(json.loads, done.stdout.splitlines())}
 

@@ -30,12 +30,21 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
-async def lessonbot_stderr(env: dict[str, str], cwd: Path, seconds: float,
-                           *args: str) -> tuple[int | None, str]:
+async def lessonbot_stderr(
+    env: dict[str, str], cwd: Path, seconds: float, *args: str
+) -> tuple[int | None, str]:
     """Run `lessonbot -v ...` for a while, then stop it; return its exit code and stderr."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "-v", *args, env={**os.environ, **env}, cwd=cwd,
-        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "bot",
+        "-v",
+        *args,
+        env={**os.environ, **env},
+        cwd=cwd,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
     assert proc.stderr is not None
     reading = asyncio.ensure_future(proc.stderr.read())  # a full pipe would block the bot
     try:
@@ -47,11 +56,18 @@ async def lessonbot_stderr(env: dict[str, str], cwd: Path, seconds: float,
 
 
 @pytest.mark.parametrize("framework", ["aiogram", "ptb"])
-async def test_the_bot_token_never_reaches_the_log(fake: FakeBotAPI, tmp_path: Path,
-                                                   database_url: str, framework: str) -> None:
-    env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url, "TELEGRAM_FRAMEWORK": framework,
-           "DATABASE_URL": database_url, "LESSONS_DIR": str(ROOT / "lessons"),
-           "LOCALES_DIR": str(ROOT / "locales"), "WEBHOOK_URL": ""}
+async def test_the_bot_token_never_reaches_the_log(
+    fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str
+) -> None:
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake.url,
+        "TELEGRAM_FRAMEWORK": framework,
+        "DATABASE_URL": database_url,
+        "LESSONS_DIR": str(ROOT / "lessons"),
+        "LOCALES_DIR": str(ROOT / "locales"),
+        "WEBHOOK_URL": "",
+    }
     # Errors are where URLs and tokens leak: 5xx on polling and sending, a 429, a forged button.
     fake.fail_next("getUpdates", 502, "Bad Gateway", times=2)
     fake.fail_next("sendMessage", 500, "Internal Server Error", times=2)
@@ -76,9 +92,15 @@ def test_redaction_covers_messages_arguments_and_tracebacks() -> None:
     try:
         raise RuntimeError(f"POST https://api.telegram.org/bot{TOKEN}/getMe failed")
     except RuntimeError:
-        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "calling %s with %s",
-                                   (f"/bot{TOKEN}/sendMessage", "webhook-secret-value"),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "x",
+            logging.ERROR,
+            __file__,
+            1,
+            "calling %s with %s",
+            (f"/bot{TOKEN}/sendMessage", "webhook-secret-value"),
+            sys.exc_info(),
+        )
     redactor.filter(record)
     text = record.getMessage() + (record.exc_text or "")
     assert TOKEN not in text and SECRET_HALF not in text and "webhook-secret" not in text

@@ -73,8 +73,9 @@ async def test_migrations_and_wal(tmp_path: Path) -> None:
 async def test_progress_survives_a_new_service(service: LessonService, library: Any) -> None:
     await begin(service, ANA, "online-safety")
     await service.handle(ANA, Text("1"))
-    fresh = LessonService(library, LearnerStore(service.store.engine), service.texts,
-                          service.languages)
+    fresh = LessonService(
+        library, LearnerStore(service.store.engine), service.texts, service.languages
+    )
     replies = await fresh.handle(ANA, Command("continue"))
     first = await begin(service, Identity("test", "2", first_name="Bo"), "online-safety")
     second_step = await service.handle(Identity("test", "2", first_name="Bo"), Text("1"))
@@ -98,15 +99,20 @@ async def test_answers_progress_and_events_are_recorded(service: LessonService) 
 async def test_quick_double_press_is_handled_once_in_order(service: LessonService) -> None:
     replies = await begin(service, ANA, "online-safety")
     token = replies[-1].buttons[0][0].token
-    first, second = await asyncio.gather(service.handle(ANA, Press(token)),
-                                         service.handle(ANA, Press(token)))
+    first, second = await asyncio.gather(
+        service.handle(ANA, Press(token)), service.handle(ANA, Press(token))
+    )
     # One press moved on; the other found the button stale and re-showed the new step.
     stale = [r for r in (first, second) if "earlier message" in r[0].text]
     assert len(stale) == 1
     async with service.store.engine.connect() as conn:
-        shown = (await conn.execute(
-            select(func.count()).select_from(EventRecord).where(EventRecord.name == "step_shown")
-        )).scalar()
+        shown = (
+            await conn.execute(
+                select(func.count())
+                .select_from(EventRecord)
+                .where(EventRecord.name == "step_shown")
+            )
+        ).scalar()
     assert shown == 2  # the first step and the one after it, not three
 
 
@@ -116,14 +122,17 @@ async def test_many_learners_concurrently_no_lost_update(service: LessonService)
     for _ in range(3):
         await asyncio.gather(*(service.handle(p, Text("1")) for p in people))
     async with service.store.engine.connect() as conn:
-        shown = (await conn.execute(
-            select(func.count()).select_from(EventRecord).where(EventRecord.name == "step_shown")
-        )).scalar()
+        shown = (
+            await conn.execute(
+                select(func.count())
+                .select_from(EventRecord)
+                .where(EventRecord.name == "step_shown")
+            )
+        ).scalar()
     assert shown == 30 * 4
 
 
-async def test_database_failure_is_apologised_for_and_rolled_back(
-        service: LessonService) -> None:
+async def test_database_failure_is_apologised_for_and_rolled_back(service: LessonService) -> None:
     await begin(service, ANA, "online-safety")
     events = Base.metadata.tables["events"]
     async with service.store.engine.begin() as conn:

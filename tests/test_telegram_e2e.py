@@ -70,13 +70,18 @@ class Harness:
         await self.press("English", user)
         return await self.press("No, just the lessons", user)
 
-    async def press(self, label: str, user: int = ANA, message: Call | None = None,
-                    data: str | None = None) -> list[Call]:
+    async def press(
+        self, label: str, user: int = ANA, message: Call | None = None, data: str | None = None
+    ) -> list[Call]:
         """Press the button `label` of the latest message with a keyboard (or of `message`)."""
         message = message or self.last_keyboard(user)
         if data is None:
-            data = next(b["callback_data"] for row in keyboard(message) for b in row
-                        if b["text"].startswith(label))
+            data = next(
+                b["callback_data"]
+                for row in keyboard(message)
+                for b in row
+                if b["text"].startswith(label)
+            )
         mid = message_id(message)
         return await self._await_reply(lambda: self.fake.push_callback(user, data, mid), user)
 
@@ -120,10 +125,16 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 @pytest.fixture
 def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str) -> Settings:
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, bot_token=TOKEN, telegram_api_url=fake.url, telegram_framework=framework,
+        _env_file=None,
+        bot_token=TOKEN,
+        telegram_api_url=fake.url,
+        telegram_framework=framework,
         database_url=database_url,
-        lessons_dir=str(ROOT / "lessons"), locales_dir=str(ROOT / "locales"),
-        webhook_url="", webhook_secret="")
+        lessons_dir=str(ROOT / "lessons"),
+        locales_dir=str(ROOT / "locales"),
+        webhook_url="",
+        webhook_secret="",
+    )
 
 
 @pytest.fixture
@@ -142,14 +153,29 @@ async def status_of(settings: Settings, user: int) -> str | None:
         await engine.dispose()
 
 
-SAFETY_PATH = ["Show me", "Next", "Next", "Don't send it", "Yes, but I ignored it", "Next", "Next",
-               "Don't click", "5"]
+SAFETY_PATH = [
+    "Show me",
+    "Next",
+    "Next",
+    "Don't send it",
+    "Yes, but I ignored it",
+    "Next",
+    "Next",
+    "Don't click",
+    "5",
+]
 
 
 async def test_setup_registers_commands_and_menu(bot: Harness) -> None:
     commands = bot.fake.calls_of("setMyCommands")
     assert commands and {c["command"] for c in commands[0].params["commands"]} >= {
-        "start", "continue", "menu", "progress", "language", "help"}
+        "start",
+        "continue",
+        "menu",
+        "progress",
+        "language",
+        "help",
+    }
     assert await bot.until(lambda: bot.fake.calls_of("deleteWebhook"))  # polling
 
 
@@ -226,10 +252,21 @@ async def test_double_press_moves_once(bot: Harness) -> None:
 
 async def test_stickers_voice_and_edits_get_a_friendly_reply(bot: Harness) -> None:
     await bot.begin()
-    for extra in ({"sticker": {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
-                               "is_animated": False, "is_video": False, "type": "regular"}},
-                  {"voice": {"file_id": "v", "file_unique_id": "v", "duration": 2}},
-                  {"location": {"latitude": 1.0, "longitude": 2.0}}):
+    for extra in (
+        {
+            "sticker": {
+                "file_id": "s",
+                "file_unique_id": "s",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            }
+        },
+        {"voice": {"file_id": "v", "file_unique_id": "v", "duration": 2}},
+        {"location": {"latitude": 1.0, "longitude": 2.0}},
+    ):
         before = len(bot.fake.sent_messages(ANA))
         update = bot.fake.make_message(ANA, "")
         update["message"].pop("text")
@@ -267,8 +304,7 @@ async def test_5xx_is_retried(bot: Harness) -> None:
     assert "Spot the scam" in replies[0].params["text"]
 
 
-async def test_blocked_learner_is_marked_and_not_retried(bot: Harness,
-                                                         settings: Settings) -> None:
+async def test_blocked_learner_is_marked_and_not_retried(bot: Harness, settings: Settings) -> None:
     await bot.begin()
     bot.fake.block_chat(ANA)
     bot.fake.push_text(ANA, "/menu")
@@ -286,14 +322,22 @@ async def test_my_chat_member_marks_blocked_and_back(bot: Harness, settings: Set
 
     def member(status: str) -> dict[str, Any]:
         user = {"id": ANA, "is_bot": False, "first_name": "Ana"}
-        return {"my_chat_member": {
-            "chat": {"id": ANA, "type": "private", "first_name": "Ana"}, "from": user,
-            "date": int(time.time()),
-            "old_chat_member": {"status": "member", "user": {"id": 1, "is_bot": True,
-                                                             "first_name": "LessonBot"}},
-            "new_chat_member": {"status": status, "user": {"id": 1, "is_bot": True,
-                                                           "first_name": "LessonBot"},
-                                **({"until_date": 0} if status == "kicked" else {})}}}
+        return {
+            "my_chat_member": {
+                "chat": {"id": ANA, "type": "private", "first_name": "Ana"},
+                "from": user,
+                "date": int(time.time()),
+                "old_chat_member": {
+                    "status": "member",
+                    "user": {"id": 1, "is_bot": True, "first_name": "LessonBot"},
+                },
+                "new_chat_member": {
+                    "status": status,
+                    "user": {"id": 1, "is_bot": True, "first_name": "LessonBot"},
+                    **({"until_date": 0} if status == "kicked" else {}),
+                },
+            }
+        }
 
     async def becomes(status: str) -> str | None:
         for _ in range(100):
@@ -316,8 +360,13 @@ def free_port() -> int:
 
 async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settings) -> None:
     port = free_port()
-    hooked = settings.model_copy(update={"webhook_url": f"http://127.0.0.1:{port}/tg/hook",
-                                         "webhook_secret": "s3cret", "port": port})
+    hooked = settings.model_copy(
+        update={
+            "webhook_url": f"http://127.0.0.1:{port}/tg/hook",
+            "webhook_secret": "s3cret",
+            "port": port,
+        }
+    )
     harness = Harness(fake, hooked)
     await harness.start()
     try:
@@ -350,17 +399,25 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settin
         await harness.stop()
 
 
-async def test_killed_process_resumes_without_doubling(fake: FakeBotAPI, settings: Settings,
-                                                       tmp_path: Path) -> None:
-    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url,
-           "TELEGRAM_FRAMEWORK": settings.telegram_framework,
-           "DATABASE_URL": settings.database_url, "LESSONS_DIR": settings.lessons_dir,
-           "LOCALES_DIR": settings.locales_dir, "WEBHOOK_URL": ""}
+async def test_killed_process_resumes_without_doubling(
+    fake: FakeBotAPI, settings: Settings, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake.url,
+        "TELEGRAM_FRAMEWORK": settings.telegram_framework,
+        "DATABASE_URL": settings.database_url,
+        "LESSONS_DIR": settings.lessons_dir,
+        "LOCALES_DIR": settings.locales_dir,
+        "WEBHOOK_URL": "",
+    }
 
     async def launch() -> asyncio.subprocess.Process:
         fake.clear_calls()
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env,
-                                                    cwd=tmp_path)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path
+        )
         await harness.until(lambda: fake.calls_of("setChatMenuButton"), timeout=60)
         return proc
 
@@ -381,20 +438,22 @@ async def test_killed_process_resumes_without_doubling(fake: FakeBotAPI, setting
 
 
 PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
-async def test_media_is_uploaded_once(fake: FakeBotAPI, settings: Settings,
-                                      tmp_path: Path) -> None:
+async def test_media_is_uploaded_once(fake: FakeBotAPI, settings: Settings, tmp_path: Path) -> None:
     course = tmp_path / "lessons" / "demo"
     (course / "media").mkdir(parents=True)
     (course / "media" / "stall.png").write_bytes(PNG)
     (course / "course.yaml").write_text(
-        "version: 1\nkind: course\nid: demo\ntitle: Demo\ndescription: d\nlessons: [pic]\n")
+        "version: 1\nkind: course\nid: demo\ntitle: Demo\ndescription: d\nlessons: [pic]\n"
+    )
     (course / "01-pic.yaml").write_text(
         "version: 1\nkind: lesson\nid: pic\ntitle: Pic\nminutes: 1\nsteps:\n"
         "  - {id: look, type: message, text: A stall, image: media/stall.png}\n"
-        "  - {id: done, type: end, text: Bye}\n")
+        "  - {id: done, type: end, text: Bye}\n"
+    )
     harness = Harness(fake, settings.model_copy(update={"lessons_dir": str(tmp_path / "lessons")}))
     await harness.start()
     try:
@@ -421,15 +480,18 @@ async def test_slow_api_does_not_hold_up_other_learners(bot: Harness) -> None:
     assert starts[-1] - starts[0] < 0.5
 
 
-async def test_admin_broadcast_in_telegram(fake: FakeBotAPI, settings: Settings,
-                                           tmp_path: Path) -> None:
+async def test_admin_broadcast_in_telegram(
+    fake: FakeBotAPI, settings: Settings, tmp_path: Path
+) -> None:
     folder = tmp_path / "broadcasts"
     folder.mkdir()
     (folder / "alert.yaml").write_text(
         "version: 1\nkind: broadcast\nid: alert\nurgent: true\n"
-        "text: {en: 'Scam alert, {first_name}!', th: 'ระวัง {first_name}!'}\n")
-    harness = Harness(fake, settings.model_copy(update={
-        "admin_ids": str(ANA), "broadcasts_dir": str(folder)}))
+        "text: {en: 'Scam alert, {first_name}!', th: 'ระวัง {first_name}!'}\n"
+    )
+    harness = Harness(
+        fake, settings.model_copy(update={"admin_ids": str(ANA), "broadcasts_dir": str(folder)})
+    )
     await harness.start()
     try:
         learner = 2002
@@ -442,15 +504,18 @@ async def test_admin_broadcast_in_telegram(fake: FakeBotAPI, settings: Settings,
         preview = await harness.press("alert")
         texts = [c.params["text"] for c in preview]
         assert "reaches 2 learner(s)" in texts[0]
-        assert any("ระวัง Test!" in t for t in texts) and any("Scam alert, Test!" in t
-                                                            for t in texts)
+        assert any("ระวัง Test!" in t for t in texts) and any(
+            "Scam alert, Test!" in t for t in texts
+        )
         queued = await harness.press("✅ Send")
         assert "is queued now for 2 learner(s)" in queued[0].params["text"]
-        got = await harness.until(lambda: [c for c in fake.sent_messages(learner)
-                                           if "Scam alert" in c.params["text"]])
+        got = await harness.until(
+            lambda: [c for c in fake.sent_messages(learner) if "Scam alert" in c.params["text"]]
+        )
         assert len(got) == 1
-        summary = await harness.until(lambda: [c for c in fake.sent_messages(ANA)
-                                               if "is done" in c.params["text"]])
+        summary = await harness.until(
+            lambda: [c for c in fake.sent_messages(ANA) if "is done" in c.params["text"]]
+        )
         assert "Sent: 2" in summary[0].params["text"]
         refused = await harness.say("/stats", user=learner)
         assert "I don't know that command." in refused[0].params["text"]
@@ -460,10 +525,15 @@ async def test_admin_broadcast_in_telegram(fake: FakeBotAPI, settings: Settings,
         await harness.stop()
 
 
-async def test_admin_writes_and_schedules_a_broadcast(fake: FakeBotAPI, settings: Settings,
-                                                      tmp_path: Path) -> None:
-    harness = Harness(fake, settings.model_copy(update={
-        "admin_ids": str(ANA), "broadcasts_dir": str(tmp_path / "none")}))
+async def test_admin_writes_and_schedules_a_broadcast(
+    fake: FakeBotAPI, settings: Settings, tmp_path: Path
+) -> None:
+    harness = Harness(
+        fake,
+        settings.model_copy(
+            update={"admin_ids": str(ANA), "broadcasts_dir": str(tmp_path / "none")}
+        ),
+    )
     await harness.start()
     try:
         await harness.begin(user=2002)

@@ -26,9 +26,16 @@ def test_longest_possible_token_fits_in_64_bytes(library: object) -> None:
     from bot.content.model import Lesson
 
     long_id = "x" * 32
-    lesson = Lesson.model_validate({
-        "version": 1, "kind": "lesson", "id": long_id, "title": "t", "minutes": 1,
-        "steps": [{"id": long_id, "type": "end", "text": "bye"}]})
+    lesson = Lesson.model_validate(
+        {
+            "version": 1,
+            "kind": "lesson",
+            "id": long_id,
+            "title": "t",
+            "minutes": 1,
+            "steps": [{"id": long_id, "type": "end", "text": "bye"}],
+        }
+    )
     loaded = LoadedLesson.build(long_id, lesson, "p", b"raw")
     data = sign(KEY, 10**15, step_token(loaded, long_id, long_id))
     assert len(data.encode()) <= CALLBACK_LIMIT
@@ -51,5 +58,6 @@ def test_long_text_splits_between_paragraphs() -> None:
 def test_unbroken_text_still_fits(text: str) -> None:
     chunks = split_text(text)
     assert all(0 < len(c) <= 4096 for c in chunks)
-    assert "".join(chunks).replace("\n", "").replace(" ", "") == \
-        text.replace("\n", "").replace(" ", "")
+    assert "".join(chunks).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(
+        " ", ""
+    )

@@ -51,8 +51,9 @@ async def broadcasting(settings: Settings, *, telegram: bool) -> AsyncIterator[B
         from bot.channels.telegram.runner import open_deliverer
 
         async with open_deliverer(settings) as deliverer:
-            yield Broadcasting(outbox, library,
-                               configured_sender(settings, outbox, deliverer, library))
+            yield Broadcasting(
+                outbox, library, configured_sender(settings, outbox, deliverer, library)
+            )
     finally:
         await engine.dispose()
 
@@ -64,8 +65,10 @@ def parse_segment(base: Segment, pairs: list[str]) -> Segment:
         key, sep, value = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in Segment.model_fields:
-            raise ConfigError(f"--segment {pair!r}: use KEY=VALUE with KEY one of "
-                              f"{', '.join(Segment.model_fields)}")
+            raise ConfigError(
+                f"--segment {pair!r}: use KEY=VALUE with KEY one of "
+                f"{', '.join(Segment.model_fields)}"
+            )
         listed = key in ("locale", "country", "tags")
         data[key] = [v.strip() for v in value.split(",") if v.strip()] if listed else value
     try:
@@ -81,8 +84,10 @@ def parse_at(text: str) -> Schedule:
             return Schedule(local_time=time.fromisoformat(text))
         return Schedule.model_validate({"at": datetime.fromisoformat(text)})
     except ValueError as exc:
-        raise ConfigError(f"--at {text!r}: give HH:MM (learners' local time) or an ISO time "
-                          f"with its offset, like 2026-12-01T09:00+07:00 ({exc})") from exc
+        raise ConfigError(
+            f"--at {text!r}: give HH:MM (learners' local time) or an ISO time "
+            f"with its offset, like 2026-12-01T09:00+07:00 ({exc})"
+        ) from exc
 
 
 def read_file(path: Path, library: Library) -> BroadcastFile:
@@ -92,13 +97,19 @@ def read_file(path: Path, library: Library) -> BroadcastFile:
     if message is None:
         raise LessonBotError(f"{path} has errors; fix them (lessonbot lint {path}) and retry")
     if message.media:  # resolve now: the worker may run somewhere with another cwd
-        message = message.model_copy(update={"media": str((path.parent / message.media)
-                                                           .resolve())})
+        message = message.model_copy(update={"media": str((path.parent / message.media).resolve())})
     return message
 
 
-async def send(settings: Settings, path: Path, segments: list[str], at: str | None,
-               dry_run: bool, yes: bool, out: TextIO = sys.stdout) -> int:
+async def send(
+    settings: Settings,
+    path: Path,
+    segments: list[str],
+    at: str | None,
+    dry_run: bool,
+    yes: bool,
+    out: TextIO = sys.stdout,
+) -> int:
     async with broadcasting(settings, telegram=not dry_run) as b:
         message = read_file(path, b.library)
         if at:
@@ -108,8 +119,9 @@ async def send(settings: Settings, path: Path, segments: list[str], at: str | No
         total = sum(audience.values())
         out.write(f"{message.id}: {total} learner(s)\n")
         for locale, count in sorted(audience.items()):
-            shown = (locale if locale in message.text
-                     else f"{locale} (gets {message.fallback_locale})")
+            shown = (
+                locale if locale in message.text else f"{locale} (gets {message.fallback_locale})"
+            )
             out.write(f"  {shown}: {count}\n")
         if dry_run or total == 0:
             return 0
@@ -117,8 +129,7 @@ async def send(settings: Settings, path: Path, segments: list[str], at: str | No
             out.write("Not sent.\n")
             return 1
         assert b.sender is not None
-        broadcast_id = await b.outbox.create(message, segment, b.library, actor=actor(),
-                                             now=now())
+        broadcast_id = await b.outbox.create(message, segment, b.library, actor=actor(), now=now())
         out.write(f"queued as broadcast {broadcast_id}\n")
         if message.schedule:
             when = message.schedule.at or f"{message.schedule.local_time} local time"
@@ -134,8 +145,11 @@ async def resume(settings: Settings, broadcast_id: int | None, out: TextIO = sys
     async with broadcasting(settings, telegram=True) as b:
         await b.outbox.release_in_flight(broadcast_id)
         await b.outbox.audit(actor(), "broadcast.resume", {"broadcast": broadcast_id}, now())
-        ids = [broadcast_id] if broadcast_id else [x.id for x in await b.outbox.broadcasts()
-                                                   if x.status == "sending"]
+        ids = (
+            [broadcast_id]
+            if broadcast_id
+            else [x.id for x in await b.outbox.broadcasts() if x.status == "sending"]
+        )
         for each in ids:
             counts = await b.outbox.counts(each)
             await _deliver(b, each, counts["pending"] + counts["sending"], out)
@@ -145,10 +159,16 @@ async def resume(settings: Settings, broadcast_id: int | None, out: TextIO = sys
 async def _deliver(b: Broadcasting, broadcast_id: int, total: int, out: TextIO) -> int:
     assert b.sender is not None
     with tqdm(total=total, unit="msg", desc=f"broadcast {broadcast_id}") as bar:
+
         def progress(tally: Tally) -> None:
             bar.n = tally.sent + tally.failed + tally.blocked
-            bar.set_postfix(sent=tally.sent, failed=tally.failed, blocked=tally.blocked,
-                            deferred=tally.deferred, refresh=False)
+            bar.set_postfix(
+                sent=tally.sent,
+                failed=tally.failed,
+                blocked=tally.blocked,
+                deferred=tally.deferred,
+                refresh=False,
+            )
             bar.refresh()
 
         await b.sender.run(broadcast_id, on_progress=progress)
@@ -184,9 +204,11 @@ async def show_list(settings: Settings, out: TextIO = sys.stdout) -> int:
         for found in await b.outbox.broadcasts():
             counts = await b.outbox.counts(found.id)
             total = sum(counts.values())
-            out.write(f"{found.id:>5}  {found.name:<28} {found.status:<10} "
-                      f"{counts['sent']}/{total} sent, {counts['failed']} failed, "
-                      f"{counts['blocked']} blocked  {found.created_at:%Y-%m-%d %H:%M}\n")
+            out.write(
+                f"{found.id:>5}  {found.name:<28} {found.status:<10} "
+                f"{counts['sent']}/{total} sent, {counts['failed']} failed, "
+                f"{counts['blocked']} blocked  {found.created_at:%Y-%m-%d %H:%M}\n"
+            )
     return 0
 
 

@@ -71,12 +71,16 @@ class BroadcastFile(_Model):
         return self.text.get(locale) or self.text[self.fallback_locale]
 
     def label_for(self, button: BroadcastButton, locale: str) -> str:
-        return (button.label.get(locale) or button.label.get(self.fallback_locale)
-                or next(iter(button.label.values())))
+        return (
+            button.label.get(locale)
+            or button.label.get(self.fallback_locale)
+            or next(iter(button.label.values()))
+        )
 
 
-def load_broadcast(path: Path, library: Library | None = None
-                   ) -> tuple[BroadcastFile | None, list[Diagnostic]]:
+def load_broadcast(
+    path: Path, library: Library | None = None
+) -> tuple[BroadcastFile | None, list[Diagnostic]]:
     """A validated broadcast file, and every problem in it at `path:line:col`."""
     src = read_source(str(path), path.read_bytes())
     found = validate(src, BroadcastFile)
@@ -88,9 +92,11 @@ def load_broadcast(path: Path, library: Library | None = None
 
 def _check(src: Source, found: BroadcastFile, folder: Path, library: Library | None) -> None:
     if found.fallback_locale not in found.text:
-        src.error(src.place_of(("fallback_locale",)),
-                  f"there is no `{found.fallback_locale}` text to fall back to; add it under "
-                  "`text:` or change `fallback_locale:`")
+        src.error(
+            src.place_of(("fallback_locale",)),
+            f"there is no `{found.fallback_locale}` text to fall back to; add it under "
+            "`text:` or change `fallback_locale:`",
+        )
     limit = tx.TELEGRAM_CAPTION_LIMIT if found.media else tx.TELEGRAM_TEXT_LIMIT
     for locale, body in found.text.items():
         path = ("text", locale)
@@ -99,8 +105,10 @@ def _check(src: Source, found: BroadcastFile, folder: Path, library: Library | N
         length = tx.visible_length(body)
         if length > limit:
             what = "a photo caption" if found.media else "a message"
-            src.error(src.place_of(path), f"text is {length} characters; Telegram allows {limit} "
-                                          f"in {what}")
+            src.error(
+                src.place_of(path),
+                f"text is {length} characters; Telegram allows {limit} in {what}",
+            )
     for i, button in enumerate(found.buttons):
         for locale, label in button.label.items():
             for problem in tx.check_label(label):
@@ -108,7 +116,9 @@ def _check(src: Source, found: BroadcastFile, folder: Path, library: Library | N
         if button.lesson and library is not None:
             course, _, lesson = button.lesson.partition("/")
             if library.lesson(course, lesson) is None:
-                src.error(src.place_of(("buttons", i, "lesson")),
-                          f"no lesson `{button.lesson}`; write course-id/lesson-id")
+                src.error(
+                    src.place_of(("buttons", i, "lesson")),
+                    f"no lesson `{button.lesson}`; write course-id/lesson-id",
+                )
     if found.media and not (folder / found.media).is_file():
         src.error(src.place_of(("media",)), f"media file `{found.media}` not found in {folder}")

@@ -70,8 +70,13 @@ class Sender:
         self._messages: dict[int, BroadcastFile] = {}
         self.tally = Tally()
 
-    async def run(self, broadcast_id: int | None = None, *, until_done: bool = True,
-                  on_progress: Callable[[Tally], None] | None = None) -> Tally:
+    async def run(
+        self,
+        broadcast_id: int | None = None,
+        *,
+        until_done: bool = True,
+        on_progress: Callable[[Tally], None] | None = None,
+    ) -> Tally:
         """Send until nothing is due (or forever, for the worker)."""
         batch = max(1, min(int(self.rate), 500))
         recording: asyncio.Task[None] | None = None
@@ -107,19 +112,32 @@ class Sender:
         now = self.clock()
         if not message.urgent and self.quiet.contains(now, row.country):
             self.tally.deferred += 1
-            return Result(row.row_id, "pending", row.attempts,
-                          next_attempt_at=self.quiet.over_at(now, row.country))
+            return Result(
+                row.row_id,
+                "pending",
+                row.attempts,
+                next_attempt_at=self.quiet.over_at(now, row.country),
+            )
         await self._wait_out_pause()
         async with self._limiter:
             try:
                 message_id = await self.deliverer.send(
-                    row.external_id, self._text(message, row), self._keyboard(message, row),
-                    Path(message.media) if message.media else None)
+                    row.external_id,
+                    self._text(message, row),
+                    self._keyboard(message, row),
+                    Path(message.media) if message.media else None,
+                )
             except RetryLater as exc:
-                self._paused_until = max(self._paused_until,
-                                         self.clock() + timedelta(seconds=exc.seconds))
-                return Result(row.row_id, "pending", row.attempts,
-                              next_attempt_at=self._paused_until, error=str(exc))
+                self._paused_until = max(
+                    self._paused_until, self.clock() + timedelta(seconds=exc.seconds)
+                )
+                return Result(
+                    row.row_id,
+                    "pending",
+                    row.attempts,
+                    next_attempt_at=self._paused_until,
+                    error=str(exc),
+                )
             except Transient as exc:
                 return self._retry_or_fail(row, str(exc))
             except Unreachable as exc:
@@ -128,8 +146,13 @@ class Sender:
                     self.tally.failed += 1
                     return Result(row.row_id, "failed", row.attempts + 1, error=reason)
                 self.tally.blocked += 1
-                return Result(row.row_id, "blocked", row.attempts + 1, error=reason,
-                              learner_blocked=row.external_id)
+                return Result(
+                    row.row_id,
+                    "blocked",
+                    row.attempts + 1,
+                    error=reason,
+                    learner_blocked=row.external_id,
+                )
             except Rejected as exc:
                 self.tally.failed += 1
                 return Result(row.row_id, "failed", row.attempts + 1, error=str(exc))
@@ -140,11 +163,17 @@ class Sender:
         attempts = row.attempts + 1
         if attempts >= self.max_attempts:
             self.tally.failed += 1
-            return Result(row.row_id, "failed", attempts,
-                          error=f"gave up after {attempts} tries: {reason}")
+            return Result(
+                row.row_id, "failed", attempts, error=f"gave up after {attempts} tries: {reason}"
+            )
         delay = min(self.backoff * 2.0 ** (attempts - 1), self.backoff_cap)
-        return Result(row.row_id, "pending", attempts, error=reason,
-                      next_attempt_at=self.clock() + timedelta(seconds=delay))
+        return Result(
+            row.row_id,
+            "pending",
+            attempts,
+            error=reason,
+            next_attempt_at=self.clock() + timedelta(seconds=delay),
+        )
 
     async def _wait_out_pause(self) -> None:
         while (left := (self._paused_until - self.clock()).total_seconds()) > 0:
@@ -182,9 +211,11 @@ async def _maybe_await(value: object) -> None:
 
 def summary_text(name: str, counts: dict[str, int], reasons: dict[str, int]) -> str:
     """The admin's end-of-broadcast message."""
-    lines = [f"📣 <b>{html.escape(name)}</b> is done.",
-             f"Sent: {counts.get('sent', 0)} · failed: {counts.get('failed', 0)} · "
-             f"blocked: {counts.get('blocked', 0)} · skipped: {counts.get('skipped', 0)}"]
+    lines = [
+        f"📣 <b>{html.escape(name)}</b> is done.",
+        f"Sent: {counts.get('sent', 0)} · failed: {counts.get('failed', 0)} · "
+        f"blocked: {counts.get('blocked', 0)} · skipped: {counts.get('skipped', 0)}",
+    ]
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:5]:
         lines.append(f"• {html.escape(reason)}: {count}")
     return "\n".join(lines)
@@ -195,21 +226,30 @@ def admin_summaries(outbox: Outbox, deliverer: Deliverer) -> Callable[[int, str]
 
     async def summarize(broadcast_id: int, chat: str) -> None:
         found = await outbox.get(broadcast_id)
-        text = summary_text(found.name if found else str(broadcast_id),
-                            await outbox.counts(broadcast_id),
-                            await outbox.failure_reasons(broadcast_id))
+        text = summary_text(
+            found.name if found else str(broadcast_id),
+            await outbox.counts(broadcast_id),
+            await outbox.failure_reasons(broadcast_id),
+        )
         try:
             await deliverer.send(chat, text, [], None)
         except DeliveryError as exc:
-            log.warning("could not send the summary of broadcast %s to %s: %s",
-                        broadcast_id, chat, exc)
+            log.warning(
+                "could not send the summary of broadcast %s to %s: %s", broadcast_id, chat, exc
+            )
 
     return summarize
 
 
-def configured_sender(settings: Settings, outbox: Outbox, deliverer: Deliverer,
-                      library: Library) -> Sender:
+def configured_sender(
+    settings: Settings, outbox: Outbox, deliverer: Deliverer, library: Library
+) -> Sender:
     """The sender as BROADCAST_RATE and QUIET_HOURS say, telling admins when a broadcast ends."""
-    return Sender(outbox, deliverer, library, rate=settings.broadcast_rate,
-                  quiet=QuietHours.parse(settings.quiet_hours),
-                  summarize=admin_summaries(outbox, deliverer))
+    return Sender(
+        outbox,
+        deliverer,
+        library,
+        rate=settings.broadcast_rate,
+        quiet=QuietHours.parse(settings.quiet_hours),
+        summarize=admin_summaries(outbox, deliverer),
+    )

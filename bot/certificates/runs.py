@@ -40,11 +40,7 @@ def _invisible(char: str) -> bool:
     ``Dewi 🌸\ufe0f`` should report the flower as missing, not the selector after it.
     """
     cp = ord(char)
-    return (
-        unicodedata.category(char) == "Cf"
-        or 0xFE00 <= cp <= 0xFE0F
-        or 0xE0100 <= cp <= 0xE01EF
-    )
+    return unicodedata.category(char) == "Cf" or 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
 
 
 def _normalise(text: str) -> str:

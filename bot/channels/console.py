@@ -57,8 +57,9 @@ def to_event(line: str, buttons: list[Button]) -> Event:
     return Press(buttons[picked].token) if picked is not None else Text(line)
 
 
-async def chat(service: LessonService, who: Identity, stdin: TextIO = sys.stdin,
-               stdout: TextIO = sys.stdout) -> None:
+async def chat(
+    service: LessonService, who: Identity, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> None:
     buttons = render(await service.handle(who, Start()), stdout)
     while True:
         if stdin.isatty():
@@ -76,5 +77,6 @@ async def chat(service: LessonService, who: Identity, stdin: TextIO = sys.stdin,
             stdout.write(f"> {line}\n")
         buttons = render(await service.handle(who, to_event(line, buttons)), stdout)
     locale = service.locale_for(who.language)
-    stdout.write(service.texts.ui(locale, N_("Bye! Your progress is saved. Come back any time."))
-                 + "\n")
+    stdout.write(
+        service.texts.ui(locale, N_("Bye! Your progress is saved. Come back any time.")) + "\n"
+    )

@@ -36,13 +36,13 @@ class Rejected(DeliveryError):
     """Any other 4xx: retrying would fail the same way."""
 
 
-
 class Deliverer(Protocol):
     """Sends one broadcast message to one learner; raises the errors above."""
 
     channel: str
 
-    async def send(self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]],
-                   photo: Path | None) -> int:
+    async def send(
+        self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]], photo: Path | None
+    ) -> int:
         """Deliver; return the platform's message id. Button data as in the Telegram Keyboard."""
         ...

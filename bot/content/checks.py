@@ -63,15 +63,14 @@ def _unknown_step(src: Source, path: Path, target: str, ids: dict[str, int]) -> 
     src.error(src.place_of(path), f"no step with id `{target}` in this lesson{hint}")
 
 
-def _check_step(
-    src: Source, at: Path, step: Step, ids: dict[str, int], course_dir: FsPath
-) -> None:
+def _check_step(src: Source, at: Path, step: Step, ids: dict[str, int], course_dir: FsPath) -> None:
     if isinstance(step, QuestionStep | SurveyStep) and step.options:
         seen: set[str] = set()
         for j, opt in enumerate(step.options):
             if opt.id in seen:
-                src.error(src.place_of((*at, "options", j, "id")),
-                          f"duplicate option id `{opt.id}`")
+                src.error(
+                    src.place_of((*at, "options", j, "id")), f"duplicate option id `{opt.id}`"
+                )
             seen.add(opt.id)
     if isinstance(step, QuestionStep):
         option_ids = [o.id for o in step.options]
@@ -86,15 +85,17 @@ def _check_step(
             if branch.next is not None and branch.next not in ids:
                 _unknown_step(src, (*at, "options", j, "next"), branch.next, ids)
             if branch.next is not None and branch.lesson is not None:
-                src.error(src.place_of((*at, "options", j, "lesson")),
-                          "an option goes to a step (`next:`) or a lesson (`lesson:`), not both")
+                src.error(
+                    src.place_of((*at, "options", j, "lesson")),
+                    "an option goes to a step (`next:`) or a lesson (`lesson:`), not both",
+                )
     elif isinstance(step, InputStep):
         if step.check == "one_of" and not step.choices:
-            src.error(src.place_of((*at, "validate")),
-                      "`validate: one_of` needs a `choices:` list")
+            src.error(src.place_of((*at, "validate")), "`validate: one_of` needs a `choices:` list")
         if step.choices and step.check != "one_of":
-            src.error(src.place_of((*at, "choices")),
-                      "`choices:` only works with `validate: one_of`")
+            src.error(
+                src.place_of((*at, "choices")), "`choices:` only works with `validate: one_of`"
+            )
     elif isinstance(step, SurveyStep):
         _check_survey(src, at, step)
     elif isinstance(step, MessageStep):
@@ -111,8 +112,11 @@ def _check_media(src: Source, path: Path, rel: str, course_dir: FsPath) -> None:
     if not media.resolve().is_relative_to(course_dir.resolve()):
         src.error(src.place_of(path), f"media must be inside the course folder; `{rel}` is not")
     elif not media.is_file():
-        src.error(src.place_of(path), f"media file `{rel}` not found in {course_dir}; check the "
-                  "path (it is relative to the course folder)")
+        src.error(
+            src.place_of(path),
+            f"media file `{rel}` not found in {course_dir}; check the "
+            "path (it is relative to the course folder)",
+        )
 
 
 def _check_survey(src: Source, at: Path, step: SurveyStep) -> None:
@@ -123,8 +127,10 @@ def _check_survey(src: Source, at: Path, step: SurveyStep) -> None:
     if step.kind != "scale" and step.scale:
         src.error(src.place_of((*at, "scale")), "`scale:` only works with `kind: scale`")
     if step.scale and not (step.scale.min < step.scale.max <= step.scale.min + 10):
-        src.error(src.place_of((*at, "scale")),
-                  "a scale needs min < max and at most 11 points, like {min: 1, max: 5}")
+        src.error(
+            src.place_of((*at, "scale")),
+            "a scale needs min < max and at most 11 points, like {min: 1, max: 5}",
+        )
 
 
 def _texts(at: Path, step: Step) -> list[tuple[Path, str]]:
@@ -151,20 +157,25 @@ def _labels(at: Path, step: Step) -> list[tuple[Path, str]]:
     return found
 
 
-def _check_text(src: Source, path: Path, value: str, known: set[str], *,
-                label: bool = False) -> None:
+def _check_text(
+    src: Source, path: Path, value: str, known: set[str], *, label: bool = False
+) -> None:
     markup = tx.check_label(value) if label else tx.check_html(value)
     for problem in markup + tx.check_placeholders(value, known):
         src.error(src.place_in_text(path, problem.offset, value), problem.message)
     length = tx.visible_length(value)
     if length > tx.TELEGRAM_TEXT_LIMIT:
-        src.error(src.place_of(path),
-                  f"text is {length} characters with placeholders filled; Telegram refuses "
-                  f"more than {tx.TELEGRAM_TEXT_LIMIT}. Split it into two steps")
+        src.error(
+            src.place_of(path),
+            f"text is {length} characters with placeholders filled; Telegram refuses "
+            f"more than {tx.TELEGRAM_TEXT_LIMIT}. Split it into two steps",
+        )
     elif length > tx.PHONE_SCREEN_CHARS:
-        src.warning(src.place_of(path),
-                    f"text is {length} characters; over about {tx.PHONE_SCREEN_CHARS} it no "
-                    "longer fits one phone screen. Consider splitting it")
+        src.warning(
+            src.place_of(path),
+            f"text is {length} characters; over about {tx.PHONE_SCREEN_CHARS} it no "
+            "longer fits one phone screen. Consider splitting it",
+        )
 
 
 def successors(steps: tuple[Step, ...], i: int, ids: dict[str, int]) -> set[int]:
@@ -191,9 +202,10 @@ def _check_flow(src: Source, lesson: Lesson, ids: dict[str, int]) -> None:
     reachable = _walk({0}, graph)
     for i, step in enumerate(steps):
         if i not in reachable:
-            src.warning(src.place_of(("steps", i, "id")),
-                        f"step `{step.id}` can never be reached; link to it with `next:` "
-                        "or remove it")
+            src.warning(
+                src.place_of(("steps", i, "id")),
+                f"step `{step.id}` can never be reached; link to it with `next:` or remove it",
+            )
     reverse: dict[int, set[int]] = {}
     for i, outs in graph.items():
         for j in outs:
@@ -205,9 +217,11 @@ def _check_flow(src: Source, lesson: Lesson, ids: dict[str, int]) -> None:
     looping = [i for i in stuck if i in _walk(graph[i], graph)]
     if looping:
         names = ", ".join(f"`{steps[i].id}`" for i in looping)
-        src.error(src.place_of(("steps", looping[0], "id")),
-                  f"steps {names} form a loop with no way out; give one of them a `next:` "
-                  "that leads to an `end` step")
+        src.error(
+            src.place_of(("steps", looping[0], "id")),
+            f"steps {names} form a loop with no way out; give one of them a `next:` "
+            "that leads to an `end` step",
+        )
 
 
 def _walk(start: set[int], graph: dict[int, set[int]]) -> set[int]:

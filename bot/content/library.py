@@ -102,5 +102,9 @@ class Library:
 
     def schemes_for(self, country: str) -> list[tuple[str, SchemeFile]]:
         """(course id, directory) for every course with programmes listed for `country`."""
-        return [(course.id, found) for course in self.courses for found in course.schemes
-                if found.country == country]
+        return [
+            (course.id, found)
+            for course in self.courses
+            for found in course.schemes
+            if found.country == country
+        ]

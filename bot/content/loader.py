@@ -31,14 +31,28 @@ def load_library(content_dir: str | Path) -> tuple[Library, list[Diagnostic]]:
         course_dirs = sorted(p.parent for p in root.glob(f"*/{COURSE_FILE}"))
         problems.extend(_folders_without_course(root))
         if not course_dirs and not problems:
-            problems.append(Diagnostic(str(root), 1, 1, Severity.ERROR,
-                                       f"nothing to check here: no folder with a {COURSE_FILE} "
-                                       "(see docs/lesson-format.md)"))
+            problems.append(
+                Diagnostic(
+                    str(root),
+                    1,
+                    1,
+                    Severity.ERROR,
+                    f"nothing to check here: no folder with a {COURSE_FILE} "
+                    "(see docs/lesson-format.md)",
+                )
+            )
     else:
         # Neutral: the path may come from LESSONS_DIR or from the command line.
-        return Library(()), [Diagnostic(str(root), 1, 1, Severity.ERROR,
-                                        "no such folder; name an existing folder, or set "
-                                        "LESSONS_DIR (LOCALES_DIR for catalogs) to yours")]
+        return Library(()), [
+            Diagnostic(
+                str(root),
+                1,
+                1,
+                Severity.ERROR,
+                "no such folder; name an existing folder, or set "
+                "LESSONS_DIR (LOCALES_DIR for catalogs) to yours",
+            )
+        ]
     courses: list[LoadedCourse] = []
     for course_dir in course_dirs:
         course, found = load_course(course_dir)
@@ -55,22 +69,32 @@ def _folders_without_course(root: Path) -> list[Diagnostic]:
     for folder in [root, *subfolders]:
         yaml_files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
         if yaml_files and not (folder / COURSE_FILE).is_file():
-            found.append(Diagnostic(str(yaml_files[0]), 1, 1, Severity.ERROR,
-                                    f"no {COURSE_FILE} in this folder, so these lessons are "
-                                    "ignored; add one (see docs/lesson-format.md)"))
+            found.append(
+                Diagnostic(
+                    str(yaml_files[0]),
+                    1,
+                    1,
+                    Severity.ERROR,
+                    f"no {COURSE_FILE} in this folder, so these lessons are "
+                    "ignored; add one (see docs/lesson-format.md)",
+                )
+            )
     return found
 
 
-def load_course(course_dir: Path,
-                today: date | None = None) -> tuple[LoadedCourse | None, list[Diagnostic]]:
+def load_course(
+    course_dir: Path, today: date | None = None
+) -> tuple[LoadedCourse | None, list[Diagnostic]]:
     course_src = _read(course_dir / COURSE_FILE)
     course = validate(course_src, Course)
     lesson_srcs = [_read(p) for p in sorted(course_dir.glob("*.yaml")) if p.name != COURSE_FILE]
     lessons = {id(src): validate(src, Lesson) for src in lesson_srcs}
     known = tx.BUILTIN_PLACEHOLDERS | {
         step.field
-        for lesson in lessons.values() if lesson
-        for step in lesson.steps if isinstance(step, InputStep)
+        for lesson in lessons.values()
+        if lesson
+        for step in lesson.steps
+        if isinstance(step, InputStep)
     }
     loaded: dict[str, LoadedLesson] = {}
     srcs_by_id: dict[str, Source] = {}
@@ -80,19 +104,23 @@ def load_course(course_dir: Path,
             continue
         check_lesson(src, lesson, course_dir, known)
         if lesson.id in srcs_by_id:
-            src.error(src.place_of(("id",)),
-                      f"lesson id `{lesson.id}` is already used by {srcs_by_id[lesson.id].path}")
+            src.error(
+                src.place_of(("id",)),
+                f"lesson id `{lesson.id}` is already used by {srcs_by_id[lesson.id].path}",
+            )
             continue
         srcs_by_id[lesson.id] = src
         if not _has_errors(src):
             raw = Path(src.path).read_bytes()
-            loaded[lesson.id] = LoadedLesson.build(_course_id(course, course_dir), lesson,
-                                                   src.path, raw)
+            loaded[lesson.id] = LoadedLesson.build(
+                _course_id(course, course_dir), lesson, src.path, raw
+            )
     # Every lesson id a file names, even a file that fails validation: its own errors say what
     # is wrong, and other files must not add errors about it (on course.yaml, such an error
     # would drop the whole course).
-    declared = set(srcs_by_id) | {src.data.get("id") for src in lesson_srcs
-                                  if isinstance(src.data, dict)}
+    declared = set(srcs_by_id) | {
+        src.data.get("id") for src in lesson_srcs if isinstance(src.data, dict)
+    }
     unreadable = any(not isinstance(src.data, dict) for src in lesson_srcs)
     if course is not None:
         _check_order(course_src, course, srcs_by_id, declared, unreadable)
@@ -104,9 +132,10 @@ def load_course(course_dir: Path,
             loaded.pop(lesson_id, None)
     schemes, scheme_srcs = load_schemes(course_dir, today or date.today())
     problems = [d for src in (course_src, *lesson_srcs, *scheme_srcs) for d in src.problems]
-    problems += [Diagnostic(str(p), 1, 1, Severity.WARNING,
-                            "rename to .yaml; .yml files are not read")
-                 for p in sorted(course_dir.glob("*.yml"))]
+    problems += [
+        Diagnostic(str(p), 1, 1, Severity.WARNING, "rename to .yaml; .yml files are not read")
+        for p in sorted(course_dir.glob("*.yml"))
+    ]
     if course is None or _has_errors(course_src):
         return None, problems
     ordered = tuple(loaded[i] for i in course.lessons if i in loaded)
@@ -131,8 +160,13 @@ def _course_id(course: Course | None, course_dir: Path) -> str:
     return course.id if course else course_dir.name
 
 
-def _check_order(course_src: Source, course: Course, srcs_by_id: dict[str, Source],
-                 declared: set[object], unreadable: bool) -> None:
+def _check_order(
+    course_src: Source,
+    course: Course,
+    srcs_by_id: dict[str, Source],
+    declared: set[object],
+    unreadable: bool,
+) -> None:
     for i, lesson_id in enumerate(course.lessons):
         if lesson_id in declared:
             continue
@@ -146,13 +180,16 @@ def _check_order(course_src: Source, course: Course, srcs_by_id: dict[str, Sourc
             course_src.error(place, message)
     for lesson_id, src in srcs_by_id.items():
         if lesson_id not in course.lessons:
-            src.warning(src.place_of(("id",)),
-                        f"lesson `{lesson_id}` is not listed under `lessons:` in course.yaml, "
-                        "so learners never see it")
+            src.warning(
+                src.place_of(("id",)),
+                f"lesson `{lesson_id}` is not listed under `lessons:` in course.yaml, "
+                "so learners never see it",
+            )
 
 
-def _check_jumps(src: Source, lesson: Lesson, course: Course | None, lesson_ids: set[object],
-                 lessons_root: Path) -> None:
+def _check_jumps(
+    src: Source, lesson: Lesson, course: Course | None, lesson_ids: set[object], lessons_root: Path
+) -> None:
     """A choice option's `lesson:` must name a lesson that exists."""
     for i, step in enumerate(lesson.steps):
         if not isinstance(step, ChoiceStep):
@@ -167,9 +204,11 @@ def _check_jumps(src: Source, lesson: Lesson, course: Course | None, lesson_ids:
             else:
                 exists = target in lesson_ids
             if not exists:
-                src.error(src.place_of(("steps", i, "options", j, "lesson")),
-                          f"no lesson `{target}`; name a lesson of this course by its id, or "
-                          "another course's as course-id/lesson-id")
+                src.error(
+                    src.place_of(("steps", i, "options", j, "lesson")),
+                    f"no lesson `{target}`; name a lesson of this course by its id, or "
+                    "another course's as course-id/lesson-id",
+                )
 
 
 def _lesson_id_in_dir(course_dir: Path, lesson_id: str) -> bool:

@@ -124,8 +124,21 @@ class Course(_Model):
 def known_keys() -> set[str]:
     """Every key the format knows, for "did you mean" suggestions."""
     keys: set[str] = set()
-    for model in (Option, ChoiceOption, Scale, MessageStep, QuestionStep, ChoiceStep, InputStep,
-                  SurveyStep, EndStep, Lesson, Course, Scheme, SchemeFile):
+    for model in (
+        Option,
+        ChoiceOption,
+        Scale,
+        MessageStep,
+        QuestionStep,
+        ChoiceStep,
+        InputStep,
+        SurveyStep,
+        EndStep,
+        Lesson,
+        Course,
+        Scheme,
+        SchemeFile,
+    ):
         for name, info in model.model_fields.items():
             keys.add(info.alias or name)
     return keys
@@ -166,8 +179,10 @@ def _branches(key: str, refs: dict[str, str], description: str | None = None) ->
         "required": [key],
         "properties": {key: choice},
         "allOf": [
-            {"if": {"properties": {key: {"const": value}}, "required": [key]},
-             "then": {"$ref": ref}}
+            {
+                "if": {"properties": {key: {"const": value}}, "required": [key]},
+                "then": {"$ref": ref},
+            }
             for value, ref in refs.items()
         ],
     }
@@ -201,10 +216,11 @@ def _plain(schema: dict[str, Any]) -> dict[str, Any]:
     # we support: a `const` without its `type`, and a described reference as a one-item allOf.
     if "const" in node and "type" not in node:
         node["type"] = _JSON_TYPES[type(node["const"])]
-    if (len(node.get("allOf", ())) == 1 and set(node["allOf"][0]) == {"$ref"}
-            and "$ref" not in node):
-        node = {("$ref" if k == "allOf" else k): (v[0]["$ref"] if k == "allOf" else v)
-                for k, v in node.items()}  # in its place, so the key order is the same too
+    if len(node.get("allOf", ())) == 1 and set(node["allOf"][0]) == {"$ref"} and "$ref" not in node:
+        node = {
+            ("$ref" if k == "allOf" else k): (v[0]["$ref"] if k == "allOf" else v)
+            for k, v in node.items()
+        }  # in its place, so the key order is the same too
     plain: dict[str, Any] = {}
     for key, value in node.items():
         if key in _NAMED:
@@ -227,14 +243,16 @@ class Scheme(_Model):
     name: Text
     agency: Text
     url: Annotated[str, StringConstraints(pattern=r"^https://")] = Field(
-        description="The official site of the programme or agency.")
+        description="The official site of the programme or agency."
+    )
     summary: Text
     who: Text
     how: Text
     status: Literal["current", "ended", "uncertain"]
     last_verified: date = Field(description="When someone last checked the source, YYYY-MM-DD.")
     source: Annotated[str, StringConstraints(pattern=r"^https?://")] = Field(
-        description="The page that confirms this entry.")
+        description="The page that confirms this entry."
+    )
 
 
 class SchemeFile(_Model):

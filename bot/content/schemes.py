@@ -28,19 +28,24 @@ def load_schemes(course_dir: Path, today: date) -> tuple[list[SchemeFile], list[
         if directory is None:
             continue
         if path.stem.upper() != directory.country:
-            src.error(src.place_of(("country",)),
-                      f"this file is for {path.stem.upper()}, but says `country: "
-                      f"{directory.country}`; rename the file or fix the code")
+            src.error(
+                src.place_of(("country",)),
+                f"this file is for {path.stem.upper()}, but says `country: "
+                f"{directory.country}`; rename the file or fix the code",
+            )
             continue
         for i, scheme in enumerate(directory.schemes):
             age = (today - scheme.last_verified).days
             if age > STALE_AFTER_DAYS:
-                src.warning(src.place_of(("schemes", i, "last_verified")),
-                            f"`{scheme.id}` was last checked {age} days ago; check its source "
-                            "again and update `last_verified`")
+                src.warning(
+                    src.place_of(("schemes", i, "last_verified")),
+                    f"`{scheme.id}` was last checked {age} days ago; check its source "
+                    "again and update `last_verified`",
+                )
             elif age < 0:
-                src.error(src.place_of(("schemes", i, "last_verified")),
-                          f"`{scheme.id}` says it was checked in the future "
-                          f"({scheme.last_verified})")
+                src.error(
+                    src.place_of(("schemes", i, "last_verified")),
+                    f"`{scheme.id}` says it was checked in the future ({scheme.last_verified})",
+                )
         found.append(directory)
     return found, sources

@@ -168,9 +168,11 @@ def read_source(path: str, raw: bytes) -> Source:
         loader = _NoAliasLoader(text)
     except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
         before = text[: exc.position]
-        src.error(Place(before.count("\n"), len(before) - (before.rfind("\n") + 1)),
-                  f"character U+{exc.character:04X} is not allowed here (an invisible control "
-                  "character, often pasted from another program); delete it")
+        src.error(
+            Place(before.count("\n"), len(before) - (before.rfind("\n") + 1)),
+            f"character U+{exc.character:04X} is not allowed here (an invisible control "
+            "character, often pasted from another program); delete it",
+        )
         return src
     try:
         node = loader.get_single_node()
@@ -194,8 +196,10 @@ def _yaml_error(src: Source, exc: yaml.MarkedYAMLError, text: str) -> None:
     runaway = _runaway_quote(exc, text)
     if runaway is not None:
         mark, what = runaway
-        src.error(Place(mark.line, mark.column), f"YAML syntax error: {what}; close it with the "
-                  "same quote on the same line, or use `|`")
+        src.error(
+            Place(mark.line, mark.column),
+            f"YAML syntax error: {what}; close it with the same quote on the same line, or use `|`",
+        )
         return
     problem = exc.problem or "invalid YAML"
     at = exc.problem_mark or exc.context_mark
@@ -212,23 +216,29 @@ def _runaway_quote(exc: yaml.MarkedYAMLError, text: str) -> tuple[yaml.Mark, str
     if exc.context_mark and "while scanning a quoted scalar" in (exc.context or ""):
         return exc.context_mark, "this quote is never closed"
     error_mark = exc.problem_mark
-    if error_mark is None or not isinstance(exc, yaml.scanner.ScannerError
-                                            | yaml.parser.ParserError):
+    if error_mark is None or not isinstance(
+        exc, yaml.scanner.ScannerError | yaml.parser.ParserError
+    ):
         return None
     runaway = None  # the last quoted text spanning lines before the error
     try:
         for token in yaml.scan(text, Loader=yaml.SafeLoader):
             if token.start_mark.index >= error_mark.index:
                 break
-            if (isinstance(token, yaml.ScalarToken) and token.style in ("'", '"')
-                    and token.end_mark.line > token.start_mark.line):
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ("'", '"')
+                and token.end_mark.line > token.start_mark.line
+            ):
                 runaway = token
     except yaml.YAMLError:
         pass  # the error we are explaining
     if runaway is None:
         return None
-    return runaway.start_mark, ("this quote is not closed on its line, so the text runs on to "
-                                f"line {runaway.end_mark.line + 1}")
+    return runaway.start_mark, (
+        "this quote is not closed on its line, so the text runs on to "
+        f"line {runaway.end_mark.line + 1}"
+    )
 
 
 def _yaml_hint(problem: str) -> str:
@@ -254,8 +264,11 @@ def _refused(node: yaml.Node, place: Place, path: Path, src: Source) -> bool:
     """Refuse a non-standard tag (`!!python/...` would run code if ever constructed)."""
     if node.tag in _STANDARD_TAGS:
         return False
-    src.error(place, f"tag {node.tag!r} is not allowed; lesson files hold only plain text, "
-              "numbers, lists and mappings")
+    src.error(
+        place,
+        f"tag {node.tag!r} is not allowed; lesson files hold only plain text, "
+        "numbers, lists and mappings",
+    )
     src.refused.add(path)
     return True
 

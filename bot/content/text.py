@@ -92,13 +92,18 @@ def check_placeholders(text: str, known: set[str]) -> list[TextProblem]:
     for offset, name in placeholders(text):
         if not _NAME.match(name):
             problems.append(
-                TextProblem(offset, f"'{{{name}}}' is not a placeholder name; write "
-                            "lower_snake_case like {first_name}")
+                TextProblem(
+                    offset,
+                    f"'{{{name}}}' is not a placeholder name; write "
+                    "lower_snake_case like {first_name}",
+                )
             )
         elif name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f" (did you mean {{{close[0]}}}?)" if close else (
-                f"; known: {', '.join('{' + k + '}' for k in sorted(known))}"
+            hint = (
+                f" (did you mean {{{close[0]}}}?)"
+                if close
+                else (f"; known: {', '.join('{' + k + '}' for k in sorted(known))}")
             )
             problems.append(TextProblem(offset, f"unknown placeholder {{{name}}}{hint}"))
     return problems

@@ -23,8 +23,10 @@ def validate(src: Source, model: type[M]) -> M | None:
     if data is None and src.problems:
         return None  # the file couldn't be read; its one error already says why
     if not isinstance(data, dict):
-        src.error(src.place_of(()), "the file must be a set of `key: value` lines, "
-                  "starting with `version: 1`")
+        src.error(
+            src.place_of(()),
+            "the file must be a set of `key: value` lines, starting with `version: 1`",
+        )
         return None
     version = data.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:

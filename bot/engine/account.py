@@ -37,23 +37,33 @@ class Account(Core):
         lines = [f"<b>{title}</b>"]
         for course in self.lib.listed_courses():
             done = sum(le.key in self.state.completed for le in course.lessons)
-            line = (f"{html.escape(self.content_title(course))}: "
-                    f"{self.num(done)}/{self.num(len(course.lessons))}")
+            line = (
+                f"{html.escape(self.content_title(course))}: "
+                f"{self.num(done)}/{self.num(len(course.lessons))}"
+            )
             scores = [self.state.scores.get(le.key, (0, 0)) for le in course.lessons]
             right, asked = sum(s[0] for s in scores), sum(s[1] for s in scores)
             if asked:
                 line += " · " + self.t("quiz {score}/{total}").format(
-                    score=self.num(right), total=self.num(asked))
+                    score=self.num(right), total=self.num(asked)
+                )
             if done == len(course.lessons):
                 line += " 🎓"
             lines.append(line)
         pos = self.state.position
         if pos is not None:
-            lines.append(self.t("Quiz in this lesson: {score} of {total} right.").format(
-                score=self.num(self.state.score), total=self.num(self.state.answered)))
+            lines.append(
+                self.t("Quiz in this lesson: {score} of {total} right.").format(
+                    score=self.num(self.state.score), total=self.num(self.state.answered)
+                )
+            )
         if self.state.streak > 1:
-            lines.append("🔥 " + self.t("{days} days in a row. Keep going!").format(
-                days=self.num(self.state.streak)))
+            lines.append(
+                "🔥 "
+                + self.t("{days} days in a row. Keep going!").format(
+                    days=self.num(self.state.streak)
+                )
+            )
         self.say("\n".join(lines), [[Button(self.t("Continue"), tokens.menu_token("continue"))]])
 
     # -- certificates --------------------------------------------------------------------------
@@ -67,15 +77,25 @@ class Account(Core):
         if first_name:
             rows.append([Button(first_name[:NAME_LIMIT], tokens.reply_token("first-name"))])
         rows.append([Button(self.t("Not now"), tokens.reply_token("no"))])
-        self.say("🎓 " + self.t("You get a certificate for this course. Type your name as it "
-                               "should appear on it, or tap your name below."), rows)
+        self.say(
+            "🎓 "
+            + self.t(
+                "You get a certificate for this course. Type your name as it "
+                "should appear on it, or tap your name below."
+            ),
+            rows,
+        )
 
     def certificate_name(self, typed: str) -> None:
         course_id = self.state.awaiting.removeprefix("certificate:")
         name = " ".join(typed.split())
         if not name or len(name) > NAME_LIMIT:
-            self.say(self.t("Please type a name of up to {n} letters, or tap “Not now”.").format(
-                n=self.num(NAME_LIMIT)), [[Button(self.t("Not now"), tokens.reply_token("no"))]])
+            self.say(
+                self.t("Please type a name of up to {n} letters, or tap “Not now”.").format(
+                    n=self.num(NAME_LIMIT)
+                ),
+                [[Button(self.t("Not now"), tokens.reply_token("no"))]],
+            )
             return
         self.state = replace(self.state, awaiting="")
         self.outputs.append(Certify(course_id, name))
@@ -85,14 +105,22 @@ class Account(Core):
 
     def stop(self) -> None:
         self.state = replace(self.state, opted_out=True)
-        self.say(self.t("Done: no more reminders, surveys or news from us. Your progress is "
-                        "kept. Send /start to turn them on again."))
+        self.say(
+            self.t(
+                "Done: no more reminders, surveys or news from us. Your progress is "
+                "kept. Send /start to turn them on again."
+            )
+        )
 
     def verify(self, code: str) -> None:
         code = code.strip().upper()
         if not code:
-            self.say(self.t("Send /verify followed by the code printed on the certificate, "
-                            "for example: /verify K7Q2-9XPM"))
+            self.say(
+                self.t(
+                    "Send /verify followed by the code printed on the certificate, "
+                    "for example: /verify K7Q2-9XPM"
+                )
+            )
         else:
             self.outputs.append(Verify(code[:32]))
 
@@ -101,11 +129,17 @@ class Account(Core):
 
     def ask_delete(self) -> None:
         self.state = replace(self.state, awaiting="delete")
-        self.say(self.t("This erases your progress, answers, profile and certificates. It "
-                        "cannot be undone. We keep only counts that say nothing about you. "
-                        "Erase everything?"),
-                 [[Button(self.t("Yes, erase everything"), tokens.reply_token("erase"))],
-                  [Button(self.t("No, keep it"), tokens.reply_token("no"))]])
+        self.say(
+            self.t(
+                "This erases your progress, answers, profile and certificates. It "
+                "cannot be undone. We keep only counts that say nothing about you. "
+                "Erase everything?"
+            ),
+            [
+                [Button(self.t("Yes, erase everything"), tokens.reply_token("erase"))],
+                [Button(self.t("No, keep it"), tokens.reply_token("no"))],
+            ],
+        )
 
     def reply(self, value: str) -> None:
         """A press of an answer to the awaited question."""

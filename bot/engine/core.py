@@ -30,8 +30,9 @@ class Core:
     def num(self, value: int) -> str:
         return self.ctx.texts.number(self.state.locale, value)
 
-    def content(self, lesson: LoadedLesson, step: Step | None, key: str, source: str, *,
-                escape: bool = True) -> str:
+    def content(
+        self, lesson: LoadedLesson, step: Step | None, key: str, source: str, *, escape: bool = True
+    ) -> str:
         """A lesson text in the learner's language, placeholders filled.
 
         `escape=False` for button labels: Telegram shows them as plain text, not HTML.
@@ -46,8 +47,9 @@ class Core:
     def content_title(self, course: LoadedCourse) -> str:
         return self.ctx.texts.lesson(self.state.locale, f"{course.id}/title", course.course.title)
 
-    def say(self, text: str, buttons: list[list[Button]] | None = None,
-            media: Media | None = None) -> None:
+    def say(
+        self, text: str, buttons: list[list[Button]] | None = None, media: Media | None = None
+    ) -> None:
         rows = tuple(tuple(row) for row in buttons or () if row)
         self.outputs.append(Say(text, rows, media))
 

@@ -43,5 +43,17 @@ class Unsupported:
 
 Event = Start | Press | Text | Command | Unsupported
 
-COMMANDS = ("start", "continue", "menu", "progress", "language", "country", "schemes", "stop",
-            "mydata", "delete", "verify", "help")
+COMMANDS = (
+    "start",
+    "continue",
+    "menu",
+    "progress",
+    "language",
+    "country",
+    "schemes",
+    "stop",
+    "mydata",
+    "delete",
+    "verify",
+    "help",
+)

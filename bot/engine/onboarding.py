@@ -28,19 +28,41 @@ class Question:
 YES_NO = (("yes", N_("Yes")), ("no", N_("No")))
 PROFILE = (
     # Country comes first and has its own menu (the names come from Babel); see ask_country.
-    Question("business", N_("What kind of business do you have?"), (
-        ("food", N_("Food and drinks")), ("retail", N_("Shop or reselling")),
-        ("crafts", N_("Crafts, clothes or beauty")), ("services", N_("Services")),
-        ("farming", N_("Farming or fishing")), ("other", N_("Something else")),
-        ("none", N_("No business yet")))),
-    Question("gender", N_("What is your gender?"), (
-        ("woman", N_("Woman")), ("man", N_("Man")), ("other", N_("Another gender")))),
-    Question("age_group", N_("How old are you?"), (
-        ("under-15", N_("Under 15")), ("15-24", "15–24"), ("25-35", "25–35"),
-        ("36-50", "36–50"), ("51+", N_("51 or older")))),
+    Question(
+        "business",
+        N_("What kind of business do you have?"),
+        (
+            ("food", N_("Food and drinks")),
+            ("retail", N_("Shop or reselling")),
+            ("crafts", N_("Crafts, clothes or beauty")),
+            ("services", N_("Services")),
+            ("farming", N_("Farming or fishing")),
+            ("other", N_("Something else")),
+            ("none", N_("No business yet")),
+        ),
+    ),
+    Question(
+        "gender",
+        N_("What is your gender?"),
+        (("woman", N_("Woman")), ("man", N_("Man")), ("other", N_("Another gender"))),
+    ),
+    Question(
+        "age_group",
+        N_("How old are you?"),
+        (
+            ("under-15", N_("Under 15")),
+            ("15-24", "15–24"),
+            ("25-35", "25–35"),
+            ("36-50", "36–50"),
+            ("51+", N_("51 or older")),
+        ),
+    ),
     Question("disability", N_("Do you identify as a person with a disability?"), YES_NO),
-    Question("minority", N_("Do you identify as belonging to an ethnic minority or "
-                            "Indigenous group?"), YES_NO),
+    Question(
+        "minority",
+        N_("Do you identify as belonging to an ethnic minority or Indigenous group?"),
+        YES_NO,
+    ),
 )
 QUESTIONS = {q.field: q for q in PROFILE}
 PROFILE_FIELDS = ("country", *QUESTIONS)
@@ -54,7 +76,8 @@ PRIVACY_NOTICE = N_(
     "• Reminders when you stop in the middle of a course, and one short survey some months "
     "after you finish one.\n\n"
     "/mydata sends you everything we keep. /delete erases it. /stop stops reminders.\n\n"
-    "May we ask you the questions?")
+    "May we ask you the questions?"
+)
 
 
 class Onboarding(Core):
@@ -91,12 +114,15 @@ class Onboarding(Core):
     # -- language and country ------------------------------------------------------------------
 
     def language_buttons(self) -> list[list[Button]]:
-        return [[Button(name, tokens.locale_token(code))]
-                for code, name in self.ctx.languages.items()]
+        return [
+            [Button(name, tokens.locale_token(code))] for code, name in self.ctx.languages.items()
+        ]
 
     def country_buttons(self) -> list[list[Button]]:
-        rows = [[Button(self.ctx.texts.country(self.state.locale, code),
-                        tokens.country_token(code))] for code in self.ctx.countries]
+        rows = [
+            [Button(self.ctx.texts.country(self.state.locale, code), tokens.country_token(code))]
+            for code in self.ctx.countries
+        ]
         rows.append([Button(self.t("Prefer not to say"), tokens.country_token(tokens.NO_COUNTRY))])
         return rows
 
@@ -107,8 +133,10 @@ class Onboarding(Core):
         self.say("🌏 " + " · ".join(self.ctx.languages.values()), self.language_buttons())
 
     def ask_country(self) -> None:
-        self.say(self.t("Which country is your business in? Some lessons have tips for your "
-                        "country."), self.country_buttons())
+        self.say(
+            self.t("Which country is your business in? Some lessons have tips for your country."),
+            self.country_buttons(),
+        )
 
     def set_language(self, code: str) -> None:
         self.state = replace(self.state, locale=code)
@@ -128,20 +156,26 @@ class Onboarding(Core):
     # -- consent and profile -------------------------------------------------------------------
 
     def consent_buttons(self) -> list[list[Button]]:
-        return [[Button(self.t("Yes, ask me"), tokens.profile_token("consent", "yes"))],
-                [Button(self.t("No, just the lessons"), tokens.profile_token("consent", "no"))]]
+        return [
+            [Button(self.t("Yes, ask me"), tokens.profile_token("consent", "yes"))],
+            [Button(self.t("No, just the lessons"), tokens.profile_token("consent", "no"))],
+        ]
 
     def ask_consent(self) -> None:
         self.state = replace(self.state, onboarding="consent")
         self.say(self.t(PRIVACY_NOTICE), self.consent_buttons())
 
     def profile_buttons(self, question: Question) -> list[list[Button]]:
-        rows = [[Button(self.t(label), tokens.profile_token(question.field, value))]
-                for value, label in question.options]
-        rows.append([Button(self.t("Prefer not to say"),
-                            tokens.profile_token(question.field, SKIP))])
-        rows.append([Button("⏭ " + self.t("Skip the other questions"),
-                            tokens.profile_token("rest", SKIP))])
+        rows = [
+            [Button(self.t(label), tokens.profile_token(question.field, value))]
+            for value, label in question.options
+        ]
+        rows.append(
+            [Button(self.t("Prefer not to say"), tokens.profile_token(question.field, SKIP))]
+        )
+        rows.append(
+            [Button("⏭ " + self.t("Skip the other questions"), tokens.profile_token("rest", SKIP))]
+        )
         return rows
 
     def ask_profile(self, field: str) -> None:
@@ -159,8 +193,11 @@ class Onboarding(Core):
             self.set_consent(value)
         elif field == "rest" and self.state.onboarding in PROFILE_FIELDS:
             self.finish_onboarding()
-        elif (field in QUESTIONS and self.state.consent == "yes"
-              and value in {SKIP, *(v for v, _ in QUESTIONS[field].options)}):
+        elif (
+            field in QUESTIONS
+            and self.state.consent == "yes"
+            and value in {SKIP, *(v for v, _ in QUESTIONS[field].options)}
+        ):
             self.state = replace(self.state, fields={**self.state.fields, field: value})
             self.answered(field)
         else:
@@ -171,8 +208,10 @@ class Onboarding(Core):
         if value == "no":
             # Withdrawn consent (an old "No" pressed later) takes the profile answers with it.
             # The country stays: lessons and /schemes need it, and /country sets it anyway.
-            self.state = replace(self.state, fields={
-                k: v for k, v in self.state.fields.items() if k not in QUESTIONS})
+            self.state = replace(
+                self.state,
+                fields={k: v for k, v in self.state.fields.items() if k not in QUESTIONS},
+            )
         if self.state.onboarding != "consent":
             self.say(self.t("Saved."))
             self.resume()
@@ -196,8 +235,9 @@ class Onboarding(Core):
     def finish_onboarding(self) -> None:
         course = self.lib.course(self.state.pending_course)
         self.state = replace(self.state, onboarding="", pending_course="")
-        self.say(self.t("Welcome! I teach short lessons for your business, a few minutes at a "
-                        "time."))
+        self.say(
+            self.t("Welcome! I teach short lessons for your business, a few minutes at a time.")
+        )
         if course is not None:
             self.open_course(course)
         else:

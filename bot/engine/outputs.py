@@ -57,8 +57,9 @@ class Progress:
 class Track:
     """An analytics event for the append-only log."""
 
-    name: Literal["lesson_started", "step_shown", "answer_given", "lesson_completed",
-                  "course_completed"]
+    name: Literal[
+        "lesson_started", "step_shown", "answer_given", "lesson_completed", "course_completed"
+    ]
     course: str
     lesson: str
     step: str = ""

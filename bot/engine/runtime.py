@@ -48,8 +48,12 @@ def advance(
     elif isinstance(event, Text):
         run.text(event.text)
     elif isinstance(event, Unsupported):
-        run.say(run.t("I can only read text and button presses. Please tap a button or type "
-                      "your answer. /continue shows where you are."))
+        run.say(
+            run.t(
+                "I can only read text and button presses. Please tap a button or type "
+                "your answer. /continue shows where you are."
+            )
+        )
     return run.state, run.outputs
 
 
@@ -112,8 +116,9 @@ class _Run(Onboarding, Account):
             self.command(parsed.value, "")
         elif parsed.kind == "g" and parsed.value in self.ctx.languages:
             self.set_language(parsed.value)
-        elif parsed.kind == "k" and (parsed.value in self.ctx.countries
-                                     or parsed.value == tokens.NO_COUNTRY):
+        elif parsed.kind == "k" and (
+            parsed.value in self.ctx.countries or parsed.value == tokens.NO_COUNTRY
+        ):
             self.set_country(parsed.value)
         elif parsed.kind == "p":
             self.profile_answer(parsed.value)
@@ -157,8 +162,10 @@ class _Run(Onboarding, Account):
         if isinstance(step, MessageStep) and choice is None and fold(typed) in ("next", "ok"):
             choice = 0
         if choice is None:
-            self.say(self.t("Please tap one of the buttons, or type its number."),
-                     self.step_rows(lesson, step))
+            self.say(
+                self.t("Please tap one of the buttons, or type its number."),
+                self.step_rows(lesson, step),
+            )
         else:
             self.choose(lesson, index, self.option_keys(step)[choice])
 
@@ -188,8 +195,10 @@ class _Run(Onboarding, Account):
             return
         offer = self.next_lesson_buttons()
         if offer:
-            self.say(self.t("Ready for the next lesson?"),
-                     [*offer, [Button(self.t("All courses"), tokens.menu_token("menu"))]])
+            self.say(
+                self.t("Ready for the next lesson?"),
+                [*offer, [Button(self.t("All courses"), tokens.menu_token("menu"))]],
+            )
         else:
             self.menu()
 
@@ -242,8 +251,10 @@ class _Run(Onboarding, Account):
             self.complete(lesson, None)
             return None
         step = lesson.steps[index]
-        self.state = replace(self.state, position=Position(
-            lesson.course_id, lesson.id, step.id, index, lesson.version))
+        self.state = replace(
+            self.state,
+            position=Position(lesson.course_id, lesson.id, step.id, index, lesson.version),
+        )
         if isinstance(step, EndStep):
             self.complete(lesson, step)
             return None
@@ -269,29 +280,47 @@ class _Run(Onboarding, Account):
 
     def complete(self, lesson: LoadedLesson, step: EndStep | None) -> None:
         state = self.state
-        self.outputs.append(Progress(lesson.course_id, lesson.id, "completed",
-                                     state.score, state.answered))
-        self.outputs.append(Track("lesson_completed", lesson.course_id, lesson.id,
-                                  step.id if step else "",
-                                  {"score": state.score, "total": state.answered}))
-        self.state = replace(state, position=None, last_lesson=lesson.key,
-                             completed=state.completed | {lesson.key},
-                             scores={**state.scores, lesson.key: (state.score, state.answered)})
+        self.outputs.append(
+            Progress(lesson.course_id, lesson.id, "completed", state.score, state.answered)
+        )
+        self.outputs.append(
+            Track(
+                "lesson_completed",
+                lesson.course_id,
+                lesson.id,
+                step.id if step else "",
+                {"score": state.score, "total": state.answered},
+            )
+        )
+        self.state = replace(
+            state,
+            position=None,
+            last_lesson=lesson.key,
+            completed=state.completed | {lesson.key},
+            scores={**state.scores, lesson.key: (state.score, state.answered)},
+        )
         course = self.lib.course(lesson.course_id)
         following = course.after(lesson.id) if course else None
         buttons: list[list[Button]] = []
         if following is not None:
-            buttons.append([Button(f"▶️ {self.lesson_title(following)}",
-                                   tokens.lesson_token(following))])
+            buttons.append(
+                [Button(f"▶️ {self.lesson_title(following)}", tokens.lesson_token(following))]
+            )
         buttons.append([Button(self.t("All courses"), tokens.menu_token("menu"))])
         text = self.content(lesson, step, "text", step.text) if step else self.t("Lesson done!")
         if state.answered:
             text += "\n\n" + self.t("Quiz: {score} of {total} right first time.").format(
-                score=self.num(state.score), total=self.num(state.answered))
-        if (course is not None and course.course.listed and following is None
-                and all(le.key in self.state.completed for le in course.lessons)):
+                score=self.num(state.score), total=self.num(state.answered)
+            )
+        if (
+            course is not None
+            and course.course.listed
+            and following is None
+            and all(le.key in self.state.completed for le in course.lessons)
+        ):
             text += "\n\n🎉 " + self.t("You finished the course “{course}”!").format(
-                course=self.content_title(course))
+                course=self.content_title(course)
+            )
             self.say(text)
             self.course_finished(course)
         else:
@@ -329,16 +358,23 @@ class _Run(Onboarding, Account):
     def step_buttons(self, lesson: LoadedLesson, step: Step) -> list[Button]:
         keys = self.option_keys(step)
         if isinstance(step, MessageStep):
-            labels = [self.content(lesson, step, "button", step.button, escape=False)
-                      if step.button else self.t("Next")]
+            labels = [
+                self.content(lesson, step, "button", step.button, escape=False)
+                if step.button
+                else self.t("Next")
+            ]
         elif isinstance(step, SurveyStep) and step.kind == "scale":
             labels = keys
         else:
             options = getattr(step, "options", None) or ()
-            labels = [self.content(lesson, step, f"options/{o.id}/text", o.text, escape=False)
-                      for o in options]
-        return [Button(label, tokens.step_token(lesson, step.id, key))
-                for label, key in zip(labels, keys, strict=True)]
+            labels = [
+                self.content(lesson, step, f"options/{o.id}/text", o.text, escape=False)
+                for o in options
+            ]
+        return [
+            Button(label, tokens.step_token(lesson, step.id, key))
+            for label, key in zip(labels, keys, strict=True)
+        ]
 
     def press_step(self, press: tokens.StepPress) -> None:
         here = self.current()
@@ -347,10 +383,12 @@ class _Run(Onboarding, Account):
             return
         lesson, index = here
         step = lesson.steps[index]
-        if (press.lesson_digest != digest(lesson.key)
-                or press.step_digest != tokens.step_digest(lesson, step.id)
-                or press.version != lesson.version
-                or press.option not in self.option_keys(step)):
+        if (
+            press.lesson_digest != digest(lesson.key)
+            or press.step_digest != tokens.step_digest(lesson, step.id)
+            or press.version != lesson.version
+            or press.option not in self.option_keys(step)
+        ):
             self.stale()
             return
         self.choose(lesson, index, press.option)
@@ -382,16 +420,18 @@ class _Run(Onboarding, Account):
             self.state = replace(self.state, position=None)
             self.open_lesson(found)
 
-    def answer_question(self, lesson: LoadedLesson, index: int, step: QuestionStep,
-                        key: str) -> None:
+    def answer_question(
+        self, lesson: LoadedLesson, index: int, step: QuestionStep, key: str
+    ) -> None:
         pos = self.state.position
         attempt = (pos.attempts if pos else 0) + 1
         option = next(o for o in step.options if o.id == key)
         correct = key == step.correct
         self.record(lesson, step, key, correct=correct, attempt=attempt)
         if attempt == 1:
-            self.state = replace(self.state, answered=self.state.answered + 1,
-                                 score=self.state.score + int(correct))
+            self.state = replace(
+                self.state, answered=self.state.answered + 1, score=self.state.score + int(correct)
+            )
         parts = [("✅ " + self.t("Correct!")) if correct else ("❌ " + self.t("Not quite."))]
         if option.feedback:
             parts.append(self.content(lesson, step, f"options/{key}/feedback", option.feedback))
@@ -407,8 +447,7 @@ class _Run(Onboarding, Account):
         if not correct:
             right = next(o for o in step.options if o.id == step.correct)
             # The option's text is a plain-text label; quoted in a message it must be escaped.
-            label = self.content(lesson, step, f"options/{right.id}/text", right.text,
-                                 escape=False)
+            label = self.content(lesson, step, f"options/{right.id}/text", right.text, escape=False)
             answer = html.escape(label, quote=False)
             parts.append(self.t("The answer is: {answer}").format(answer=answer))
         self.say("\n\n".join(parts))
@@ -426,20 +465,39 @@ class _Run(Onboarding, Account):
             return
         checked, problem = check_input(step, typed)
         if checked is None:
-            message = (self.content(lesson, step, "error", step.error) if step.error
-                       else self.t(problem).format(choices=", ".join(step.choices or ())))
+            message = (
+                self.content(lesson, step, "error", step.error)
+                if step.error
+                else self.t(problem).format(choices=", ".join(step.choices or ()))
+            )
             self.say(message)
             return
         self.state = replace(self.state, fields={**self.state.fields, step.field: checked})
         self.record(lesson, step, checked, field=step.field)
         self.enter(lesson, self.following(lesson, index))
 
-    def record(self, lesson: LoadedLesson, step: Step, value: str, *, correct: bool | None = None,
-               attempt: int = 1, field: str | None = None) -> None:
-        self.outputs.append(Answer(lesson.course_id, lesson.id, step.id, value, correct, attempt,
-                                   field))
-        self.outputs.append(Track("answer_given", lesson.course_id, lesson.id, step.id,
-                                  {"correct": correct} if correct is not None else {}))
+    def record(
+        self,
+        lesson: LoadedLesson,
+        step: Step,
+        value: str,
+        *,
+        correct: bool | None = None,
+        attempt: int = 1,
+        field: str | None = None,
+    ) -> None:
+        self.outputs.append(
+            Answer(lesson.course_id, lesson.id, step.id, value, correct, attempt, field)
+        )
+        self.outputs.append(
+            Track(
+                "answer_given",
+                lesson.course_id,
+                lesson.id,
+                step.id,
+                {"correct": correct} if correct is not None else {},
+            )
+        )
 
     # -- menus ---------------------------------------------------------------------------------
 
@@ -452,8 +510,10 @@ class _Run(Onboarding, Account):
         for course in self.lib.listed_courses():
             done = sum(le.key in self.state.completed for le in course.lessons)
             mark = " ✅" if done and done == len(course.lessons) else ""
-            label = (f"{self.content_title(course)} "
-                     f"({self.num(done)}/{self.num(len(course.lessons))}){mark}")
+            label = (
+                f"{self.content_title(course)} "
+                f"({self.num(done)}/{self.num(len(course.lessons))}){mark}"
+            )
             rows.append([Button(label, tokens.course_token(course.id))])
         return rows
 
@@ -464,22 +524,33 @@ class _Run(Onboarding, Account):
         """The programmes checked for the learner's country, each with its date and link."""
         country = self.state.fields.get("country", "")
         if not country:
-            self.say(self.t("Which country? Tap yours, then send /schemes again."),
-                     self.country_buttons())
+            self.say(
+                self.t("Which country? Tap yours, then send /schemes again."),
+                self.country_buttons(),
+            )
             return
         name = html.escape(self.ctx.texts.country(self.state.locale, country))
         found = self.lib.schemes_for(country)
         if not found:
-            self.say(self.t("We have not checked any programmes for {country} yet. Ask your "
-                            "local government office, and never pay anyone to apply.").format(
-                                country=name))
+            self.say(
+                self.t(
+                    "We have not checked any programmes for {country} yet. Ask your "
+                    "local government office, and never pay anyone to apply."
+                ).format(country=name)
+            )
             return
-        self.say(self.t("Government programmes in {country} that we checked. Rules change: "
-                        "always check the official site before you apply. Applying never "
-                        "costs a fee.").format(country=name))
-        status = {"current": "✅ " + self.t("Running when we checked"),
-                  "ended": "⛔ " + self.t("Ended. Any offer of it now is a scam."),
-                  "uncertain": "⚠️ " + self.t("We could not confirm it is still running.")}
+        self.say(
+            self.t(
+                "Government programmes in {country} that we checked. Rules change: "
+                "always check the official site before you apply. Applying never "
+                "costs a fee."
+            ).format(country=name)
+        )
+        status = {
+            "current": "✅ " + self.t("Running when we checked"),
+            "ended": "⛔ " + self.t("Ended. Any offer of it now is a scam."),
+            "uncertain": "⚠️ " + self.t("We could not confirm it is still running."),
+        }
         who, how = self.t("Who can apply:"), self.t("How to apply:")
         site = self.t("Official site:")
         for course_id, directory in found:
@@ -487,34 +558,47 @@ class _Run(Onboarding, Account):
                 base = f"{course_id}/schemes/{country.lower()}/{scheme.id}"
 
                 def tr(key: str, base: str = base, scheme: Scheme = scheme) -> str:
-                    text = self.ctx.texts.lesson(self.state.locale, f"{base}/{key}",
-                                                 getattr(scheme, key))
+                    text = self.ctx.texts.lesson(
+                        self.state.locale, f"{base}/{key}", getattr(scheme, key)
+                    )
                     return html.escape(text)
 
-                self.say("\n".join([
-                    f"<b>{tr('name')}</b>", status[scheme.status], tr("agency"), "",
-                    tr("summary"), "",
-                    f"<b>{who}</b> {tr('who')}",
-                    f"<b>{how}</b> {tr('how')}",
-                    f"{site} {html.escape(scheme.url)}",
-                    self.t("Checked on {date}. Source: {source}").format(
-                        date=self.ctx.texts.day(self.state.locale, scheme.last_verified),
-                        source=html.escape(scheme.source)),
-                ]))
+                self.say(
+                    "\n".join(
+                        [
+                            f"<b>{tr('name')}</b>",
+                            status[scheme.status],
+                            tr("agency"),
+                            "",
+                            tr("summary"),
+                            "",
+                            f"<b>{who}</b> {tr('who')}",
+                            f"<b>{how}</b> {tr('how')}",
+                            f"{site} {html.escape(scheme.url)}",
+                            self.t("Checked on {date}. Source: {source}").format(
+                                date=self.ctx.texts.day(self.state.locale, scheme.last_verified),
+                                source=html.escape(scheme.source),
+                            ),
+                        ]
+                    )
+                )
 
     def help(self) -> None:
-        self.say(self.t(
-            "Tap the buttons, or type the number of a button.\n"
-            "/continue – go on where you left off\n"
-            "/menu – all courses\n"
-            "/progress – what you have done\n"
-            "/language – change language\n"
-            "/country – change country\n"
-            "/schemes – government programmes we checked\n"
-            "/mydata – everything we keep about you\n"
-            "/delete – erase your data\n"
-            "/stop – no more reminders\n"
-            "/help – this message"))
+        self.say(
+            self.t(
+                "Tap the buttons, or type the number of a button.\n"
+                "/continue – go on where you left off\n"
+                "/menu – all courses\n"
+                "/progress – what you have done\n"
+                "/language – change language\n"
+                "/country – change country\n"
+                "/schemes – government programmes we checked\n"
+                "/mydata – everything we keep about you\n"
+                "/delete – erase your data\n"
+                "/stop – no more reminders\n"
+                "/help – this message"
+            )
+        )
 
 
 def resume_point(library: Library, state: LearnerState) -> str | None:

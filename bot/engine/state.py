@@ -66,8 +66,9 @@ class LearnerState:
             consent=str(data.get("consent", "")),
             opted_out=bool(data.get("opted_out", False)),
             awaiting=str(data.get("awaiting", "")),
-            scores={str(k): (int(v[0]), int(v[1]))
-                    for k, v in dict(data.get("scores") or {}).items()},
+            scores={
+                str(k): (int(v[0]), int(v[1])) for k, v in dict(data.get("scores") or {}).items()
+            },
             streak=int(data.get("streak", 0)),
             streak_day=str(data.get("streak_day", "")),
         )

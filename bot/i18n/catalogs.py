@@ -85,8 +85,9 @@ class Catalogs:
         catalog = self._catalog(locale, "lessons")
         translated = str(catalog.pgettext(context, source))
         # A translation may equal its source (a brand name), so look the entry up.
-        missing = (locale != self.default_locale
-                   and f"{context}\x04{source}" not in getattr(catalog, "_catalog", {}))
+        missing = locale != self.default_locale and f"{context}\x04{source}" not in getattr(
+            catalog, "_catalog", {}
+        )
         if missing and (locale, context) not in self._missing_logged:
             # The source text is shown. Say so once, not on every message.
             self._missing_logged.add((locale, context))

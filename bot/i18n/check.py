@@ -32,8 +32,10 @@ class Coverage:
 
     def __str__(self) -> str:
         done = 100 * self.translated // self.total if self.total else 100
-        return (f"{self.locale} {self.domain}: {done}% ({self.translated} translated, "
-                f"{self.fuzzy} fuzzy, {self.missing} missing of {self.total})")
+        return (
+            f"{self.locale} {self.domain}: {done}% ({self.translated} translated, "
+            f"{self.fuzzy} fuzzy, {self.missing} missing of {self.total})"
+        )
 
 
 def is_label(context: str | None) -> bool:
@@ -41,12 +43,14 @@ def is_label(context: str | None) -> bool:
     if not context:
         return False
     parts = context.split("/")
-    return parts[-1] == "button" or (len(parts) >= 3 and parts[-3] == "options"
-                                     and parts[-1] == "text")
+    return parts[-1] == "button" or (
+        len(parts) >= 3 and parts[-3] == "options" and parts[-1] == "text"
+    )
 
 
-def check_catalog(path: Path, expected: set[tuple[str | None, str]] | None
-                  ) -> tuple[list[Diagnostic], Coverage | None]:
+def check_catalog(
+    path: Path, expected: set[tuple[str | None, str]] | None
+) -> tuple[list[Diagnostic], Coverage | None]:
     """Problems in one `.po` file, and its coverage of the `expected` (context, source) pairs."""
     where = str(path)
     try:
@@ -64,9 +68,16 @@ def check_catalog(path: Path, expected: set[tuple[str | None, str]] | None
         if translation:
             problems += _check_entry(where, message, translation)
         if message.fuzzy:
-            problems.append(Diagnostic(where, message.lineno or 1, 1, Severity.WARNING,
-                                       "fuzzy: the English changed since this was translated; "
-                                       "update the translation and remove the fuzzy flag"))
+            problems.append(
+                Diagnostic(
+                    where,
+                    message.lineno or 1,
+                    1,
+                    Severity.WARNING,
+                    "fuzzy: the English changed since this was translated; "
+                    "update the translation and remove the fuzzy flag",
+                )
+            )
     keys = expected if expected is not None else set(present)
     translated = fuzzy = 0
     for key in keys:
@@ -79,10 +90,17 @@ def check_catalog(path: Path, expected: set[tuple[str | None, str]] | None
     locale = path.parent.parent.name
     coverage = Coverage(locale, path.stem, len(keys), translated, fuzzy)
     if coverage.missing:
-        problems.append(Diagnostic(where, 1, 1, Severity.WARNING,
-                                   f"{coverage.missing} text(s) not translated yet; learners see "
-                                   "them in the source language. Run `pybabel update` (README) "
-                                   "and translate the empty entries"))
+        problems.append(
+            Diagnostic(
+                where,
+                1,
+                1,
+                Severity.WARNING,
+                f"{coverage.missing} text(s) not translated yet; learners see "
+                "them in the source language. Run `pybabel update` (README) "
+                "and translate the empty entries",
+            )
+        )
     return problems, coverage
 
 
@@ -97,19 +115,38 @@ def _check_entry(where: str, message: Message, translation: str) -> list[Diagnos
     wanted = {name for _, name in tx.placeholders(source)}
     got = {name for _, name in tx.placeholders(translation)}
     for name in sorted(wanted - got):
-        found.append(error(f"the translation lost the placeholder {{{name}}}; put it back "
-                           "(it can move within the sentence)"))
+        found.append(
+            error(
+                f"the translation lost the placeholder {{{name}}}; put it back "
+                "(it can move within the sentence)"
+            )
+        )
     for name in sorted(got - wanted):
-        found.append(error(f"the translation has {{{name}}}, which the English doesn't; "
-                           "placeholder names must not be translated"))
+        found.append(
+            error(
+                f"the translation has {{{name}}}, which the English doesn't; "
+                "placeholder names must not be translated"
+            )
+        )
     check = tx.check_label if is_label(message.context) else tx.check_html
     found += [error(problem.message) for problem in check(translation)]
     length = tx.visible_length(translation)
     if length > tx.TELEGRAM_TEXT_LIMIT:
-        found.append(error(f"the translation is {length} characters; Telegram refuses more "
-                           f"than {tx.TELEGRAM_TEXT_LIMIT}"))
+        found.append(
+            error(
+                f"the translation is {length} characters; Telegram refuses more "
+                f"than {tx.TELEGRAM_TEXT_LIMIT}"
+            )
+        )
     elif length > tx.PHONE_SCREEN_CHARS >= tx.visible_length(source):
-        found.append(Diagnostic(where, line, 1, Severity.WARNING,
-                                f"the translation is {length} characters, longer than a phone "
-                                "screen; shorten it if you can"))
+        found.append(
+            Diagnostic(
+                where,
+                line,
+                1,
+                Severity.WARNING,
+                f"the translation is {length} characters, longer than a phone "
+                "screen; shorten it if you can",
+            )
+        )
     return found

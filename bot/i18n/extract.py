@@ -37,8 +37,11 @@ def lesson_messages(data: Any, course_id: str) -> Iterator[tuple[DataPath, str, 
                 continue
             for key in SCHEME_FIELDS:
                 if isinstance(scheme.get(key), str):
-                    yield (("schemes", i, key),
-                           f"{course_id}/schemes/{country}/{scheme.get('id')}/{key}", scheme[key])
+                    yield (
+                        ("schemes", i, key),
+                        f"{course_id}/schemes/{country}/{scheme.get('id')}/{key}",
+                        scheme[key],
+                    )
         return
     if data.get("kind") != "lesson":
         return
@@ -57,12 +60,16 @@ def lesson_messages(data: Any, course_id: str) -> Iterator[tuple[DataPath, str, 
                 continue
             for key in OPTION_FIELDS:
                 if isinstance(option.get(key), str):
-                    yield (("steps", i, "options", j, key),
-                           f"{where}/options/{option.get('id')}/{key}", option[key])
+                    yield (
+                        ("steps", i, "options", j, key),
+                        f"{where}/options/{option.get('id')}/{key}",
+                        option[key],
+                    )
 
 
-def extract_lessons(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
-                    options: dict[str, Any]) -> Iterator[Extracted]:
+def extract_lessons(
+    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, Any]
+) -> Iterator[Extracted]:
     """Babel's extractor interface: yields (line, funcname, (context, text), comments)."""
     name = getattr(fileobj, "name", "")
     src = read_source(str(name), fileobj.read())

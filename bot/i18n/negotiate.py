@@ -8,8 +8,20 @@ from babel.core import negotiate_locale
 
 # Codes phones send that Babel's own aliases don't map to our locales: old Java codes for
 # Indonesian, Tagalog for Filipino, and the Malay and Burmese macro/individual codes.
-ALIASES = {"in": "id", "tl": "fil", "zsm": "ms", "mya": "my", "fil": "fil", "khm": "km",
-           "lao": "lo", "tha": "th", "vie": "vi", "ind": "id", "msa": "ms", "zlm": "ms"}
+ALIASES = {
+    "in": "id",
+    "tl": "fil",
+    "zsm": "ms",
+    "mya": "my",
+    "fil": "fil",
+    "khm": "km",
+    "lao": "lo",
+    "tha": "th",
+    "vie": "vi",
+    "ind": "id",
+    "msa": "ms",
+    "zlm": "ms",
+}
 
 
 def negotiate(hint: str, available: Iterable[str], default: str) -> str:

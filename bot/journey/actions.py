@@ -25,14 +25,19 @@ Reply = Callable[[], Awaitable[Say]]
 ERASED = N_("Your data is erased. If you write to me again, you start as a new learner.")
 
 
-async def carry_out(action: Action, record: LearnerRecord, library: Library, texts: Texts,
-                    locale: str, now: datetime) -> Say | Reply:
+async def carry_out(
+    action: Action,
+    record: LearnerRecord,
+    library: Library,
+    texts: Texts,
+    locale: str,
+    now: datetime,
+) -> Say | Reply:
     if isinstance(action, Certify):
         certificate = await record.certify(action.course, action.name, now)
         return lambda: asyncio.to_thread(certificate_message, certificate, library, texts)
     if isinstance(action, Verify):
-        return verify_message(await record.find_certificate(action.code), library, texts,
-                              locale)
+        return verify_message(await record.find_certificate(action.code), library, texts, locale)
     if isinstance(action, ExportData):
         data = json.dumps(await record.export(), ensure_ascii=False, indent=2).encode()
         text = texts.ui(locale, "Here is everything we keep about you. /delete erases it.")
@@ -55,25 +60,30 @@ def certificate_message(certificate: Certificate, library: Library, texts: Texts
 
     locale = certificate.locale
     code = certificate.code
-    png = render_certificate(CertificateText(
-        heading=texts.ui(locale, "Certificate of completion"),
-        name=certificate.name,
-        statement=texts.ui(locale, "has completed the course"),
-        course=_course_title(library, texts, locale, certificate.course),
-        date=texts.day(locale, certificate.issued_at.date()),
-        verify=texts.ui(locale, "Code {code}. Anyone can check it: send /verify {code} to "
-                                "this bot.").format(code=code),
-    ))
+    png = render_certificate(
+        CertificateText(
+            heading=texts.ui(locale, "Certificate of completion"),
+            name=certificate.name,
+            statement=texts.ui(locale, "has completed the course"),
+            course=_course_title(library, texts, locale, certificate.course),
+            date=texts.day(locale, certificate.issued_at.date()),
+            verify=texts.ui(
+                locale, "Code {code}. Anyone can check it: send /verify {code} to this bot."
+            ).format(code=code),
+        )
+    )
     caption = texts.ui(locale, "Your certificate. Its code is {code}.").format(code=code)
     return Say(caption, media=Media("photo", f"certificate-{code}.png", png))
 
 
-def verify_message(found: Certificate | None, library: Library, texts: Texts,
-                   locale: str) -> Say:
+def verify_message(found: Certificate | None, library: Library, texts: Texts, locale: str) -> Say:
     if found is None:
-        return Say(texts.ui(locale, "No certificate has that code. Check the code and try "
-                                    "again."))
-    return Say("✅ " + texts.ui(locale, "Genuine: {name} completed “{course}” on {date}.").format(
-        name=html.escape(found.name),
-        course=html.escape(_course_title(library, texts, locale, found.course)),
-        date=texts.day(locale, found.issued_at.date())))
+        return Say(texts.ui(locale, "No certificate has that code. Check the code and try again."))
+    return Say(
+        "✅ "
+        + texts.ui(locale, "Genuine: {name} completed “{course}” on {date}.").format(
+            name=html.escape(found.name),
+            course=html.escape(_course_title(library, texts, locale, found.course)),
+            date=texts.day(locale, found.issued_at.date()),
+        )
+    )

@@ -35,10 +35,14 @@ log = logging.getLogger(__name__)
 
 SURVEY_COURSE = "follow-up"  # lessons/follow-up: the survey is a lesson authors can change
 
-REMINDER = N_("Hi {first_name}! You stopped in the middle of “{lesson}”. It takes a few "
-              "minutes to finish. Tap to go on where you left off.")
-SURVEY = N_("Hi {first_name}! Some months ago you finished a course with us. Would you answer "
-            "five short questions about your business? It takes two minutes.")
+REMINDER = N_(
+    "Hi {first_name}! You stopped in the middle of “{lesson}”. It takes a few "
+    "minutes to finish. Tap to go on where you left off."
+)
+SURVEY = N_(
+    "Hi {first_name}! Some months ago you finished a course with us. Would you answer "
+    "five short questions about your business? It takes two minutes."
+)
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,12 @@ class Policy:
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
         first, _, last = settings.remind_hours.partition("-")
-        return cls(remind_after=timedelta(days=settings.remind_after_days),
-                   remind_max=settings.remind_max,
-                   night=QuietHours(time.fromisoformat(last.strip()),
-                                    time.fromisoformat(first.strip())),
-                   survey_after=timedelta(days=settings.survey_after_days))
+        return cls(
+            remind_after=timedelta(days=settings.remind_after_days),
+            remind_max=settings.remind_max,
+            night=QuietHours(time.fromisoformat(last.strip()), time.fromisoformat(first.strip())),
+            survey_after=timedelta(days=settings.survey_after_days),
+        )
 
 
 @dataclass(frozen=True)
@@ -99,59 +104,83 @@ class FollowUps:
         now = self.clock()
         for row in await self._due_reminders(now):
             if not self.policy.night.contains(now, row.country) and await self._claim_nudge(
-                    row, now):
+                row, now
+            ):
                 await self._remind(row)
         survey = self.library.course(SURVEY_COURSE)
         if survey is None:
             return self.tally
         for row in await self._due_invitations(now):
             if not self.policy.night.contains(now, row.country) and await self._claim_invite(
-                    row.id, now):
+                row.id, now
+            ):
                 await self._invite(row, survey.lessons[0])
         return self.tally
 
     # -- queries -------------------------------------------------------------------------------
 
     async def _due(self, *conditions: ColumnElement[bool], order: Any) -> list[Due]:
-        query = (select(Learner.id, Learner.external_id, Learner.locale, Learner.country,
-                        Learner.first_name, Learner.resume_lesson, Learner.nudges_sent)
-                 .where(Learner.channel == self.deliverer.channel, Learner.status == "active",
-                        Learner.opted_out.is_(False), *conditions)
-                 .order_by(order).limit(self.batch))
+        query = (
+            select(
+                Learner.id,
+                Learner.external_id,
+                Learner.locale,
+                Learner.country,
+                Learner.first_name,
+                Learner.resume_lesson,
+                Learner.nudges_sent,
+            )
+            .where(
+                Learner.channel == self.deliverer.channel,
+                Learner.status == "active",
+                Learner.opted_out.is_(False),
+                *conditions,
+            )
+            .order_by(order)
+            .limit(self.batch)
+        )
         async with self.engine.connect() as conn:
             return [Due(*row) for row in (await conn.execute(query)).all()]
 
     async def _due_reminders(self, now: datetime) -> list[Due]:
         quiet_since = db_time(now - self.policy.remind_after)
-        return await self._due(Learner.resume_lesson.is_not(None),
-                               Learner.last_active_at <= quiet_since,
-                               Learner.nudges_sent < self.policy.remind_max,
-                               (Learner.last_nudged_at.is_(None))
-                               | (Learner.last_nudged_at <= quiet_since),
-                               order=Learner.last_active_at)
+        return await self._due(
+            Learner.resume_lesson.is_not(None),
+            Learner.last_active_at <= quiet_since,
+            Learner.nudges_sent < self.policy.remind_max,
+            (Learner.last_nudged_at.is_(None)) | (Learner.last_nudged_at <= quiet_since),
+            order=Learner.last_active_at,
+        )
 
     async def _due_invitations(self, now: datetime) -> list[Due]:
         return await self._due(
             Learner.survey_invited_at.is_(None),
             Learner.first_course_done_at <= db_time(now - self.policy.survey_after),
-            order=Learner.first_course_done_at)
+            order=Learner.first_course_done_at,
+        )
 
-    async def _update_if(self, learner_id: int, condition: ColumnElement[bool],
-                         **values: object) -> bool:
+    async def _update_if(
+        self, learner_id: int, condition: ColumnElement[bool], **values: object
+    ) -> bool:
         """Set `values` on the learner if `condition` still holds; whether it did."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(Learner).where(Learner.id == learner_id, condition).values(**values))
+                update(Learner).where(Learner.id == learner_id, condition).values(**values)
+            )
         return bool(result.rowcount)
 
     async def _claim_nudge(self, row: Due, now: datetime) -> bool:
-        return await self._update_if(row.id, Learner.nudges_sent == row.nudges_sent,
-                                     nudges_sent=row.nudges_sent + 1,
-                                     last_nudged_at=db_time(now))
+        return await self._update_if(
+            row.id,
+            Learner.nudges_sent == row.nudges_sent,
+            nudges_sent=row.nudges_sent + 1,
+            last_nudged_at=db_time(now),
+        )
 
     async def _claim_invite(self, learner_id: int, now: datetime) -> bool:
-        return await self._update_if(learner_id, Learner.survey_invited_at.is_(None),
-                                     survey_invited_at=db_time(now))
+        return await self._update_if(
+            learner_id, Learner.survey_invited_at.is_(None), survey_invited_at=db_time(now)
+        )
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -163,8 +192,9 @@ class FollowUps:
         else:  # opens the lesson, at the step where the learner stopped if they were in it
             title = self.texts.lesson(row.locale, f"{lesson.key}/title", lesson.lesson.title)
             button = lesson_token(lesson)
-        text = render(self.texts.ui(row.locale, REMINDER),
-                      {"first_name": row.first_name, "lesson": title})
+        text = render(
+            self.texts.ui(row.locale, REMINDER), {"first_name": row.first_name, "lesson": title}
+        )
         keyboard = [[("▶️ " + self.texts.ui(row.locale, "Continue"), button)]]
         if await self._send(row.id, row.external_id, text, keyboard):
             self.tally.reminded += 1
@@ -175,8 +205,9 @@ class FollowUps:
         if await self._send(row.id, row.external_id, text, keyboard):
             self.tally.invited += 1
 
-    async def _send(self, learner_id: int, external_id: str, text: str,
-                    keyboard: list[list[tuple[str, str]]]) -> bool:
+    async def _send(
+        self, learner_id: int, external_id: str, text: str, keyboard: list[list[tuple[str, str]]]
+    ) -> bool:
         async with self._limiter:
             try:
                 await self.deliverer.send(external_id, text, keyboard, None)

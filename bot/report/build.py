@@ -63,8 +63,11 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def collect(engine: AsyncEngine, library: Library, now: datetime) -> ReportData:
     async with snapshot(engine) as conn:
         first = (await conn.execute(select(func.min(Learner.created_at)))).scalar()
-        demo_learners = (await conn.execute(select(func.count()).select_from(Learner)
-                                            .where(Learner.channel == "demo"))).scalar()
+        demo_learners = (
+            await conn.execute(
+                select(func.count()).select_from(Learner).where(Learner.channel == "demo")
+            )
+        ).scalar()
         return ReportData(
             generated=now,
             learners=await queries.learner_count(conn),
@@ -76,8 +79,9 @@ async def collect(engine: AsyncEngine, library: Library, now: datetime) -> Repor
             quiz=await queries.quiz(conn),
             surveys=await queries.survey(conn, library),
             weekly=await queries.weekly(conn, library),
-            first_seen=first.date() if isinstance(first, datetime) else
-            (date.fromisoformat(str(first)[:10]) if first else None),
+            first_seen=first.date()
+            if isinstance(first, datetime)
+            else (date.fromisoformat(str(first)[:10]) if first else None),
             demo_learners=int(demo_learners or 0),
         )
 
@@ -87,13 +91,21 @@ def write_csv(table: Table, path: Path) -> None:
         writer = csv.writer(out)
         writer.writerow([c.key for c in table.columns])
         for row in table.rows:
-            writer.writerow([cell if isinstance(cell, str) else
-                             str(cell) if isinstance(cell, int) else cell.csv()
-                             for cell in row])
+            writer.writerow(
+                [
+                    cell
+                    if isinstance(cell, str)
+                    else str(cell)
+                    if isinstance(cell, int)
+                    else cell.csv()
+                    for cell in row
+                ]
+            )
 
 
-async def write_report(engine: AsyncEngine, library: Library, out_dir: Path,
-                       now: datetime) -> list[Path]:
+async def write_report(
+    engine: AsyncEngine, library: Library, out_dir: Path, now: datetime
+) -> list[Path]:
     """Write report.html and the CSV files into `out_dir`; return their paths."""
     from bot.report.html import render
 

@@ -38,12 +38,15 @@ class Batch:
         self.columns = columns
         self.rows: list[tuple[Any, ...]] = []
         table = model.__table__
-        self.convert = [(i, _sqlite_value("datetime" if isinstance(table.c[name].type, DateTime)
-                                          else "json"))
-                        for i, name in enumerate(columns)
-                        if isinstance(table.c[name].type, DateTime | JSON)]
-        self.sql = (f"INSERT INTO {model.__tablename__} ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})")
+        self.convert = [
+            (i, _sqlite_value("datetime" if isinstance(table.c[name].type, DateTime) else "json"))
+            for i, name in enumerate(columns)
+            if isinstance(table.c[name].type, DateTime | JSON)
+        ]
+        self.sql = (
+            f"INSERT INTO {model.__tablename__} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+        )
 
     def add(self, *values: Any) -> None:
         self.rows.append(values)
@@ -65,7 +68,8 @@ class Batch:
         if conn.dialect.name == "sqlite":
             await conn.exec_driver_sql(self.sql, self.rows)
         else:
-            await conn.execute(insert(self.model),
-                               [dict(zip(self.columns, row, strict=True)) for row in self.rows])
+            await conn.execute(
+                insert(self.model), [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+            )
         self.rows = []
         return written

@@ -54,10 +54,11 @@ def _style(name: str) -> Iterator[None]:
 
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight",
-                   pad_inches=0.05)
+    figure.savefig(
+        buffer, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.05
+    )
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # no XML declaration or DOCTYPE inside HTML
+    return text[text.index("<svg") :]  # no XML declaration or DOCTYPE inside HTML
 
 
 def _clean(ax: Axes, grid_axis: str = "x") -> None:
@@ -80,9 +81,17 @@ def _empty(values: Sequence[object]) -> bool:
     return not any(v for v in values if v is not None)
 
 
-def bars(name: str, labels: Sequence[str], values: Sequence[int | None], *, title: str,
-         percent: bool = False, colour: str = PALETTE[0], width: float = FULL,
-         label_chars: int = 70) -> str:
+def bars(
+    name: str,
+    labels: Sequence[str],
+    values: Sequence[int | None],
+    *,
+    title: str,
+    percent: bool = False,
+    colour: str = PALETTE[0],
+    width: float = FULL,
+    label_chars: int = 70,
+) -> str:
     """Horizontal bars in the order given, each with its value at its end; "" if no data."""
     if _empty(values):
         return ""
@@ -123,8 +132,14 @@ def panels(name: str, groups: Sequence[tuple[str, Sequence[str], Sequence[int | 
             ax.set_yticks(range(len(labels)), [_wrap(label, 24) for label in labels])
             ax.set_ylim(rows - 0.5, -0.5)  # same bar height in every panel, first on top
             for y, p in enumerate(percents):
-                ax.text((p or 0) + 1.5, y, "–" if p is None else f"{p}%", va="center",
-                        fontsize=8, color=INK)
+                ax.text(
+                    (p or 0) + 1.5,
+                    y,
+                    "–" if p is None else f"{p}%",
+                    va="center",
+                    fontsize=8,
+                    color=INK,
+                )
             ax.set_xlim(0, 100)
             ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
             ax.set_title(title)
@@ -132,8 +147,7 @@ def panels(name: str, groups: Sequence[tuple[str, Sequence[str], Sequence[int | 
         return _svg(figure)
 
 
-def funnels(name: str, courses: Sequence[tuple[str, Sequence[int | None]]],
-            steps: int) -> str:
+def funnels(name: str, courses: Sequence[tuple[str, Sequence[int | None]]], steps: int) -> str:
     """Per course, the percentage of starters who completed lessons 1 to i."""
     if all(_empty(percents) for _, percents in courses):
         return ""
@@ -144,8 +158,15 @@ def funnels(name: str, courses: Sequence[tuple[str, Sequence[int | None]]],
             points = [(x, p) for x, p in enumerate(percents) if p is not None]
             last = percents[-1] if percents else None
             label = title + (f": {last}% completed" if last is not None else "")
-            ax.plot([x for x, _ in points], [p for _, p in points], marker="o",
-                    color=PALETTE[i % len(PALETTE)], linewidth=2, markersize=5, label=label)
+            ax.plot(
+                [x for x, _ in points],
+                [p for _, p in points],
+                marker="o",
+                color=PALETTE[i % len(PALETTE)],
+                linewidth=2,
+                markersize=5,
+                label=label,
+            )
         ax.set_xticks(range(steps + 1), ["Started"] + [f"Lesson {n}" for n in range(1, steps + 1)])
         ax.set_ylim(0, 104)
         ax.set_xlim(-0.2, steps + 0.2)
@@ -161,13 +182,16 @@ def _month_ticks(weeks: Sequence[date]) -> tuple[list[int], list[str]]:
     firsts = [i for i, w in enumerate(weeks) if i == 0 or w.month != weeks[i - 1].month]
     every = max(1, len(firsts) // 12 + (len(firsts) % 12 > 0))
     picked = firsts[::every]
-    labels = [weeks[i].strftime("%b %Y" if n == 0 or weeks[i].month == 1 else "%b")
-              for n, i in enumerate(picked)]
+    labels = [
+        weeks[i].strftime("%b %Y" if n == 0 or weeks[i].month == 1 else "%b")
+        for n, i in enumerate(picked)
+    ]
     return picked, labels
 
 
-def weekly(name: str, weeks: Sequence[date], series: Sequence[tuple[str, Sequence[int | None]]]
-           ) -> str:
+def weekly(
+    name: str, weeks: Sequence[date], series: Sequence[tuple[str, Sequence[int | None]]]
+) -> str:
     """Counts per ISO week, one panel of bars per (title, values), sharing the time axis.
 
     Separate panels, not one chart with two scales: a few hundred certificates next to
@@ -180,9 +204,12 @@ def weekly(name: str, weeks: Sequence[date], series: Sequence[tuple[str, Sequenc
         axes = figure.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
         xs = list(range(len(weeks)))
         for i, (ax, (title, values)) in enumerate(zip(axes, series, strict=True)):
-            ax.bar([x for x, v in zip(xs, values, strict=True) if v is not None],
-                   [v for v in values if v is not None], color=PALETTE[i % len(PALETTE)],
-                   width=0.75)
+            ax.bar(
+                [x for x, v in zip(xs, values, strict=True) if v is not None],
+                [v for v in values if v is not None],
+                color=PALETTE[i % len(PALETTE)],
+                width=0.75,
+            )
             ax.set_title(title)
             ax.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
             _clean(ax, "y")
@@ -192,8 +219,9 @@ def weekly(name: str, weeks: Sequence[date], series: Sequence[tuple[str, Sequenc
         return _svg(figure)
 
 
-def stacked(name: str, questions: Sequence[tuple[str, Sequence[tuple[str, str, int | None]]]]
-            ) -> str:
+def stacked(
+    name: str, questions: Sequence[tuple[str, Sequence[tuple[str, str, int | None]]]]
+) -> str:
     """100% bars per survey question: (question, [(answer id, answer, percent)])."""
     if all(_empty([p for _, _, p in answers]) for _, answers in questions):
         return ""
@@ -208,20 +236,36 @@ def stacked(name: str, questions: Sequence[tuple[str, Sequence[tuple[str, str, i
                     continue
                 colour = ANSWER_COLOURS.get(answer_id, PALETTE[(order + 2) % len(PALETTE)])
                 bar = ax.barh(y, percent, left=left, color=colour, height=0.62)
-                rank = list(ANSWER_COLOURS).index(answer_id) if answer_id in ANSWER_COLOURS \
+                rank = (
+                    list(ANSWER_COLOURS).index(answer_id)
+                    if answer_id in ANSWER_COLOURS
                     else len(ANSWER_COLOURS) + order
+                )
                 legend.setdefault(label, (rank, label, bar))
                 if percent >= 5:
-                    ax.text(left + percent / 2, y, f"{percent}%", ha="center", va="center",
-                            fontsize=8, color="white" if answer_id == "yes" else INK)
+                    ax.text(
+                        left + percent / 2,
+                        y,
+                        f"{percent}%",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if answer_id == "yes" else INK,
+                    )
                 left += percent
         ax.set_yticks(range(len(questions)), [_wrap(q, 60) for q, _ in questions])
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
         entries = sorted(legend.values(), key=lambda entry: entry[0])
-        ax.legend([bar for _, _, bar in entries], [label for _, label, _ in entries],
-                  frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1),
-                  ncol=len(entries), fontsize=9)
+        ax.legend(
+            [bar for _, _, bar in entries],
+            [label for _, label, _ in entries],
+            frameon=False,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.1),
+            ncol=len(entries),
+            fontsize=9,
+        )
         _clean(ax)
         return _svg(figure)

@@ -21,8 +21,10 @@ def _library(settings: Settings) -> Library:
         if problem.severity is Severity.ERROR:
             print(f"warning: {problem} (that file is left out)", file=sys.stderr)
     if not library.courses:
-        raise ConfigError(f"no courses in {settings.lessons_dir!r}; set LESSONS_DIR to the "
-                          "folder that holds the course folders")
+        raise ConfigError(
+            f"no courses in {settings.lessons_dir!r}; set LESSONS_DIR to the "
+            "folder that holds the course folders"
+        )
     return library
 
 
@@ -61,8 +63,9 @@ async def demo_data(settings: Settings, learners: int, seed: int, force: bool) -
     await _migrate(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
-        summary = await demo.generate(engine, library, learners, seed,
-                                      datetime.now(UTC).replace(microsecond=0), force=force)
+        summary = await demo.generate(
+            engine, library, learners, seed, datetime.now(UTC).replace(microsecond=0), force=force
+        )
     finally:
         await engine.dispose()
     print(f"wrote {', '.join(demo.describe(summary))} to {settings.database_url}")

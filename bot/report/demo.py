@@ -61,11 +61,25 @@ COUNTRIES: dict[str | None, tuple[float, dict[str, float]]] = {
 }
 CONSENT = {"yes": 0.82, "no": 0.13, "": 0.05}
 PROFILE: dict[str, dict[str, float]] = {
-    "business": {"food": 0.3, "retail": 0.22, "crafts": 0.1, "services": 0.14, "farming": 0.09,
-                 "other": 0.05, "none": 0.08, "skip": 0.02},
+    "business": {
+        "food": 0.3,
+        "retail": 0.22,
+        "crafts": 0.1,
+        "services": 0.14,
+        "farming": 0.09,
+        "other": 0.05,
+        "none": 0.08,
+        "skip": 0.02,
+    },
     "gender": {"woman": 0.6, "man": 0.37, "other": 0.01, "skip": 0.02},
-    "age_group": {"under-15": 0.01, "15-24": 0.28, "25-35": 0.34, "36-50": 0.24, "51+": 0.1,
-                  "skip": 0.03},
+    "age_group": {
+        "under-15": 0.01,
+        "15-24": 0.28,
+        "25-35": 0.34,
+        "36-50": 0.24,
+        "51+": 0.1,
+        "skip": 0.03,
+    },
     "disability": {"yes": 0.04, "no": 0.9, "skip": 0.06},
     "minority": {"yes": 0.12, "no": 0.8, "skip": 0.08},
 }
@@ -128,31 +142,74 @@ CHOOSE_PROFILE = {name: _Choice(shares) for name, shares in PROFILE.items()}
 def _matches(step: Step, fields: Mapping[str, str]) -> bool:
     if not step.when:
         return True
-    return all(fields.get(name) in ([want] if isinstance(want, str) else want)
-               for name, want in step.when.items())
+    return all(
+        fields.get(name) in ([want] if isinstance(want, str) else want)
+        for name, want in step.when.items()
+    )
 
 
 class _Rows:
     def __init__(self) -> None:
-        self.learners = Batch(Learner, (
-            "id", "channel", "external_id", "first_name", "locale", "country", "status", "state",
-            "tags", "created_at", "last_active_at", "consent", *PROFILE, "opted_out",
-            "resume_lesson", "nudges_sent", "last_nudged_at", "first_course_done_at",
-            "survey_invited_at"))
-        self.progress = Batch(LessonProgress, (
-            "learner_id", "course", "lesson", "status", "score", "total", "started_at",
-            "completed_at"))
-        self.answers = Batch(AnswerRecord, (
-            "learner_id", "course", "lesson", "step", "value", "correct", "attempt", "field",
-            "created_at"))
-        self.events = Batch(EventRecord, (
-            "learner_id", "name", "course", "lesson", "step", "data", "created_at"))
-        self.certificates = Batch(Certificate, (
-            "code", "learner_id", "course", "name", "locale", "issued_at"))
+        self.learners = Batch(
+            Learner,
+            (
+                "id",
+                "channel",
+                "external_id",
+                "first_name",
+                "locale",
+                "country",
+                "status",
+                "state",
+                "tags",
+                "created_at",
+                "last_active_at",
+                "consent",
+                *PROFILE,
+                "opted_out",
+                "resume_lesson",
+                "nudges_sent",
+                "last_nudged_at",
+                "first_course_done_at",
+                "survey_invited_at",
+            ),
+        )
+        self.progress = Batch(
+            LessonProgress,
+            (
+                "learner_id",
+                "course",
+                "lesson",
+                "status",
+                "score",
+                "total",
+                "started_at",
+                "completed_at",
+            ),
+        )
+        self.answers = Batch(
+            AnswerRecord,
+            (
+                "learner_id",
+                "course",
+                "lesson",
+                "step",
+                "value",
+                "correct",
+                "attempt",
+                "field",
+                "created_at",
+            ),
+        )
+        self.events = Batch(
+            EventRecord, ("learner_id", "name", "course", "lesson", "step", "data", "created_at")
+        )
+        self.certificates = Batch(
+            Certificate, ("code", "learner_id", "course", "name", "locale", "issued_at")
+        )
 
     def prepare(self, dialect: str) -> _Rows:
-        for batch in (self.learners, self.progress, self.answers, self.events,
-                      self.certificates):
+        for batch in (self.learners, self.progress, self.answers, self.events, self.certificates):
             batch.prepare(dialect)
         return self
 
@@ -227,17 +284,29 @@ class _World:
         names = self._conditions.get(lesson.key)
         if names is None:
             names = self._conditions[lesson.key] = sorted(
-                {name for s in lesson.steps for name in s.when or ()})
+                {name for s in lesson.steps for name in s.when or ()}
+            )
         key = (lesson.key, *(fields.get(name, "") for name in names))
         found = self._plans.get(key)
         if found is None:
-            shown = [s for s in lesson.steps if not isinstance(s, EndStep)
-                     and (not s.when or _matches(s, fields))]
+            shown = [
+                s
+                for s in lesson.steps
+                if not isinstance(s, EndStep) and (not s.when or _matches(s, fields))
+            ]
             found = self._plans[key] = _Plan(
-                lesson, lesson.key, shown, [self.sticky[(lesson.key, s.id)] for s in shown],
-                [(j, s) for j, s in enumerate(shown) if isinstance(s, QuestionStep) or
-                 (isinstance(s, InputStep) and s.check == "text")],
-                next((s.id for s in lesson.steps if isinstance(s, EndStep)), ""))
+                lesson,
+                lesson.key,
+                shown,
+                [self.sticky[(lesson.key, s.id)] for s in shown],
+                [
+                    (j, s)
+                    for j, s in enumerate(shown)
+                    if isinstance(s, QuestionStep)
+                    or (isinstance(s, InputStep) and s.check == "text")
+                ],
+                next((s.id for s in lesson.steps if isinstance(s, EndStep)), ""),
+            )
         return found
 
     def signup(self) -> datetime:
@@ -266,32 +335,55 @@ class _Generator:
         country = CHOOSE_COUNTRY(rng)
         locale = CHOOSE_LOCALE[country](rng)
         # Learners who joined in the last days may not have answered the consent yet.
-        consent = (CHOOSE_CONSENT if world.now - created > timedelta(days=2) else
-                   CHOOSE_CONSENT_NEW)(rng)
-        profile = {name: choose(rng) for name, choose in CHOOSE_PROFILE.items()} \
-            if consent == "yes" else {}
-        fields = {"first_name": f"Demo {n}", **({"country": country} if country else {}),
-                  **profile}
+        consent = (
+            CHOOSE_CONSENT if world.now - created > timedelta(days=2) else CHOOSE_CONSENT_NEW
+        )(rng)
+        profile = (
+            {name: choose(rng) for name, choose in CHOOSE_PROFILE.items()}
+            if consent == "yes"
+            else {}
+        )
+        fields = {"first_name": f"Demo {n}", **({"country": country} if country else {}), **profile}
         start = min(created + timedelta(minutes=rng.uniform(1, 6)), world.now)
         journey = _Journey(learner_id, fields, rng.gauss(0, 0.07), start, start)
         self.courses(journey)
         opted_out = rng.random() < 0.03
         invited = None
-        if journey.first_done and not opted_out and \
-                journey.first_done + SURVEY_AFTER <= world.now:
+        if journey.first_done and not opted_out and journey.first_done + SURVEY_AFTER <= world.now:
             invited = journey.first_done + SURVEY_AFTER
             if rng.random() < 0.35:
                 self.survey(journey, invited + timedelta(hours=rng.uniform(0.2, 72)))
-        state = {"locale": locale, "fields": fields, "position": journey.position,
-                 "completed": sorted(journey.completed),
-                 "last_lesson": journey.completed[-1] if journey.completed else "",
-                 "onboarding": "" if consent else "consent", "consent": consent,
-                 "opted_out": opted_out}
+        state = {
+            "locale": locale,
+            "fields": fields,
+            "position": journey.position,
+            "completed": sorted(journey.completed),
+            "last_lesson": journey.completed[-1] if journey.completed else "",
+            "onboarding": "" if consent else "consent",
+            "consent": consent,
+            "opted_out": opted_out,
+        }
         self.rows.learners.add(
-            learner_id, CHANNEL, f"demo-{n}", fields["first_name"], locale, country,
-            "blocked" if rng.random() < 0.03 else "active", state, [], created, journey.last,
-            consent, *(profile.get(name) for name in PROFILE), opted_out, journey.resume, 0,
-            None, journey.first_done, invited)
+            learner_id,
+            CHANNEL,
+            f"demo-{n}",
+            fields["first_name"],
+            locale,
+            country,
+            "blocked" if rng.random() < 0.03 else "active",
+            state,
+            [],
+            created,
+            journey.last,
+            consent,
+            *(profile.get(name) for name in PROFILE),
+            opted_out,
+            journey.resume,
+            0,
+            None,
+            journey.first_done,
+            invited,
+        )
 
     def courses(self, journey: _Journey) -> None:
         rng, world = self.rng, self.world
@@ -301,8 +393,9 @@ class _Generator:
             if not self.course(journey, course):
                 return
             journey.courses_done.append(course.id)
-            others = {c: share for c, share in world.course_share.items()
-                      if c not in journey.courses_done}
+            others = {
+                c: share for c, share in world.course_share.items() if c not in journey.courses_done
+            }
             if others and rng.random() < 0.3:
                 todo.append(_pick(rng, others))
                 journey.t += timedelta(days=rng.expovariate(1 / 10))
@@ -311,8 +404,9 @@ class _Generator:
         """Take the course's lessons in order; True if every one was completed."""
         rng, world = self.rng, self.world
         for i, lesson in enumerate(course.lessons):
-            keeps_going = rng.random() < (0.93 if i == 0 else
-                                          world.p_continue[course.lessons[i - 1].key])
+            keeps_going = rng.random() < (
+                0.93 if i == 0 else world.p_continue[course.lessons[i - 1].key]
+            )
             if not keeps_going or journey.t >= world.now:
                 journey.resume = lesson.key if i else None  # what a reminder would open
                 return False
@@ -325,8 +419,13 @@ class _Generator:
         journey.resume = None
         if rng.random() < 0.9:
             self.rows.certificates.add(
-                f"DEMO-{journey.id:07d}-{world.courses.index(course)}", journey.id, course.id,
-                f"Demo Learner {journey.id}", "en", min(done + timedelta(minutes=1), world.now))
+                f"DEMO-{journey.id:07d}-{world.courses.index(course)}",
+                journey.id,
+                course.id,
+                f"Demo Learner {journey.id}",
+                "en",
+                min(done + timedelta(minutes=1), world.now),
+            )
         return True
 
     def lesson(self, journey: _Journey, lesson: LoadedLesson) -> bool:
@@ -345,8 +444,9 @@ class _Generator:
         if not completes and shown:
             stop = rng.choices(range(len(shown)), weights=plan.weights)[0]
             for j in range(stop + 1):
-                self.event(journey.id, "step_shown", course_id, lesson_id, shown[j].id,
-                           started + pace * j)
+                self.event(
+                    journey.id, "step_shown", course_id, lesson_id, shown[j].id, started + pace * j
+                )
         score = total = 0
         for j, step in plan.work:
             if j >= stop:
@@ -356,27 +456,41 @@ class _Generator:
                 total += 1
                 score += self.question(journey, plan.key, lesson, step, at)
             elif isinstance(step, InputStep):
-                self.answer(journey.id, lesson, step.id, rng.choice(BUSINESSES), None, 1, at,
-                            step.field)
+                self.answer(
+                    journey.id, lesson, step.id, rng.choice(BUSINESSES), None, 1, at, step.field
+                )
         if not completes:
-            self.rows.progress.add(journey.id, course_id, lesson_id, "started", 0, 0, started,
-                                   None)
+            self.rows.progress.add(journey.id, course_id, lesson_id, "started", 0, 0, started, None)
             journey.last = max(journey.last, min(started + pace * stop, world.now))
-            journey.position = {"course": course_id, "lesson": lesson_id,
-                                "step": shown[stop].id if shown else "", "index": stop,
-                                "version": lesson.version, "attempts": 0}
+            journey.position = {
+                "course": course_id,
+                "lesson": lesson_id,
+                "step": shown[stop].id if shown else "",
+                "index": stop,
+                "version": lesson.version,
+                "attempts": 0,
+            }
             journey.resume = plan.key
             return False
-        self.rows.progress.add(journey.id, course_id, lesson_id, "completed", score, total,
-                               started, finished)
-        self.event(journey.id, "lesson_completed", course_id, lesson_id, plan.end, finished,
-                   {"score": score, "total": total})
+        self.rows.progress.add(
+            journey.id, course_id, lesson_id, "completed", score, total, started, finished
+        )
+        self.event(
+            journey.id,
+            "lesson_completed",
+            course_id,
+            lesson_id,
+            plan.end,
+            finished,
+            {"score": score, "total": total},
+        )
         journey.completed.append(plan.key)
         journey.last = journey.t = finished
         return True
 
-    def question(self, journey: _Journey, key: str, lesson: LoadedLesson, step: QuestionStep,
-                 at: datetime) -> int:
+    def question(
+        self, journey: _Journey, key: str, lesson: LoadedLesson, step: QuestionStep, at: datetime
+    ) -> int:
         """Answer until right (or once, if the question allows no retry); 1 if right at once."""
         rng = self.rng
         p = min(0.99, max(0.05, self.world.p_correct[(key, step.id)] + journey.ability))
@@ -384,8 +498,15 @@ class _Generator:
         for attempt in range(1, 4):
             right = rng.random() < (p if attempt == 1 else 0.85)
             value = step.correct if right or not wrong else rng.choice(wrong)
-            self.answer(journey.id, lesson, step.id, value, value == step.correct, attempt,
-                        at + timedelta(seconds=20 * attempt))
+            self.answer(
+                journey.id,
+                lesson,
+                step.id,
+                value,
+                value == step.correct,
+                attempt,
+                at + timedelta(seconds=20 * attempt),
+            )
             if right or not step.retry:
                 return int(right and attempt == 1)
         return 0
@@ -403,30 +524,83 @@ class _Generator:
                 finished = False
                 break
             ids = [o.id for o in step.options or ()]
-            shares = next((SURVEY_IF_FINISHED[(step.id, c)] for c in journey.courses_done
-                           if (step.id, c) in SURVEY_IF_FINISHED), SURVEY.get(step.id, {}))
+            shares = next(
+                (
+                    SURVEY_IF_FINISHED[(step.id, c)]
+                    for c in journey.courses_done
+                    if (step.id, c) in SURVEY_IF_FINISHED
+                ),
+                SURVEY.get(step.id, {}),
+            )
             usable = {k: v for k, v in shares.items() if k in ids} or dict.fromkeys(ids, 1.0)
-            self.answer(journey.id, lesson, step.id, _pick(rng, usable), None, 1,
-                        at + timedelta(seconds=30 * (i + 1)))
+            self.answer(
+                journey.id,
+                lesson,
+                step.id,
+                _pick(rng, usable),
+                None,
+                1,
+                at + timedelta(seconds=30 * (i + 1)),
+            )
         end = at + timedelta(minutes=3)
-        self.rows.progress.add(journey.id, lesson.course_id, lesson.id,
-                               "completed" if finished else "started", 0, 0, at,
-                               end if finished else None)
+        self.rows.progress.add(
+            journey.id,
+            lesson.course_id,
+            lesson.id,
+            "completed" if finished else "started",
+            0,
+            0,
+            at,
+            end if finished else None,
+        )
         if finished:
-            self.event(journey.id, "lesson_completed", lesson.course_id, lesson.id, "done", end,
-                       {"score": 0, "total": 0})
+            self.event(
+                journey.id,
+                "lesson_completed",
+                lesson.course_id,
+                lesson.id,
+                "done",
+                end,
+                {"score": 0, "total": 0},
+            )
         journey.last = max(journey.last, min(end, self.world.now))
 
-    def answer(self, learner_id: int, lesson: LoadedLesson, step: str, value: str,
-               correct: bool | None, attempt: int, at: datetime, field: str | None = None
-               ) -> None:
-        self.rows.answers.add(learner_id, lesson.course_id, lesson.id, step, value, correct,
-                              attempt, field, min(at, self.world.now))
+    def answer(
+        self,
+        learner_id: int,
+        lesson: LoadedLesson,
+        step: str,
+        value: str,
+        correct: bool | None,
+        attempt: int,
+        at: datetime,
+        field: str | None = None,
+    ) -> None:
+        self.rows.answers.add(
+            learner_id,
+            lesson.course_id,
+            lesson.id,
+            step,
+            value,
+            correct,
+            attempt,
+            field,
+            min(at, self.world.now),
+        )
 
-    def event(self, learner_id: int, name: str, course: str, lesson: str, step: str,
-              at: datetime, data: dict[str, Any] | None = None) -> None:
-        self.rows.events.add(learner_id, name, course, lesson, step, data or {},
-                             min(at, self.world.now))
+    def event(
+        self,
+        learner_id: int,
+        name: str,
+        course: str,
+        lesson: str,
+        step: str,
+        at: datetime,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.rows.events.add(
+            learner_id, name, course, lesson, step, data or {}, min(at, self.world.now)
+        )
 
 
 def _erased_counts(world: _World, rng: random.Random, learners: int) -> dict[tuple[str, str], int]:
@@ -444,8 +618,9 @@ def _erased_counts(world: _World, rng: random.Random, learners: int) -> dict[tup
             counts[key] = counts.get(key, 0) + 1
             done += 1
         if done == len(course.lessons):
-            counts[("course_completed", course.id)] = \
+            counts[("course_completed", course.id)] = (
                 counts.get(("course_completed", course.id), 0) + 1
+            )
     return counts
 
 
@@ -459,8 +634,16 @@ async def _clear(conn: AsyncConnection, counts_too: bool) -> None:
         await conn.execute(delete(AnonymousCount))
 
 
-async def generate(engine: AsyncEngine, library: Library, learners: int, seed: int,
-                   now: datetime, *, force: bool = False, chunk: int = 2000) -> DemoSummary:
+async def generate(
+    engine: AsyncEngine,
+    library: Library,
+    learners: int,
+    seed: int,
+    now: datetime,
+    *,
+    force: bool = False,
+    chunk: int = 2000,
+) -> DemoSummary:
     """Replace any earlier demo data with `learners` new demo learners, in one transaction.
 
     Refuses (DemoRefused) when the database has learners of another channel, unless `force`.
@@ -471,13 +654,17 @@ async def generate(engine: AsyncEngine, library: Library, learners: int, seed: i
     rng = random.Random(seed)
     summary = DemoSummary()
     async with engine.begin() as conn:
-        others = (await conn.execute(select(func.count()).select_from(Learner)
-                                     .where(Learner.channel != CHANNEL))).scalar_one()
+        others = (
+            await conn.execute(
+                select(func.count()).select_from(Learner).where(Learner.channel != CHANNEL)
+            )
+        ).scalar_one()
         if others and not force:
             raise DemoRefused(
                 f"this database has {others} real learner(s); demo data would be mixed into "
                 "their reports. Point DATABASE_URL at a new database (for example "
-                "sqlite+aiosqlite:///demo.db), or pass --force if you really mean it")
+                "sqlite+aiosqlite:///demo.db), or pass --force if you really mean it"
+            )
         if conn.dialect.name == "sqlite":
             # A page cache big enough for the indexes being filled; SQLite's default 2 MB makes
             # every insert spill pages to the WAL and read them back.
@@ -496,20 +683,30 @@ async def generate(engine: AsyncEngine, library: Library, learners: int, seed: i
         if not others:
             counts = _erased_counts(world, rng, learners)
             summary.erased = counts[("learners_erased", "")]
-            await conn.execute(insert(AnonymousCount), [
-                {"metric": metric, "key": key, "count": n} for (metric, key), n in counts.items()])
+            await conn.execute(
+                insert(AnonymousCount),
+                [{"metric": metric, "key": key, "count": n} for (metric, key), n in counts.items()],
+            )
         if conn.dialect.name == "sqlite":
             await conn.exec_driver_sql("PRAGMA cache_size = -2000")  # back to the default
         if conn.dialect.name == "postgresql":
             # Ids were given explicitly; move the sequence past them for the bot's own inserts.
-            await conn.execute(text("SELECT setval(pg_get_serial_sequence('learners', 'id'), "
-                                    "(SELECT max(id) FROM learners))"))
+            await conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('learners', 'id'), "
+                    "(SELECT max(id) FROM learners))"
+                )
+            )
     return summary
 
 
 def describe(summary: DemoSummary) -> Sequence[str]:
-    return [f"{summary.learners:,} demo learners", f"{summary.progress:,} lesson progress rows",
-            f"{summary.answers:,} answers", f"{summary.events:,} events",
-            f"{summary.certificates:,} certificates",
-            f"{summary.survey_respondents:,} survey respondents",
-            f"{summary.erased:,} erased learners (anonymous counts)"]
+    return [
+        f"{summary.learners:,} demo learners",
+        f"{summary.progress:,} lesson progress rows",
+        f"{summary.answers:,} answers",
+        f"{summary.events:,} events",
+        f"{summary.certificates:,} certificates",
+        f"{summary.survey_respondents:,} survey respondents",
+        f"{summary.erased:,} erased learners (anonymous counts)",
+    ]

@@ -62,8 +62,11 @@ def _cell(cell: Cell) -> str:
     if isinstance(cell, Count):
         if cell.shown:
             return cell.html()
-        title = (f"fewer than {MIN_COUNT} learners" if cell.hidden == SMALL else
-                 "hidden so that a small figure can't be worked out from the total")
+        title = (
+            f"fewer than {MIN_COUNT} learners"
+            if cell.hidden == SMALL
+            else "hidden so that a small figure can't be worked out from the total"
+        )
         return f'<span class="hidden" title="{title}">{escape(cell.html())}</span>'
     if isinstance(cell, Share):
         return escape(cell.html())
@@ -76,11 +79,21 @@ def table(data: Table, rows: Sequence[int] | None = None, *, merge_first: bool =
     """A table's page columns; `merge_first` prints a repeated first column only once."""
     shown = [i for i, column in enumerate(data.columns) if column.html]
     picked = range(len(data.rows)) if rows is None else rows
-    numeric = {i for i in shown if data.rows and all(
-        isinstance(data.rows[r][i], Count | Share | int) or data.rows[r][i] == ""
-        for r in picked)}
-    head = "".join(f'<th class="num">{escape(data.columns[i].label)}</th>' if i in numeric else
-                   f"<th>{escape(data.columns[i].label)}</th>" for i in shown)
+    numeric = {
+        i
+        for i in shown
+        if data.rows
+        and all(
+            isinstance(data.rows[r][i], Count | Share | int) or data.rows[r][i] == ""
+            for r in picked
+        )
+    }
+    head = "".join(
+        f'<th class="num">{escape(data.columns[i].label)}</th>'
+        if i in numeric
+        else f"<th>{escape(data.columns[i].label)}</th>"
+        for i in shown
+    )
     body = []
     previous: Cell | None = None
     for r in picked:
@@ -117,9 +130,11 @@ def _cards(report: Report) -> str:
     for figure in report.headline:
         value = figure.value
         shown = value.html() if isinstance(value, Count) else (value.html() or "–")
-        cards.append(f'<div class="card"><div class="value">{escape(shown)}</div>'
-                     f'<div class="label">{escape(figure.label)}</div>'
-                     f'<div class="hint">{escape(figure.note)}</div></div>')
+        cards.append(
+            f'<div class="card"><div class="value">{escape(shown)}</div>'
+            f'<div class="label">{escape(figure.label)}</div>'
+            f'<div class="hint">{escape(figure.note)}</div></div>'
+        )
     return f'<section class="cards">{"".join(cards)}</section>'
 
 
@@ -131,22 +146,37 @@ def _reach(report: Report) -> str:
     tables = report.tables
     countries = tables["learners_by_country"]
     learners = _counts(countries)[:-1]  # the last row is the total
-    country_svg = charts.bars("countries", [str(row[1]) for row in countries.rows[:-1]],
-                              learners, title="Learners by country", width=charts.HALF,
-                              label_chars=24)
-    new_svg = charts.weekly("new-learners", _weeks(report),
-                            [("New learners per week", _counts(tables["weekly"], "new_learners"))])
-    return "".join([
-        "<h2>Reach</h2>",
-        "<p>Everyone who started a conversation with the bot counts as reached, whether or not "
-        "they finished a lesson. Country and language are what learners chose in the bot; "
-        "the percentages by country are of learners who gave one.</p>",
-        _chart(new_svg, "New learners per week"),
-        '<div class="grid"><div>', _chart(country_svg, "Learners by country"), "</div><div>",
-        "<h3>Country</h3>", table(countries), "</div></div>",
-        '<div class="grid"><div><h3>Language</h3>', table(tables["learners_by_locale"]),
-        "</div><div></div></div>",
-    ])
+    country_svg = charts.bars(
+        "countries",
+        [str(row[1]) for row in countries.rows[:-1]],
+        learners,
+        title="Learners by country",
+        width=charts.HALF,
+        label_chars=24,
+    )
+    new_svg = charts.weekly(
+        "new-learners",
+        _weeks(report),
+        [("New learners per week", _counts(tables["weekly"], "new_learners"))],
+    )
+    return "".join(
+        [
+            "<h2>Reach</h2>",
+            "<p>Everyone who started a conversation with the bot counts as reached, whether or not "
+            "they finished a lesson. Country and language are what learners chose in the bot; "
+            "the percentages by country are of learners who gave one.</p>",
+            _chart(new_svg, "New learners per week"),
+            '<div class="grid"><div>',
+            _chart(country_svg, "Learners by country"),
+            "</div><div>",
+            "<h3>Country</h3>",
+            table(countries),
+            "</div></div>",
+            '<div class="grid"><div><h3>Language</h3>',
+            table(tables["learners_by_locale"]),
+            "</div><div></div></div>",
+        ]
+    )
 
 
 def _profile(report: Report) -> str:
@@ -155,23 +185,31 @@ def _profile(report: Report) -> str:
     for dimension in ("gender", "age_group", "business"):
         data = tables[f"learners_by_{dimension}"]
         rows = [r for r, row in enumerate(data.rows) if isinstance(row[3], Share)]
-        groups.append((labels.DIMENSION_TITLES[dimension],
-                       [str(data.rows[r][1]) for r in rows],
-                       [_percents(data)[r] for r in rows]))
+        groups.append(
+            (
+                labels.DIMENSION_TITLES[dimension],
+                [str(data.rows[r][1]) for r in rows],
+                [_percents(data)[r] for r in rows],
+            )
+        )
     svg = charts.panels("profile", groups)
-    boxes = "".join(f"<div><h3>{escape(tables[f'learners_by_{d}'].title)}</h3>"
-                     f"{table(tables[f'learners_by_{d}'])}</div>"
-                     for d in ("gender", "age_group", "business", "disability", "minority",
-                               "consent"))
-    return "".join([
-        "<h2>Who the learners are</h2>",
-        "<p>After a privacy notice, learners are asked whether they agree to a few questions "
-        "about themselves. Every question can be skipped (“prefer not to say”), and learners who "
-        "did not agree are not asked at all (“not asked”). Percentages are of those who "
-        "answered.</p>",
-        _chart(svg, "Gender, age group and business of learners who answered"),
-        f'<div class="grid">{boxes}</div>',
-    ])
+    boxes = "".join(
+        f"<div><h3>{escape(tables[f'learners_by_{d}'].title)}</h3>"
+        f"{table(tables[f'learners_by_{d}'])}</div>"
+        for d in ("gender", "age_group", "business", "disability", "minority", "consent")
+    )
+    return "".join(
+        [
+            "<h2>Who the learners are</h2>",
+            "<p>After a privacy notice, learners are asked whether they agree to a few questions "
+            "about themselves. Every question can be skipped (“prefer not to say”), and learners "
+            "who "
+            "did not agree are not asked at all (“not asked”). Percentages are of those who "
+            "answered.</p>",
+            _chart(svg, "Gender, age group and business of learners who answered"),
+            f'<div class="grid">{boxes}</div>',
+        ]
+    )
 
 
 def _courses(report: Report, library: Library) -> str:
@@ -182,31 +220,43 @@ def _courses(report: Report, library: Library) -> str:
         by_course.setdefault(str(row[1]), []).append(percent)
     steps = max((len(v) - 1 for v in by_course.values()), default=0)
     svg = charts.funnels("funnels", list(by_course.items()), steps)
-    return "".join([
-        "<h2>Courses</h2>",
-        "<p>A course is completed when every one of its lessons is. The funnel follows learners "
-        "who started a course through its lessons in order: each point is the share of starters "
-        "who completed lessons 1 to <i>n</i>.</p>",
-        _chart(svg, "Course funnels"),
-        table(tables["courses"]),
-        "<details><summary>The funnel of each course, lesson by lesson</summary>",
-        table(funnel, merge_first=True), "</details>",
-    ])
+    return "".join(
+        [
+            "<h2>Courses</h2>",
+            "<p>A course is completed when every one of its lessons is. The funnel follows "
+            "learners "
+            "who started a course through its lessons in order: each point is the share of "
+            "starters "
+            "who completed lessons 1 to <i>n</i>.</p>",
+            _chart(svg, "Course funnels"),
+            table(tables["courses"]),
+            "<details><summary>The funnel of each course, lesson by lesson</summary>",
+            table(funnel, merge_first=True),
+            "</details>",
+        ]
+    )
 
 
 def _drop_off(report: Report) -> str:
     top = report.tables["drop_off_top"]
     names = [f"{row[3]} · step {row[5]} ({str(row[6]).split(':')[0]})" for row in top.rows]
-    svg = charts.bars("drop-off", names, _counts(top), title="Learners who stopped at this step",
-                      colour=charts.PALETTE[1])
-    return "".join([
-        "<h2>Where learners stop</h2>",
-        "<p>For every lesson a learner started but has not completed, the last step they saw. "
-        "Some of them may still come back. The most common stopping points are below; "
-        "<code>drop_off.csv</code> has every lesson.</p>",
-        _chart(svg, "Most common stopping points"),
-        table(top),
-    ])
+    svg = charts.bars(
+        "drop-off",
+        names,
+        _counts(top),
+        title="Learners who stopped at this step",
+        colour=charts.PALETTE[1],
+    )
+    return "".join(
+        [
+            "<h2>Where learners stop</h2>",
+            "<p>For every lesson a learner started but has not completed, the last step they saw. "
+            "Some of them may still come back. The most common stopping points are below; "
+            "<code>drop_off.csv</code> has every lesson.</p>",
+            _chart(svg, "Most common stopping points"),
+            table(top),
+        ]
+    )
 
 
 def _quiz(report: Report) -> str:
@@ -214,17 +264,25 @@ def _quiz(report: Report) -> str:
     percents = _percents(quiz)
     order = sorted(range(len(quiz.rows)), key=lambda r: (percents[r] is None, percents[r] or 0))
     names = [f"{quiz.rows[r][3]} · {quiz.rows[r][5]}" for r in order]
-    svg = charts.bars("quiz", names, [percents[r] for r in order], percent=True,
-                      title="Right at the first try, hardest question first",
-                      colour=charts.PALETTE[2])
-    return "".join([
-        "<h2>Quiz questions</h2>",
-        "<p>Only each learner's first try at a question counts; after a wrong answer the bot "
-        "explains and lets them try again, and those later tries are left out.</p>",
-        _chart(svg, "Quiz accuracy per question"),
-        "<details><summary>Every question</summary>",
-        table(quiz, merge_first=True), "</details>",
-    ])
+    svg = charts.bars(
+        "quiz",
+        names,
+        [percents[r] for r in order],
+        percent=True,
+        title="Right at the first try, hardest question first",
+        colour=charts.PALETTE[2],
+    )
+    return "".join(
+        [
+            "<h2>Quiz questions</h2>",
+            "<p>Only each learner's first try at a question counts; after a wrong answer the bot "
+            "explains and lets them try again, and those later tries are left out.</p>",
+            _chart(svg, "Quiz accuracy per question"),
+            "<details><summary>Every question</summary>",
+            table(quiz, merge_first=True),
+            "</details>",
+        ]
+    )
 
 
 def _survey(report: Report) -> str:
@@ -232,99 +290,134 @@ def _survey(report: Report) -> str:
     questions: dict[str, list[tuple[str, str, int | None]]] = {}
     for row in survey.rows:
         if isinstance(row[7], Share):
-            questions.setdefault(str(row[3]), []).append((str(row[4]), str(row[5]),
-                                                          row[7].percent))
+            questions.setdefault(str(row[3]), []).append((str(row[4]), str(row[5]), row[7].percent))
     svg = charts.stacked("survey", list(questions.items()))
-    return "".join([
-        "<h2>Follow-up survey</h2>",
-        "<p>About five months after finishing their first course, learners are invited to a "
-        "short survey. Percentages leave out those who chose “prefer not to say”; the table "
-        "shows how many did.</p>",
-        _chart(svg, "Follow-up survey answers"),
-        table(survey, merge_first=True),
-    ])
+    return "".join(
+        [
+            "<h2>Follow-up survey</h2>",
+            "<p>About five months after finishing their first course, learners are invited to a "
+            "short survey. Percentages leave out those who chose “prefer not to say”; the table "
+            "shows how many did.</p>",
+            _chart(svg, "Follow-up survey answers"),
+            table(survey, merge_first=True),
+        ]
+    )
 
 
 def _activity(report: Report) -> str:
     weekly = report.tables["weekly"]
-    svg = charts.weekly("activity", _weeks(report),
-                        [("Lessons completed per week", _counts(weekly, "lessons_completed")),
-                         ("Certificates issued per week", _counts(weekly, "certificates"))])
-    return "".join([
-        "<h2>Week by week</h2>",
-        "<p>Weeks are ISO weeks, Monday to Sunday, in UTC.</p>",
-        _chart(svg, "Lessons completed and certificates per week"),
-        "<details><summary>Every week</summary>", table(weekly), "</details>",
-    ])
+    svg = charts.weekly(
+        "activity",
+        _weeks(report),
+        [
+            ("Lessons completed per week", _counts(weekly, "lessons_completed")),
+            ("Certificates issued per week", _counts(weekly, "certificates")),
+        ],
+    )
+    return "".join(
+        [
+            "<h2>Week by week</h2>",
+            "<p>Weeks are ISO weeks, Monday to Sunday, in UTC.</p>",
+            _chart(svg, "Lessons completed and certificates per week"),
+            "<details><summary>Every week</summary>",
+            table(weekly),
+            "</details>",
+        ]
+    )
 
 
 def _erased(report: Report) -> str:
     erased = report.tables["erased"]
     lessons = [r for r, row in enumerate(erased.rows) if row[0] == "lesson_completed"]
     others = [r for r in range(len(erased.rows)) if r not in lessons]
-    return "".join([
-        "<h2>Learners who erased their data</h2>",
-        "<p>A learner can erase everything the bot holds about them with /delete. What remains "
-        "are these counts, with nothing that points to a person. They are included in "
-        "“learners reached” and “courses completed” above, and in no other table.</p>",
-        table(erased, others),
-        "<details><summary>Lessons they had completed</summary>", table(erased, lessons),
-        "</details>",
-    ])
+    return "".join(
+        [
+            "<h2>Learners who erased their data</h2>",
+            "<p>A learner can erase everything the bot holds about them with /delete. What remains "
+            "are these counts, with nothing that points to a person. They are included in "
+            "“learners reached” and “courses completed” above, and in no other table.</p>",
+            table(erased, others),
+            "<details><summary>Lessons they had completed</summary>",
+            table(erased, lessons),
+            "</details>",
+        ]
+    )
 
 
 def _method(files: Iterable[str]) -> str:
     links = ", ".join(f'<a href="{escape(name)}">{escape(name)}</a>' for name in files)
-    return "".join([
-        '<section class="method"><h2>How to read this report</h2>',
-        "<ul>",
-        f"<li><b>Small numbers are hidden.</b> Any count of 1 to {MIN_COUNT - 1} learners shows "
-        "as “&lt;5”, so nobody can be recognised from a small group. Where rows add up to a "
-        "total, the next smallest row is hidden as well (“hidden”), so the small one can't be "
-        "worked out by subtraction. Percentages appear only next to counts that are shown.</li>",
-        "<li><b>Percentages</b> are whole numbers and are of learners who answered the question; "
-        "“prefer not to say” and “not asked” are left out of the base (when fewer than 5 chose "
-        "one of them, they stay in the base, so that the hidden number can't be worked out).</li>",
-        "<li><b>Reached</b> means the learner wrote to the bot at least once. <b>Youth</b> is the "
-        "15–24 and 25–35 age groups.</li>",
-        "<li><b>A course is completed</b> when all of its lessons are. The follow-up survey is "
-        "not a course.</li>",
-        "<li><b>Quiz accuracy</b> counts each learner's first try at each question once.</li>",
-        "<li><b>Survey answers</b> count each respondent's latest answer to each question. "
-        "“Gained new customers” and “started selling online” are the share answering “Yes”.</li>",
-        "<li>No names, messages or typed answers are in this report: only counts.</li>",
-        "</ul>",
-        f"<p>Every table is also a CSV file next to this page: {links}.</p>",
-        "</section>",
-    ])
+    return "".join(
+        [
+            '<section class="method"><h2>How to read this report</h2>',
+            "<ul>",
+            f"<li><b>Small numbers are hidden.</b> Any count of 1 to {MIN_COUNT - 1} learners "
+            "shows "
+            "as “&lt;5”, so nobody can be recognised from a small group. Where rows add up to a "
+            "total, the next smallest row is hidden as well (“hidden”), so the small one can't be "
+            "worked out by subtraction. Percentages appear only next to counts that are "
+            "shown.</li>",
+            "<li><b>Percentages</b> are whole numbers and are of learners who answered the "
+            "question; "
+            "“prefer not to say” and “not asked” are left out of the base (when fewer than 5 chose "
+            "one of them, they stay in the base, so that the hidden number can't be worked "
+            "out).</li>",
+            "<li><b>Reached</b> means the learner wrote to the bot at least once. <b>Youth</b> is "
+            "the "
+            "15–24 and 25–35 age groups.</li>",
+            "<li><b>A course is completed</b> when all of its lessons are. The follow-up survey is "
+            "not a course.</li>",
+            "<li><b>Quiz accuracy</b> counts each learner's first try at each question once.</li>",
+            "<li><b>Survey answers</b> count each respondent's latest answer to each question. "
+            "“Gained new customers” and “started selling online” are the share answering "
+            "“Yes”.</li>",
+            "<li>No names, messages or typed answers are in this report: only counts.</li>",
+            "</ul>",
+            f"<p>Every table is also a CSV file next to this page: {links}.</p>",
+            "</section>",
+        ]
+    )
 
 
 def render(report: Report, library: Library) -> str:
     data = report.data
     generated = data.generated.strftime("%d %B %Y, %H:%M UTC")
-    period = (f"Learners who joined from {data.first_seen:%d %B %Y} to {data.generated:%d %B %Y}"
-              if data.first_seen else "No learners yet")
+    period = (
+        f"Learners who joined from {data.first_seen:%d %B %Y} to {data.generated:%d %B %Y}"
+        if data.first_seen
+        else "No learners yet"
+    )
     files = [f"{each.slug}.csv" for each in report.tables.values() if each.csv]
     banner = ""
     if data.demo_learners:
-        banner = (f'<p class="demo">Demo data: {data.demo_learners:,} of these learners were '
-                  "made up by <code>lessonbot demo-data</code>. They are not real people.</p>")
+        banner = (
+            f'<p class="demo">Demo data: {data.demo_learners:,} of these learners were '
+            "made up by <code>lessonbot demo-data</code>. They are not real people.</p>"
+        )
     sections = [
         banner,
         _cards(report),
         '<p class="note">Counts below 5 are shown as “&lt;5” to protect learners’ privacy; '
         "see “How to read this report” at the end.</p>",
-        _reach(report), _profile(report), _courses(report, library), _drop_off(report),
-        _quiz(report), _survey(report), _activity(report), _erased(report), _method(files),
+        _reach(report),
+        _profile(report),
+        _courses(report, library),
+        _drop_off(report),
+        _quiz(report),
+        _survey(report),
+        _activity(report),
+        _erased(report),
+        _method(files),
     ]
-    return "".join([
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>LessonBot impact report</title>",
-        f"<style>{CSS}</style></head><body><main>",
-        f"<header><h1>LessonBot impact report</h1><div class=\"sub\">Generated {generated}. "
-        f"{escape(period)}.</div></header>",
-        *sections,
-        "<footer>Made with <code>lessonbot report</code>.</footer>",
-        "</main></body></html>\n",
-    ])
+    return "".join(
+        [
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>LessonBot impact report</title>",
+            f"<style>{CSS}</style></head><body><main>",
+            f'<header><h1>LessonBot impact report</h1><div class="sub">Generated {generated}. '
+            f"{escape(period)}.</div></header>",
+            *sections,
+            "<footer>Made with <code>lessonbot report</code>.</footer>",
+            "</main></body></html>\n",
+        ]
+    )

@@ -34,12 +34,22 @@ DIMENSION_TITLES = {
 VALUE_LABELS = {
     "consent": {"": "Not asked yet", "yes": "Yes", "no": "No"},
     "gender": {"woman": "Women", "man": "Men", "other": "Another gender"},
-    "age_group": {"under-15": "Under 15", "15-24": "15–24", "25-35": "25–35",
-                  "36-50": "36–50", "51+": "51 or older"},
-    "business": {"food": "Food and drinks", "retail": "Shop or reselling",
-                 "crafts": "Crafts, clothes or beauty", "services": "Services",
-                 "farming": "Farming or fishing", "other": "Something else",
-                 "none": "No business yet"},
+    "age_group": {
+        "under-15": "Under 15",
+        "15-24": "15–24",
+        "25-35": "25–35",
+        "36-50": "36–50",
+        "51+": "51 or older",
+    },
+    "business": {
+        "food": "Food and drinks",
+        "retail": "Shop or reselling",
+        "crafts": "Crafts, clothes or beauty",
+        "services": "Services",
+        "farming": "Farming or fishing",
+        "other": "Something else",
+        "none": "No business yet",
+    },
     "disability": {"yes": "Yes", "no": "No"},
     "minority": {"yes": "Yes", "no": "No"},
 }
@@ -86,7 +96,7 @@ def plain(text: str, limit: int = 0) -> str:
     """
     flat = _SPACE.sub(" ", html.unescape(_ALLOWED_TAG.sub("", text))).strip()
     if limit and len(flat) > limit:
-        flat = flat[:limit - 1].rstrip() + "…"
+        flat = flat[: limit - 1].rstrip() + "…"
     return flat
 
 

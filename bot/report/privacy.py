@@ -91,8 +91,9 @@ def protect(values: Sequence[int]) -> list[Count]:
         return [v for v, c in zip(values, cells, strict=True) if not c.shown]
 
     while hidden_cells() and (len(hidden_cells()) < 2 or sum(hidden_cells()) < MIN_COUNT):
-        candidates = [(v, i) for i, (v, c) in enumerate(zip(values, cells, strict=True))
-                      if c.shown and v > 0]
+        candidates = [
+            (v, i) for i, (v, c) in enumerate(zip(values, cells, strict=True)) if c.shown and v > 0
+        ]
         if not candidates:
             break  # everything non-zero is hidden already; the total itself is then small
         _, smallest = min(candidates)

@@ -44,8 +44,16 @@ Source = AsyncEngine | AsyncConnection
 
 # The learner columns the report breaks reach down by. NULL means "not given" (country) or "not
 # asked" (the profile, which is asked only with consent).
-DIMENSIONS = ("country", "locale", "consent", "gender", "age_group", "business", "disability",
-              "minority")
+DIMENSIONS = (
+    "country",
+    "locale",
+    "consent",
+    "gender",
+    "age_group",
+    "business",
+    "disability",
+    "minority",
+)
 YOUTH = ("15-24", "25-35")
 
 
@@ -68,6 +76,7 @@ def listed_courses(library: Library) -> list[LoadedCourse]:
 
 # -- reach ------------------------------------------------------------------------------------
 
+
 async def learner_count(source: Source) -> int:
     return await _scalar(source, select(func.count()).select_from(Learner))
 
@@ -89,6 +98,7 @@ async def erased(source: Source) -> dict[tuple[str, str], int]:
 
 # -- courses ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Funnel:
     course: str
@@ -108,10 +118,16 @@ async def funnel(source: Source, course: LoadedCourse) -> Funnel:
     lessons = tuple(lesson.id for lesson in course.lessons)
     if not lessons:
         return Funnel(course.id, (), 0, ())
-    flags = [func.max(case((and_(p.lesson == lid, p.status == "completed"), 1), else_=0))
-             .label(f"c{i}") for i, lid in enumerate(lessons)]
-    per_learner = (select(*flags).where(p.course == course.id, p.lesson.in_(lessons))
-                   .group_by(p.learner_id).subquery())
+    flags = [
+        func.max(case((and_(p.lesson == lid, p.status == "completed"), 1), else_=0)).label(f"c{i}")
+        for i, lid in enumerate(lessons)
+    ]
+    per_learner = (
+        select(*flags)
+        .where(p.course == course.id, p.lesson.in_(lessons))
+        .group_by(p.learner_id)
+        .subquery()
+    )
     running: ColumnElement[Any] | None = None
     sums = []
     for i in range(len(lessons)):
@@ -148,18 +164,32 @@ async def drop_offs(source: Source) -> list[Stop]:
     max(id) subquery, which both backends answer from the index on events.learner_id.
     """
     p, e = LessonProgress, EventRecord
-    last_seen = (select(func.max(e.id))
-                 .where(e.learner_id == p.learner_id, e.course == p.course,
-                        e.lesson == p.lesson, e.name == "step_shown")
-                 .correlate(p).scalar_subquery())
-    stuck = (select(p.course, p.lesson, last_seen.label("event_id"))
-             .where(p.status == "started").subquery())
+    last_seen = (
+        select(func.max(e.id))
+        .where(
+            e.learner_id == p.learner_id,
+            e.course == p.course,
+            e.lesson == p.lesson,
+            e.name == "step_shown",
+        )
+        .correlate(p)
+        .scalar_subquery()
+    )
+    stuck = (
+        select(p.course, p.lesson, last_seen.label("event_id"))
+        .where(p.status == "started")
+        .subquery()
+    )
     step = func.coalesce(e.step, "")
-    query = (select(stuck.c.course, stuck.c.lesson, step, func.count())
-             .select_from(stuck.outerjoin(e, e.id == stuck.c.event_id))
-             .group_by(stuck.c.course, stuck.c.lesson, step))
-    return [Stop(course, lesson, str(step_id), int(n))
-            for course, lesson, step_id, n in await _rows(source, query)]
+    query = (
+        select(stuck.c.course, stuck.c.lesson, step, func.count())
+        .select_from(stuck.outerjoin(e, e.id == stuck.c.event_id))
+        .group_by(stuck.c.course, stuck.c.lesson, step)
+    )
+    return [
+        Stop(course, lesson, str(step_id), int(n))
+        for course, lesson, step_id, n in await _rows(source, query)
+    ]
 
 
 @dataclass(frozen=True)
@@ -178,25 +208,37 @@ async def quiz(source: Source) -> list[QuizResult]:
     such answer (the lowest id) counts, so each learner counts once per question.
     """
     a = AnswerRecord
-    first = (select(func.min(a.id).label("id"))
-             .where(a.attempt == 1, a.correct.is_not(None))
-             .group_by(a.learner_id, a.course, a.lesson, a.step).subquery())
+    first = (
+        select(func.min(a.id).label("id"))
+        .where(a.attempt == 1, a.correct.is_not(None))
+        .group_by(a.learner_id, a.course, a.lesson, a.step)
+        .subquery()
+    )
     right = func.sum(case((a.correct == true(), 1), else_=0))
-    query = (select(a.course, a.lesson, a.step, func.count(), right)
-             .join(first, first.c.id == a.id)
-             .group_by(a.course, a.lesson, a.step))
-    return [QuizResult(course, lesson, step, int(n), int(ok or 0))
-            for course, lesson, step, n, ok in await _rows(source, query)]
+    query = (
+        select(a.course, a.lesson, a.step, func.count(), right)
+        .join(first, first.c.id == a.id)
+        .group_by(a.course, a.lesson, a.step)
+    )
+    return [
+        QuizResult(course, lesson, step, int(n), int(ok or 0))
+        for course, lesson, step, n, ok in await _rows(source, query)
+    ]
 
 
 def question_steps(library: Library) -> list[tuple[str, str, QuestionStep]]:
     """(course, lesson, question) for every quiz question of the listed courses."""
-    return [(course.id, lesson.id, step) for course in listed_courses(library)
-            for lesson in course.lessons for step in lesson.steps
-            if isinstance(step, QuestionStep)]
+    return [
+        (course.id, lesson.id, step)
+        for course in listed_courses(library)
+        for lesson in course.lessons
+        for step in lesson.steps
+        if isinstance(step, QuestionStep)
+    ]
 
 
 # -- follow-up survey -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Survey:
@@ -208,9 +250,14 @@ class Survey:
 
 def survey_steps(library: Library) -> list[tuple[str, str, SurveyStep]]:
     """(course, lesson, step) of every multiple-choice survey question of unlisted courses."""
-    return [(course.id, lesson.id, step) for course in library.courses
-            if not course.course.listed for lesson in course.lessons for step in lesson.steps
-            if isinstance(step, SurveyStep) and step.kind == "choice" and step.options]
+    return [
+        (course.id, lesson.id, step)
+        for course in library.courses
+        if not course.course.listed
+        for lesson in course.lessons
+        for step in lesson.steps
+        if isinstance(step, SurveyStep) and step.kind == "choice" and step.options
+    ]
 
 
 async def survey(source: Source, library: Library) -> list[Survey]:
@@ -226,23 +273,36 @@ async def survey(source: Source, library: Library) -> list[Survey]:
     found = []
     for (course_id, lesson_id), steps in by_lesson.items():
         here = and_(a.course == course_id, a.lesson == lesson_id)
-        known = or_(false(), *[and_(a.step == step.id,
-                                    a.value.in_([o.id for o in step.options or ()]))
-                               for step in steps])
-        latest = (select(func.max(a.id).label("id")).where(here, known)
-                  .group_by(a.learner_id, a.step).subquery())
-        query = (select(a.step, a.value, func.count()).join(latest, latest.c.id == a.id)
-                 .group_by(a.step, a.value))
+        known = or_(
+            false(),
+            *[
+                and_(a.step == step.id, a.value.in_([o.id for o in step.options or ()]))
+                for step in steps
+            ],
+        )
+        latest = (
+            select(func.max(a.id).label("id"))
+            .where(here, known)
+            .group_by(a.learner_id, a.step)
+            .subquery()
+        )
+        query = (
+            select(a.step, a.value, func.count())
+            .join(latest, latest.c.id == a.id)
+            .group_by(a.step, a.value)
+        )
         answers: dict[str, dict[str, int]] = {step.id: {} for step in steps}
         for step_id, value, n in await _rows(source, query):
             answers[step_id][value] = int(n)
-        respondents = await _scalar(source, select(func.count(distinct(a.learner_id)))
-                                    .where(here, known))
+        respondents = await _scalar(
+            source, select(func.count(distinct(a.learner_id))).where(here, known)
+        )
         found.append(Survey(course_id, lesson_id, respondents, answers))
     return found
 
 
 # -- over time --------------------------------------------------------------------------------
+
 
 def week_start(column: Any, dialect: str) -> ColumnElement[Any]:
     """The Monday that starts `column`'s ISO week, as a date (PostgreSQL) or 'YYYY-MM-DD'.
@@ -283,13 +343,15 @@ async def weekly(source: Source, library: Library) -> Weekly:
     listed = [c.id for c in listed_courses(library)]
     return Weekly(
         new_learners=await per_week(source, Learner.created_at),
-        lessons_completed=await per_week(source, p.completed_at, p.status == "completed",
-                                         p.course.in_(listed)),
+        lessons_completed=await per_week(
+            source, p.completed_at, p.status == "completed", p.course.in_(listed)
+        ),
         certificates=await per_week(source, Certificate.issued_at),
     )
 
 
 # -- the admin summary ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Activity:
@@ -304,11 +366,17 @@ async def activity(source: Source, library: Library, since: datetime) -> Activit
     p = LessonProgress
     recent_active = func.coalesce(func.sum(case((Learner.last_active_at >= since, 1), else_=0)), 0)
     recent_new = func.coalesce(func.sum(case((Learner.created_at >= since, 1), else_=0)), 0)
-    people = (await _rows(source, select(func.count(), recent_active, recent_new)
-                          .select_from(Learner)))[0]
+    people = (
+        await _rows(source, select(func.count(), recent_active, recent_new).select_from(Learner))
+    )[0]
     recent_done = func.coalesce(func.sum(case((p.completed_at >= since, 1), else_=0)), 0)
     listed = [c.id for c in listed_courses(library)]
-    lessons = (await _rows(source, select(func.count(), recent_done)
-                           .where(p.status == "completed", p.course.in_(listed))))[0]
-    return Activity(int(people[0]), int(people[1]), int(people[2]), int(lessons[0]),
-                    int(lessons[1]))
+    lessons = (
+        await _rows(
+            source,
+            select(func.count(), recent_done).where(p.status == "completed", p.course.in_(listed)),
+        )
+    )[0]
+    return Activity(
+        int(people[0]), int(people[1]), int(people[2]), int(lessons[0]), int(lessons[1])
+    )

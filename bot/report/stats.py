@@ -39,13 +39,16 @@ async def stats_text(engine: AsyncEngine, library: Library, now: datetime) -> st
         funnels = await queries.funnels(conn, library)
         surveys = await queries.survey(conn, library)
         stops = await queries.drop_offs(conn)
-    lines = [f"<b>LessonBot in numbers, {now:%d %b %Y %H:%M} UTC</b>", "",
-             f"👥 Learners: <b>{activity.learners:,}</b>",
-             f"    active in the last 7 days: {activity.active:,}",
-             f"    new in the last 7 days: {activity.new:,}",
-             f"📘 Lessons completed: <b>{activity.lessons_completed:,}</b> "
-             f"({activity.lessons_completed_recently:,} in the last 7 days)",
-             f"🎓 Courses completed: <b>{sum(f.completed for f in funnels):,}</b>"]
+    lines = [
+        f"<b>LessonBot in numbers, {now:%d %b %Y %H:%M} UTC</b>",
+        "",
+        f"👥 Learners: <b>{activity.learners:,}</b>",
+        f"    active in the last 7 days: {activity.active:,}",
+        f"    new in the last 7 days: {activity.new:,}",
+        f"📘 Lessons completed: <b>{activity.lessons_completed:,}</b> "
+        f"({activity.lessons_completed_recently:,} in the last 7 days)",
+        f"🎓 Courses completed: <b>{sum(f.completed for f in funnels):,}</b>",
+    ]
     for f in sorted(funnels, key=lambda f: -f.completed)[:MAX_COURSES]:
         title = labels.plain(labels.course_title(library, f.course), 40)
         lines.append(f"    {escape(title)}: {f.completed:,} of {f.started:,} who started")
@@ -73,5 +76,7 @@ def _top_stop(library: Library, stops: list[queries.Stop]) -> str:
     if lesson is not None and index is not None:
         where = f"step {index + 1} of {len(lesson.steps)} (“{escape(top.step)}”)"
     title = labels.lesson_title(library, top.course, top.lesson)
-    return (f"🚧 Most often left unfinished at: <i>{escape(title)}</i>, {where}: "
-            f"{top.learners:,} learners")
+    return (
+        f"🚧 Most often left unfinished at: <i>{escape(title)}</i>, {where}: "
+        f"{top.learners:,} learners"
+    )

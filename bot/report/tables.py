@@ -97,13 +97,15 @@ def build(data: ReportData, library: Library) -> Report:
         table = breakdown_table(dimension, data.breakdowns.get(dimension, {}), data.learners)
         tables[table.slug] = table
     completed = protect_map({f.course: f.completed for f in data.funnels})
-    for table in (courses_table(data, library, completed),
-                  funnel_table(data.funnels, library, completed),
-                  *drop_off_tables(data.stops, library),
-                  quiz_table(data.quiz, library),
-                  survey_table(data.surveys, library),
-                  weekly_table(data.weekly),
-                  erased_table(data.erased, library)):
+    for table in (
+        courses_table(data, library, completed),
+        funnel_table(data.funnels, library, completed),
+        *drop_off_tables(data.stops, library),
+        quiz_table(data.quiz, library),
+        survey_table(data.surveys, library),
+        weekly_table(data.weekly),
+        erased_table(data.erased, library),
+    ):
         tables[table.slug] = table
     report = Report(data, headline_figures(data, library), tables)
     tables["headline"] = headline_table(report.headline)
@@ -114,22 +116,29 @@ def build(data: ReportData, library: Library) -> Report:
 
 # Categories left out of a percentage's base: people who gave no answer are not "not women".
 EXCLUDED: dict[str, tuple[str | None, ...]] = {
-    "country": (None,), "locale": (), "consent": (),
-    **{name: (None, "skip") for name in ("gender", "age_group", "business", "disability",
-                                         "minority")},
+    "country": (None,),
+    "locale": (),
+    "consent": (),
+    **{
+        name: (None, "skip")
+        for name in ("gender", "age_group", "business", "disability", "minority")
+    },
 }
 
 
 def ordered_values(dimension: str, counts: dict[str | None, int]) -> list[str | None]:
     known = [v for v in labels.VALUE_ORDER.get(dimension, ()) if v in counts]
-    rest = sorted((v for v in counts if v not in known and v not in ("skip", None)),
-                  key=lambda v: (-counts[v], v))
+    rest = sorted(
+        (v for v in counts if v not in known and v not in ("skip", None)),
+        key=lambda v: (-counts[v], v),
+    )
     tail = [v for v in ("skip", None) if v in counts and v not in known]
     return [*known, *rest, *tail]
 
 
-def breakdown_cells(dimension: str, counts: dict[str | None, int],
-                    total: int) -> tuple[dict[str | None, Count], int]:
+def breakdown_cells(
+    dimension: str, counts: dict[str | None, int], total: int
+) -> tuple[dict[str | None, Count], int]:
     """The protected count of every value, and the base its percentages are of."""
     values = ordered_values(dimension, counts)
     cells = dict(zip(values, protect([counts[v] for v in values]), strict=True))
@@ -142,57 +151,81 @@ def breakdown_table(dimension: str, counts: dict[str | None, int], total: int) -
     # The page says above the tables what the percentages are of; narrow columns here.
     percent_label = "%" if excluded else "% of learners"
     rows: list[tuple[Cell, ...]] = [
-        (v if v is not None else "", labels.value_label(dimension, v), cell,
-         "" if v in excluded else Share(cell, base))
-        for v, cell in cells.items()]
+        (
+            v if v is not None else "",
+            labels.value_label(dimension, v),
+            cell,
+            "" if v in excluded else Share(cell, base),
+        )
+        for v, cell in cells.items()
+    ]
     rows.append(("", "All learners", count(total), ""))
     title = labels.DIMENSION_TITLES[dimension]
     return Table(
-        slug=f"learners_by_{dimension}", title=title,
-        columns=(Column("value", "Code", html=False),
-                 Column(dimension, title if dimension in ("country", "locale") else "Answer"),
-                 Column("learners", "Learners"), Column("percent", percent_label)),
-        rows=tuple(rows), total_rows=frozenset({len(rows) - 1}))
+        slug=f"learners_by_{dimension}",
+        title=title,
+        columns=(
+            Column("value", "Code", html=False),
+            Column(dimension, title if dimension in ("country", "locale") else "Answer"),
+            Column("learners", "Learners"),
+            Column("percent", percent_label),
+        ),
+        rows=tuple(rows),
+        total_rows=frozenset({len(rows) - 1}),
+    )
 
 
 def profile_share(data: ReportData, dimension: str, values: Sequence[str]) -> Share:
     """The share of learners with any of `values`, of those who answered the question."""
     cells, base = breakdown_cells(dimension, data.breakdowns.get(dimension, {}), data.learners)
     parts = [cells[v] for v in values if v in cells]
-    together = Count(sum(c.value for c in parts),
-                     "" if all(c.shown for c in parts) else HIDDEN)
+    together = Count(sum(c.value for c in parts), "" if all(c.shown for c in parts) else HIDDEN)
     return Share(together, base)
 
 
 # -- courses ----------------------------------------------------------------------------------
 
+
 def courses_table(data: ReportData, library: Library, completed: dict[str, Count]) -> Table:
-    certificates = protect_map({f.course: data.certificates.get(f.course, 0)
-                                for f in data.funnels})
+    certificates = protect_map({f.course: data.certificates.get(f.course, 0) for f in data.funnels})
     rows: list[tuple[Cell, ...]] = []
     for f in data.funnels:
         started = count(f.started)
-        rows.append((f.course, labels.course_title(library, f.course), len(f.lessons), started,
-                     completed[f.course], Share(completed[f.course], f.started),
-                     certificates[f.course]))
+        rows.append(
+            (
+                f.course,
+                labels.course_title(library, f.course),
+                len(f.lessons),
+                started,
+                completed[f.course],
+                Share(completed[f.course], f.started),
+                certificates[f.course],
+            )
+        )
     return Table(
-        slug="courses", title="Courses",
-        columns=(Column("course", "Course id", html=False), Column("title", "Course"),
-                 Column("lessons", "Lessons"), Column("started", "Started"),
-                 Column("completed", "Completed every lesson"),
-                 Column("percent_completed", "% of starters"),
-                 Column("certificates", "Certificates issued")),
-        rows=tuple(rows))
+        slug="courses",
+        title="Courses",
+        columns=(
+            Column("course", "Course id", html=False),
+            Column("title", "Course"),
+            Column("lessons", "Lessons"),
+            Column("started", "Started"),
+            Column("completed", "Completed every lesson"),
+            Column("percent_completed", "% of starters"),
+            Column("certificates", "Certificates issued"),
+        ),
+        rows=tuple(rows),
+    )
 
 
-def funnel_table(funnels: Sequence[Funnel], library: Library,
-                 completed: dict[str, Count]) -> Table:
+def funnel_table(funnels: Sequence[Funnel], library: Library, completed: dict[str, Count]) -> Table:
     rows: list[tuple[Cell, ...]] = []
     for f in funnels:
         title = labels.course_title(library, f.course)
         started = count(f.started)
-        rows.append((f.course, title, 0, "", "Started the course", started,
-                     Share(started, f.started)))
+        rows.append(
+            (f.course, title, 0, "", "Started the course", started, Share(started, f.started))
+        )
         for i, (lesson_id, n) in enumerate(zip(f.lessons, f.through, strict=True), start=1):
             last = i == len(f.lessons)
             cell = completed[f.course] if last else count(n)
@@ -200,12 +233,19 @@ def funnel_table(funnels: Sequence[Funnel], library: Library,
             label = f"Lesson {i}: {name}" + (" (course completed)" if last else "")
             rows.append((f.course, title, i, lesson_id, label, cell, Share(cell, f.started)))
     return Table(
-        slug="funnel", title="Course funnels",
-        columns=(Column("course", "Course id", html=False), Column("course_title", "Course"),
-                 Column("step", "Step", html=False), Column("lesson", "Lesson id", html=False),
-                 Column("label", "Completed lessons 1 to …"),
-                 Column("learners", "Learners"), Column("percent", "% of starters")),
-        rows=tuple(rows))
+        slug="funnel",
+        title="Course funnels",
+        columns=(
+            Column("course", "Course id", html=False),
+            Column("course_title", "Course"),
+            Column("step", "Step", html=False),
+            Column("lesson", "Lesson id", html=False),
+            Column("label", "Completed lessons 1 to …"),
+            Column("learners", "Learners"),
+            Column("percent", "% of starters"),
+        ),
+        rows=tuple(rows),
+    )
 
 
 def _step_place(lesson: LoadedLesson | None, step_id: str) -> tuple[int, int, str]:
@@ -224,8 +264,11 @@ def drop_off_tables(stops: Sequence[Stop], library: Library, top: int = 12) -> l
     for stop in stops:
         if stop.course in listed:
             by_lesson.setdefault((stop.course, stop.lesson), []).append(stop)
-    order = {(c.id, le.id): (ci, li) for ci, c in enumerate(listed.values())
-             for li, le in enumerate(c.lessons)}
+    order = {
+        (c.id, le.id): (ci, li)
+        for ci, c in enumerate(listed.values())
+        for li, le in enumerate(c.lessons)
+    }
     rows: list[tuple[Cell, ...]] = []
     totals: set[int] = set()
     ranked: list[tuple[int, tuple[Cell, ...]]] = []
@@ -239,27 +282,54 @@ def drop_off_tables(stops: Sequence[Stop], library: Library, top: int = 12) -> l
         lesson_title = labels.lesson_title(library, course_id, lesson_id)
         for stop, cell in zip(group, cells, strict=True):
             place, size, what = _step_place(lesson, stop.step)
-            row: tuple[Cell, ...] = (course_id, course_title, lesson_id, lesson_title,
-                                     stop.step, f"{place} of {size}" if place else "", what,
-                                     cell, Share(cell, total))
+            row: tuple[Cell, ...] = (
+                course_id,
+                course_title,
+                lesson_id,
+                lesson_title,
+                stop.step,
+                f"{place} of {size}" if place else "",
+                what,
+                cell,
+                Share(cell, total),
+            )
             rows.append(row)
             if cell.shown:
                 ranked.append((cell.value, row))
         totals.add(len(rows))
-        rows.append((course_id, course_title, lesson_id, lesson_title, "", "", "All steps",
-                     count(total), ""))
-    columns = (Column("course", "Course id", html=False), Column("course_title", "Course"),
-               Column("lesson", "Lesson id", html=False), Column("lesson_title", "Lesson"),
-               Column("step", "Step id", html=False), Column("position", "Step", nowrap=True),
-               Column("step_text", "What the step shows"),
-               Column("learners", "Learners who stopped here"),
-               Column("percent", "% of those who stopped in this lesson"))
-    full = Table("drop_off", "Where learners stop", columns, tuple(rows),
-                 total_rows=frozenset(totals))
+        rows.append(
+            (
+                course_id,
+                course_title,
+                lesson_id,
+                lesson_title,
+                "",
+                "",
+                "All steps",
+                count(total),
+                "",
+            )
+        )
+    columns = (
+        Column("course", "Course id", html=False),
+        Column("course_title", "Course"),
+        Column("lesson", "Lesson id", html=False),
+        Column("lesson_title", "Lesson"),
+        Column("step", "Step id", html=False),
+        Column("position", "Step", nowrap=True),
+        Column("step_text", "What the step shows"),
+        Column("learners", "Learners who stopped here"),
+        Column("percent", "% of those who stopped in this lesson"),
+    )
+    full = Table(
+        "drop_off", "Where learners stop", columns, tuple(rows), total_rows=frozenset(totals)
+    )
     ranked.sort(key=lambda item: -item[0])
     top_rows = tuple(row for _, row in ranked[:top])
-    return [full, Table("drop_off_top", "Most common stopping points", columns, top_rows,
-                        csv=False)]
+    return [
+        full,
+        Table("drop_off_top", "Most common stopping points", columns, top_rows, csv=False),
+    ]
 
 
 def quiz_table(results: Sequence[QuizResult], library: Library) -> Table:
@@ -271,22 +341,40 @@ def quiz_table(results: Sequence[QuizResult], library: Library) -> Table:
         result = found.get((course_id, lesson_id, step.id))
         answered, right = (result.answered, result.correct) if result else (0, 0)
         right_cell, _ = protect([right, answered - right])
-        rows.append((course_id, labels.course_title(library, course_id), lesson_id,
-                     labels.lesson_title(library, course_id, lesson_id), step.id,
-                     f"Q{numbers[(course_id, lesson_id)]}", labels.plain(step.text, 140),
-                     count(answered), right_cell, Share(right_cell, answered)))
+        rows.append(
+            (
+                course_id,
+                labels.course_title(library, course_id),
+                lesson_id,
+                labels.lesson_title(library, course_id, lesson_id),
+                step.id,
+                f"Q{numbers[(course_id, lesson_id)]}",
+                labels.plain(step.text, 140),
+                count(answered),
+                right_cell,
+                Share(right_cell, answered),
+            )
+        )
     return Table(
-        slug="quiz", title="Quiz questions",
-        columns=(Column("course", "Course id", html=False), Column("course_title", "Course"),
-                 Column("lesson", "Lesson id", html=False), Column("lesson_title", "Lesson"),
-                 Column("step", "Step id", html=False), Column("number", "#"),
-                 Column("question", "Question"), Column("answered", "Learners who answered"),
-                 Column("right", "Right first time"), Column("percent", "% right")),
-        rows=tuple(rows))
+        slug="quiz",
+        title="Quiz questions",
+        columns=(
+            Column("course", "Course id", html=False),
+            Column("course_title", "Course"),
+            Column("lesson", "Lesson id", html=False),
+            Column("lesson_title", "Lesson"),
+            Column("step", "Step id", html=False),
+            Column("number", "#"),
+            Column("question", "Question"),
+            Column("answered", "Learners who answered"),
+            Column("right", "Right first time"),
+            Column("percent", "% right"),
+        ),
+        rows=tuple(rows),
+    )
 
 
-def survey_cells(survey: Survey | None,
-                 step: SurveyStep) -> tuple[dict[str, Count], int, int]:
+def survey_cells(survey: Survey | None, step: SurveyStep) -> tuple[dict[str, Count], int, int]:
     """Protected counts per option, learners who answered, and the base of the percentages."""
     counts = survey.answers.get(step.id, {}) if survey else {}
     options = [o.id for o in step.options or ()]
@@ -304,20 +392,38 @@ def survey_table(surveys: Sequence[Survey], library: Library) -> Table:
         question = labels.plain(step.text, 140)
         for option in step.options or ():
             cell = cells[option.id]
-            rows.append((course_id, lesson_id, step.id, question, option.id,
-                         labels.plain(option.text), cell,
-                         "" if option.id == SKIP else Share(cell, base)))
+            rows.append(
+                (
+                    course_id,
+                    lesson_id,
+                    step.id,
+                    question,
+                    option.id,
+                    labels.plain(option.text),
+                    cell,
+                    "" if option.id == SKIP else Share(cell, base),
+                )
+            )
         totals.add(len(rows))
-        rows.append((course_id, lesson_id, step.id, question, "", "All who answered",
-                     count(answered), ""))
+        rows.append(
+            (course_id, lesson_id, step.id, question, "", "All who answered", count(answered), "")
+        )
     return Table(
-        slug="survey", title="Follow-up survey",
-        columns=(Column("course", "Course id", html=False),
-                 Column("lesson", "Lesson id", html=False), Column("step", "Step id", html=False),
-                 Column("question", "Question"), Column("answer", "Answer id", html=False),
-                 Column("answer_text", "Answer"), Column("learners", "Learners"),
-                 Column("percent", "% not counting “prefer not to say”")),
-        rows=tuple(rows), total_rows=frozenset(totals))
+        slug="survey",
+        title="Follow-up survey",
+        columns=(
+            Column("course", "Course id", html=False),
+            Column("lesson", "Lesson id", html=False),
+            Column("step", "Step id", html=False),
+            Column("question", "Question"),
+            Column("answer", "Answer id", html=False),
+            Column("answer_text", "Answer"),
+            Column("learners", "Learners"),
+            Column("percent", "% not counting “prefer not to say”"),
+        ),
+        rows=tuple(rows),
+        total_rows=frozenset(totals),
+    )
 
 
 def survey_share(data: ReportData, library: Library, step_id: str, option: str = "yes") -> Share:
@@ -333,6 +439,7 @@ def survey_share(data: ReportData, library: Library, step_id: str, option: str =
 
 # -- over time --------------------------------------------------------------------------------
 
+
 def weeks_between(weekly: Weekly) -> list[date]:
     mondays = [*weekly.new_learners, *weekly.lessons_completed, *weekly.certificates]
     if not mondays:
@@ -343,81 +450,146 @@ def weeks_between(weekly: Weekly) -> list[date]:
 
 def weekly_table(weekly: Weekly) -> Table:
     weeks = weeks_between(weekly)
-    series = [protect([source.get(w, 0) for w in weeks])
-              for source in (weekly.new_learners, weekly.lessons_completed, weekly.certificates)]
+    series = [
+        protect([source.get(w, 0) for w in weeks])
+        for source in (weekly.new_learners, weekly.lessons_completed, weekly.certificates)
+    ]
     rows: list[tuple[Cell, ...]] = []
     for i, monday in enumerate(weeks):
         year, week, _ = monday.isocalendar()
-        rows.append((f"{year}-W{week:02d}", monday.isoformat(),
-                     series[0][i], series[1][i], series[2][i]))
+        rows.append(
+            (f"{year}-W{week:02d}", monday.isoformat(), series[0][i], series[1][i], series[2][i])
+        )
     return Table(
-        slug="weekly", title="Week by week",
-        columns=(Column("week", "ISO week", nowrap=True),
-                 Column("week_start", "Starting", nowrap=True),
-                 Column("new_learners", "New learners"),
-                 Column("lessons_completed", "Lessons completed"),
-                 Column("certificates", "Certificates")),
-        rows=tuple(rows))
+        slug="weekly",
+        title="Week by week",
+        columns=(
+            Column("week", "ISO week", nowrap=True),
+            Column("week_start", "Starting", nowrap=True),
+            Column("new_learners", "New learners"),
+            Column("lessons_completed", "Lessons completed"),
+            Column("certificates", "Certificates"),
+        ),
+        rows=tuple(rows),
+    )
 
 
 def erased_table(counts: dict[tuple[str, str], int], library: Library) -> Table:
-    rows: list[tuple[Cell, ...]] = [("learners_erased", "", "Learners who erased their data",
-                                     count(counts.get(("learners_erased", ""), 0)))]
+    rows: list[tuple[Cell, ...]] = [
+        (
+            "learners_erased",
+            "",
+            "Learners who erased their data",
+            count(counts.get(("learners_erased", ""), 0)),
+        )
+    ]
     courses = [c.id for c in library.courses if c.course.listed]
     course_counts = protect_map({c: counts.get(("course_completed", c), 0) for c in courses})
     for course_id in courses:
-        rows.append(("course_completed", course_id,
-                     f"Completed: {labels.course_title(library, course_id)}",
-                     course_counts[course_id]))
+        rows.append(
+            (
+                "course_completed",
+                course_id,
+                f"Completed: {labels.course_title(library, course_id)}",
+                course_counts[course_id],
+            )
+        )
     for course in library.courses:
         if not course.course.listed:
             continue
-        lesson_counts = protect([counts.get(("lesson_completed", le.key), 0)
-                                 for le in course.lessons])
+        lesson_counts = protect(
+            [counts.get(("lesson_completed", le.key), 0) for le in course.lessons]
+        )
         for lesson, cell in zip(course.lessons, lesson_counts, strict=True):
-            rows.append(("lesson_completed", lesson.key,
-                         f"Completed lesson: {labels.plain(lesson.lesson.title)}", cell))
+            rows.append(
+                (
+                    "lesson_completed",
+                    lesson.key,
+                    f"Completed lesson: {labels.plain(lesson.lesson.title)}",
+                    cell,
+                )
+            )
     return Table(
-        slug="erased", title="Learners who erased their data",
-        columns=(Column("metric", "Metric", html=False), Column("key", "Key", html=False),
-                 Column("what", "What they had done"), Column("learners", "Learners")),
-        rows=tuple(rows))
+        slug="erased",
+        title="Learners who erased their data",
+        columns=(
+            Column("metric", "Metric", html=False),
+            Column("key", "Key", html=False),
+            Column("what", "What they had done"),
+            Column("learners", "Learners"),
+        ),
+        rows=tuple(rows),
+    )
 
 
 # -- headline ---------------------------------------------------------------------------------
 
+
 def headline_figures(data: ReportData, library: Library) -> list[Figure]:
     erased = data.erased.get(("learners_erased", ""), 0)
-    erased_courses = sum(n for (metric, _), n in data.erased.items()
-                         if metric == "course_completed")
+    erased_courses = sum(
+        n for (metric, _), n in data.erased.items() if metric == "course_completed"
+    )
     course_total = sum(f.completed for f in data.funnels) + erased_courses
     countries = sum(1 for v in data.breakdowns.get("country", {}) if v is not None)
-    respondents = sum(s.respondents for s in data.surveys
-                      if (s.course, s.lesson) == FOLLOW_UP)
+    respondents = sum(s.respondents for s in data.surveys if (s.course, s.lesson) == FOLLOW_UP)
     return [
-        Figure("learners_reached", "Learners reached", count(data.learners + erased),
-               f"including {count(erased).html()} who later erased their data" if erased
-               else ""),
+        Figure(
+            "learners_reached",
+            "Learners reached",
+            count(data.learners + erased),
+            f"including {count(erased).html()} who later erased their data" if erased else "",
+        ),
         Figure("countries", "Countries", Count(countries), "where learners said they live"),
-        Figure("women_percent", "Women", profile_share(data, "gender", ["woman"]),
-               "of learners who told us their gender"),
-        Figure("youth_percent", "Youth aged 15–35", profile_share(data, "age_group", YOUTH),
-               "of learners who told us their age"),
-        Figure("courses_completed", "Courses completed", count(course_total),
-               "every lesson of a course done"),
-        Figure("survey_respondents", "Survey respondents", count(respondents),
-               "answered the follow-up survey"),
-        Figure("gained_customers_percent", "Gained new customers",
-               survey_share(data, library, GAINED_CUSTOMERS), "of respondents who answered"),
-        Figure("selling_online_percent", "Started selling online",
-               survey_share(data, library, SELLING_ONLINE), "of respondents who answered"),
+        Figure(
+            "women_percent",
+            "Women",
+            profile_share(data, "gender", ["woman"]),
+            "of learners who told us their gender",
+        ),
+        Figure(
+            "youth_percent",
+            "Youth aged 15–35",
+            profile_share(data, "age_group", YOUTH),
+            "of learners who told us their age",
+        ),
+        Figure(
+            "courses_completed",
+            "Courses completed",
+            count(course_total),
+            "every lesson of a course done",
+        ),
+        Figure(
+            "survey_respondents",
+            "Survey respondents",
+            count(respondents),
+            "answered the follow-up survey",
+        ),
+        Figure(
+            "gained_customers_percent",
+            "Gained new customers",
+            survey_share(data, library, GAINED_CUSTOMERS),
+            "of respondents who answered",
+        ),
+        Figure(
+            "selling_online_percent",
+            "Started selling online",
+            survey_share(data, library, SELLING_ONLINE),
+            "of respondents who answered",
+        ),
     ]
 
 
 def headline_table(figures: Iterable[Figure]) -> Table:
     rows = tuple((f.key, f.label, f.value, f.note) for f in figures)
     return Table(
-        slug="headline", title="Headline figures",
-        columns=(Column("figure", "Figure", html=False), Column("label", "What"),
-                 Column("value", "Value (counts, or whole percent)"), Column("note", "Note")),
-        rows=rows)
+        slug="headline",
+        title="Headline figures",
+        columns=(
+            Column("figure", "Figure", html=False),
+            Column("label", "What"),
+            Column("value", "Value (counts, or whole percent)"),
+            Column("note", "Note"),
+        ),
+        rows=rows,
+    )

@@ -58,8 +58,13 @@ class LearnerRecord:
     def state(self) -> LearnerState:
         return LearnerState.from_json(self.row.state)
 
-    async def save(self, state: LearnerState, outputs: Sequence[Output], now: datetime,
-                   resume_lesson: str | None = None) -> None:
+    async def save(
+        self,
+        state: LearnerState,
+        outputs: Sequence[Output],
+        now: datetime,
+        resume_lesson: str | None = None,
+    ) -> None:
         """Store the new state and outputs. `resume_lesson`: what a reminder would open."""
         row = self.row
         now = db_time(now)
@@ -74,19 +79,39 @@ class LearnerRecord:
         row.resume_lesson = resume_lesson
         row.nudges_sent = 0  # active again: a new spell of inactivity starts from here
         if row.first_course_done_at is None and any(
-                isinstance(out, Track) and out.name == "course_completed" for out in outputs):
+            isinstance(out, Track) and out.name == "course_completed" for out in outputs
+        ):
             row.first_course_done_at = now
         # Answers and events go in as one multi-row INSERT each: every statement is a round
         # trip to the database thread, and updates are latency-bound.
         answers = [
-            {"learner_id": row.id, "course": out.course, "lesson": out.lesson, "step": out.step,
-             "value": out.value, "correct": out.correct, "attempt": out.attempt,
-             "field": out.field, "created_at": now}
-            for out in outputs if isinstance(out, Answer)]
+            {
+                "learner_id": row.id,
+                "course": out.course,
+                "lesson": out.lesson,
+                "step": out.step,
+                "value": out.value,
+                "correct": out.correct,
+                "attempt": out.attempt,
+                "field": out.field,
+                "created_at": now,
+            }
+            for out in outputs
+            if isinstance(out, Answer)
+        ]
         events = [
-            {"learner_id": row.id, "name": out.name, "course": out.course, "lesson": out.lesson,
-             "step": out.step, "data": dict(out.data), "created_at": now}
-            for out in outputs if isinstance(out, Track)]
+            {
+                "learner_id": row.id,
+                "name": out.name,
+                "course": out.course,
+                "lesson": out.lesson,
+                "step": out.step,
+                "data": dict(out.data),
+                "created_at": now,
+            }
+            for out in outputs
+            if isinstance(out, Track)
+        ]
         if answers:
             await self._session.execute(insert(AnswerRecord), answers)
         if events:
@@ -99,9 +124,16 @@ class LearnerRecord:
         key = (self.row.id, out.course, out.lesson)
         record = await self._session.get(LessonProgress, key)
         if record is None:
-            record = LessonProgress(learner_id=self.row.id, course=out.course, lesson=out.lesson,
-                                    status=out.status, score=0, total=0, started_at=now,
-                                    completed_at=None)
+            record = LessonProgress(
+                learner_id=self.row.id,
+                course=out.course,
+                lesson=out.lesson,
+                status=out.status,
+                score=0,
+                total=0,
+                started_at=now,
+                completed_at=None,
+            )
             self._session.add(record)
         if out.status == "completed":
             record.status, record.completed_at = "completed", now
@@ -109,10 +141,10 @@ class LearnerRecord:
         elif record.status != "completed":
             record.started_at = now  # a restart of an unfinished lesson
 
-
     async def certify(self, course: str, name: str, now: datetime) -> Certificate:
-        return await personal.certify(self._session, self.row.id, course, name, self.row.locale,
-                                      db_time(now))
+        return await personal.certify(
+            self._session, self.row.id, course, name, self.row.locale, db_time(now)
+        )
 
     async def find_certificate(self, code: str) -> Certificate | None:
         return await personal.find_certificate(self._session, code)
@@ -132,11 +164,17 @@ class LearnerStore:
         # handler sleep and poll, which turns contention into second-long stalls.
         sqlite = engine.dialect.name == "sqlite"
         self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = (
-            asyncio.Lock() if sqlite else contextlib.nullcontext())
+            asyncio.Lock() if sqlite else contextlib.nullcontext()
+        )
 
     @asynccontextmanager
-    async def learner(self, who: Identity, now: datetime, default_locale: str = "en",
-                      update_key: str | None = None) -> AsyncIterator[LearnerRecord]:
+    async def learner(
+        self,
+        who: Identity,
+        now: datetime,
+        default_locale: str = "en",
+        update_key: str | None = None,
+    ) -> AsyncIterator[LearnerRecord]:
         """The learner's row inside a transaction that commits when the block ends.
 
         With `update_key`, the update is recorded as handled in the same transaction, and
@@ -149,32 +187,46 @@ class LearnerStore:
         now = db_time(now)
         try:
             async with self._write_turn, self._sessions.begin() as session:
-                query = (select(Learner)
-                         .where(Learner.channel == who.channel,
-                                Learner.external_id == who.external_id)
-                         .with_for_update())
+                query = (
+                    select(Learner)
+                    .where(Learner.channel == who.channel, Learner.external_id == who.external_id)
+                    .with_for_update()
+                )
                 row = (await session.execute(query)).scalar_one_or_none()
                 if row is None:
                     # Two processes may meet the same new learner at once: one insert wins,
                     # the other does nothing and then waits for the winner's row lock.
-                    state = LearnerState(locale=default_locale,
-                                         fields={"first_name": who.first_name},
-                                         onboarding="consent" if who.language_chosen else "new")
+                    state = LearnerState(
+                        locale=default_locale,
+                        fields={"first_name": who.first_name},
+                        onboarding="consent" if who.language_chosen else "new",
+                    )
                     await session.execute(
-                        insert_or_skip(self.engine.dialect.name, Learner).values(
-                            channel=who.channel, external_id=who.external_id,
-                            first_name=who.first_name, locale=default_locale, status="active",
-                            state=state.to_json(), created_at=now, last_active_at=now)
-                        .on_conflict_do_nothing(index_elements=["channel", "external_id"]))
+                        insert_or_skip(self.engine.dialect.name, Learner)
+                        .values(
+                            channel=who.channel,
+                            external_id=who.external_id,
+                            first_name=who.first_name,
+                            locale=default_locale,
+                            status="active",
+                            state=state.to_json(),
+                            created_at=now,
+                            last_active_at=now,
+                        )
+                        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+                    )
                     row = (await session.execute(query)).scalar_one()
                 elif who.first_name and row.first_name != who.first_name:
                     row.first_name = who.first_name
-                    row.state = {**row.state, "fields": {**row.state.get("fields", {}),
-                                                         "first_name": who.first_name}}
+                    row.state = {
+                        **row.state,
+                        "fields": {**row.state.get("fields", {}), "first_name": who.first_name},
+                    }
                 if row.status != "active":
                     row.status = "active"  # writing to us again means they can be reached
                 duplicate = update_key is not None and not await self._first_time(
-                    session, update_key, now)
+                    session, update_key, now
+                )
                 yield LearnerRecord(session, row, duplicate)
         except DBAPIError as exc:
             raise StoreError(f"database error while saving progress: {exc.orig}") from exc
@@ -182,8 +234,9 @@ class LearnerStore:
     async def _first_time(self, session: AsyncSession, key: str, now: datetime) -> bool:
         """Record `key` as handled; False if it already was (one statement, no race)."""
         statement = insert_or_skip(self.engine.dialect.name, ProcessedUpdate)
-        result = await session.execute(statement.values(key=key, handled_at=now)
-                                       .on_conflict_do_nothing(index_elements=["key"]))
+        result = await session.execute(
+            statement.values(key=key, handled_at=now).on_conflict_do_nothing(index_elements=["key"])
+        )
         return bool(getattr(result, "rowcount", 1))
 
     async def set_status(self, who: Identity, status: str) -> None:
@@ -192,14 +245,18 @@ class LearnerStore:
             await session.execute(
                 update(Learner)
                 .where(Learner.channel == who.channel, Learner.external_id == who.external_id)
-                .values(status=status))
+                .values(status=status)
+            )
 
     async def status_of(self, who: Identity) -> str | None:
         async with self._sessions() as session:
-            return (await session.execute(
-                select(Learner.status).where(Learner.channel == who.channel,
-                                             Learner.external_id == who.external_id)
-            )).scalar_one_or_none()
+            return (
+                await session.execute(
+                    select(Learner.status).where(
+                        Learner.channel == who.channel, Learner.external_id == who.external_id
+                    )
+                )
+            ).scalar_one_or_none()
 
     async def media_id(self, channel: str, path: str, digest: str) -> str | None:
         async with self._sessions() as session:
@@ -208,11 +265,13 @@ class LearnerStore:
 
     async def remember_media(self, channel: str, path: str, digest: str, file_id: str) -> None:
         async with self._sessions.begin() as session:
-            await session.merge(MediaFile(channel=channel, path=path, digest=digest,
-                                          file_id=file_id))
+            await session.merge(
+                MediaFile(channel=channel, path=path, digest=digest, file_id=file_id)
+            )
 
     async def forget_updates_before(self, moment: datetime) -> None:
         """Drop dedupe records older than any redelivery Telegram would make (a day)."""
         async with self._sessions.begin() as session:
             await session.execute(
-                delete(ProcessedUpdate).where(ProcessedUpdate.handled_at < db_time(moment)))
+                delete(ProcessedUpdate).where(ProcessedUpdate.handled_at < db_time(moment))
+            )

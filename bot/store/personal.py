@@ -34,17 +34,29 @@ def normal_code(typed: str) -> str:
     return f"{bare[:4]}-{bare[4:]}" if len(bare) == 8 else bare
 
 
-async def certify(session: AsyncSession, learner_id: int, course: str, name: str, locale: str,
-                  now: datetime) -> Certificate:
+async def certify(
+    session: AsyncSession, learner_id: int, course: str, name: str, locale: str, now: datetime
+) -> Certificate:
     """The learner's certificate for `course`: a new one, or the one they had, renamed."""
-    found = (await session.execute(select(Certificate).where(
-        Certificate.learner_id == learner_id, Certificate.course == course))).scalar_one_or_none()
+    found = (
+        await session.execute(
+            select(Certificate).where(
+                Certificate.learner_id == learner_id, Certificate.course == course
+            )
+        )
+    ).scalar_one_or_none()
     if found is not None:
         found.name, found.locale = name, locale
         return found
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-    certificate = Certificate(code=normal_code(code), learner_id=learner_id, course=course,
-                              name=name, locale=locale, issued_at=now)
+    certificate = Certificate(
+        code=normal_code(code),
+        learner_id=learner_id,
+        course=course,
+        name=name,
+        locale=locale,
+        issued_at=now,
+    )
     session.add(certificate)
     await session.flush()
     return certificate
@@ -58,8 +70,10 @@ def _rows(objects: list[Any]) -> list[dict[str, Any]]:
     def plain(value: Any) -> Any:
         return value.isoformat() if isinstance(value, datetime) else value
 
-    return [{column.key: plain(getattr(obj, column.key)) for column in obj.__table__.columns}
-            for obj in objects]
+    return [
+        {column.key: plain(getattr(obj, column.key)) for column in obj.__table__.columns}
+        for obj in objects
+    ]
 
 
 async def export(session: AsyncSession, learner: Learner) -> dict[str, Any]:
@@ -79,12 +93,18 @@ async def export(session: AsyncSession, learner: Learner) -> dict[str, Any]:
 
 async def erase(session: AsyncSession, learner: Learner) -> None:
     """Delete the learner and everything about them; add to the anonymous counts first."""
-    completed = (await session.execute(
-        select(LessonProgress.course, LessonProgress.lesson).where(
-            LessonProgress.learner_id == learner.id, LessonProgress.status == "completed")
-    )).all()
-    courses = (await session.execute(
-        select(Certificate.course).where(Certificate.learner_id == learner.id))).scalars()
+    completed = (
+        await session.execute(
+            select(LessonProgress.course, LessonProgress.lesson).where(
+                LessonProgress.learner_id == learner.id, LessonProgress.status == "completed"
+            )
+        )
+    ).all()
+    courses = (
+        await session.execute(
+            select(Certificate.course).where(Certificate.learner_id == learner.id)
+        )
+    ).scalars()
     counts = [("learners_erased", "")]
     counts += [("lesson_completed", f"{course}/{lesson}") for course, lesson in completed]
     counts += [("course_completed", course) for course in courses]
@@ -98,14 +118,15 @@ async def erase(session: AsyncSession, learner: Learner) -> None:
 
 async def _bump(session: AsyncSession, metric: str, key: str) -> None:
     statement = insert_or_skip(session.get_bind().dialect.name, AnonymousCount).values(
-        metric=metric, key=key, count=1)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["metric", "key"], set_={"count": AnonymousCount.count + 1}))
+        metric=metric, key=key, count=1
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["metric", "key"], set_={"count": AnonymousCount.count + 1}
+        )
+    )
 
 
 async def count_of(session: AsyncSession, metric: str, key: str = "") -> int:
     found = await session.get(AnonymousCount, (metric, key))
     return found.count if found else 0
-
-
-

@@ -74,11 +74,15 @@ class AdminDesk:
 
             engine = self.report_engine or self.outbox.engine
             return [Say(await stats_text(engine, self.library, _now()))]
-        rows = [(Button(title, f"{PREFIX}f:{key}"),)
-                for key, (title, _) in self._files().items()]
+        rows = [(Button(title, f"{PREFIX}f:{key}"),) for key, (title, _) in self._files().items()]
         rows.append((Button("✍️ Write a new one", f"{PREFIX}w"),))
-        return [Say("📣 Which broadcast? Files come from "
-                    f"<code>{html.escape(str(self.broadcasts_dir))}</code>.", tuple(rows))]
+        return [
+            Say(
+                "📣 Which broadcast? Files come from "
+                f"<code>{html.escape(str(self.broadcasts_dir))}</code>.",
+                tuple(rows),
+            )
+        ]
 
     async def text(self, user_id: int, typed: str) -> list[Say]:
         """The message an admin typed: check it like a broadcast file, then ask who gets it."""
@@ -87,12 +91,18 @@ class AdminDesk:
         if visible_length(typed) > TELEGRAM_TEXT_LIMIT:
             problems.append(TextProblem(0, f"it is over {TELEGRAM_TEXT_LIMIT} characters"))
         if problems:
-            return [Say("That can't be sent as it is: " + "; ".join(
-                html.escape(p.message) for p in problems) + ". Send it again, fixed.")]
+            return [
+                Say(
+                    "That can't be sent as it is: "
+                    + "; ".join(html.escape(p.message) for p in problems)
+                    + ". Send it again, fixed."
+                )
+            ]
         draft.text = typed
         rows = [(Button("Everyone", f"{PREFIX}g:*"),)]
-        rows += [(Button(f"Only learners using {code}", f"{PREFIX}g:{code}"),)
-                 for code in self.languages]
+        rows += [
+            (Button(f"Only learners using {code}", f"{PREFIX}g:{code}"),) for code in self.languages
+        ]
         return [Say("Who should get it?", tuple(rows))]
 
     async def press(self, user_id: int, first_name: str, token: str) -> list[Say]:
@@ -102,13 +112,18 @@ class AdminDesk:
             return [Say("Not sent.")]
         if action == "w":
             self.drafts[user_id] = Draft()
-            return [Say("Send the message as one text. You can use <b>bold</b>, <i>italic</i> "
-                        "and {first_name}. Everyone gets the text as you write it.")]
+            return [
+                Say(
+                    "Send the message as one text. You can use <b>bold</b>, <i>italic</i> "
+                    "and {first_name}. Everyone gets the text as you write it."
+                )
+            ]
         if action == "g":
             return await self._audience(user_id, key, first_name)
         draft = self.drafts.get(user_id) if key == DRAFT else None
-        found = ((draft.message.id, draft.message) if draft and draft.message
-                 else self._files().get(key))
+        found = (
+            (draft.message.id, draft.message) if draft and draft.message else self._files().get(key)
+        )
         if found is None:
             return [Say("That file or draft is gone; send /broadcast again.")]
         name, message = found
@@ -119,20 +134,29 @@ class AdminDesk:
         if action in ("s", "t"):
             self.drafts.pop(user_id, None)
             broadcast_id = await self.outbox.create(
-                message, message.segment, self.library, actor=f"telegram:{user_id}",
-                now=_now(), notify_chat=str(user_id))
+                message,
+                message.segment,
+                self.library,
+                actor=f"telegram:{user_id}",
+                now=_now(),
+                notify_chat=str(user_id),
+            )
             counts = await self.outbox.counts(broadcast_id)
-            when = (f"for {SCHEDULE_AT:%H:%M} in each learner's own time" if action == "t"
-                    else "now")
-            return [Say(f"✅ Broadcast {broadcast_id} ({html.escape(name)}) is queued {when} "
-                        f"for {counts['pending']} learner(s). I'll send you a summary when "
-                        "it's done; /broadcasts shows progress.")]
+            when = f"for {SCHEDULE_AT:%H:%M} in each learner's own time" if action == "t" else "now"
+            return [
+                Say(
+                    f"✅ Broadcast {broadcast_id} ({html.escape(name)}) is queued {when} "
+                    f"for {counts['pending']} learner(s). I'll send you a summary when "
+                    "it's done; /broadcasts shows progress."
+                )
+            ]
         return [Say("Send /broadcast again.")]
 
     async def _preview(self, key: str, message: BroadcastFile, first_name: str) -> list[Say]:
         audience = await self.outbox.count_by_locale(message.segment, self.library, _now())
-        lines = [f"📣 <b>{html.escape(message.id)}</b> reaches {sum(audience.values())} "
-                 "learner(s):"]
+        lines = [
+            f"📣 <b>{html.escape(message.id)}</b> reaches {sum(audience.values())} learner(s):"
+        ]
         for locale, count in sorted(audience.items()):
             note = "" if locale in message.text else f" (they get {message.fallback_locale})"
             lines.append(f"• {html.escape(locale)}: {count}{note}")
@@ -141,12 +165,22 @@ class AdminDesk:
         lines.append("Previews follow, one per language.")
         out = [Say("\n".join(lines))]
         for locale, text in message.text.items():
-            out.append(Say(f"<i>[{html.escape(locale)}]</i>\n" +
-                           render(text, {"first_name": first_name}).strip()))
-        out.append(Say("Send it?", (
-            (Button("✅ Send now", f"{PREFIX}s:{key}"),),
-            (Button(f"⏰ At {SCHEDULE_AT:%H:%M}, their time", f"{PREFIX}t:{key}"),),
-            (Button("✖️ Cancel", f"{PREFIX}x"),))))
+            out.append(
+                Say(
+                    f"<i>[{html.escape(locale)}]</i>\n"
+                    + render(text, {"first_name": first_name}).strip()
+                )
+            )
+        out.append(
+            Say(
+                "Send it?",
+                (
+                    (Button("✅ Send now", f"{PREFIX}s:{key}"),),
+                    (Button(f"⏰ At {SCHEDULE_AT:%H:%M}, their time", f"{PREFIX}t:{key}"),),
+                    (Button("✖️ Cancel", f"{PREFIX}x"),),
+                ),
+            )
+        )
         return out
 
     async def _audience(self, user_id: int, choice: str, first_name: str) -> list[Say]:
@@ -154,19 +188,27 @@ class AdminDesk:
         if draft is None or not draft.text:
             return [Say("Send /broadcast again.")]
         stamp = _now().strftime("%Y%m%d-%H%M")
-        draft.message = BroadcastFile.model_validate({
-            "version": 1, "kind": "broadcast", "id": f"chat-{stamp}",
-            "text": {"en": draft.text}, "fallback_locale": "en",
-            "segment": {} if choice == "*" else {"locale": [choice]}})
+        draft.message = BroadcastFile.model_validate(
+            {
+                "version": 1,
+                "kind": "broadcast",
+                "id": f"chat-{stamp}",
+                "text": {"en": draft.text},
+                "fallback_locale": "en",
+                "segment": {} if choice == "*" else {"locale": [choice]},
+            }
+        )
         return await self._preview(DRAFT, draft.message, first_name)
 
     async def _progress(self) -> Say:
         rows = []
         for found in (await self.outbox.broadcasts())[:10]:
             counts = await self.outbox.counts(found.id)
-            rows.append(f"{found.id}. <b>{html.escape(found.name)}</b>: {found.status}, "
-                        f"{counts['sent']}/{sum(counts.values())} sent, "
-                        f"{counts['failed']} failed, {counts['blocked']} blocked")
+            rows.append(
+                f"{found.id}. <b>{html.escape(found.name)}</b>: {found.status}, "
+                f"{counts['sent']}/{sum(counts.values())} sent, "
+                f"{counts['failed']} failed, {counts['blocked']} blocked"
+            )
         return Say("\n".join(rows) if rows else "No broadcasts yet.")
 
     def _files(self) -> dict[str, tuple[str, BroadcastFile]]:
@@ -177,7 +219,8 @@ class AdminDesk:
             if message is not None:
                 if message.media:
                     message = message.model_copy(
-                        update={"media": str((path.parent / message.media).resolve())})
+                        update={"media": str((path.parent / message.media).resolve())}
+                    )
                 found[digest(path.name)] = (path.stem, message)
         return found
 

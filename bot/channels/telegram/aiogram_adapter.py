@@ -68,11 +68,21 @@ class AiogramApi:
         self.username = ""
 
     async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent:
-        markup = InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=label, url=data) if is_link(data)
-             else InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
-            for row in keyboard
-        ]) if keyboard else None
+        markup = (
+            InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        InlineKeyboardButton(text=label, url=data)
+                        if is_link(data)
+                        else InlineKeyboardButton(text=label, callback_data=data)
+                        for label, data in row
+                    ]
+                    for row in keyboard
+                ]
+            )
+            if keyboard
+            else None
+        )
         message = await _mapped(self.bot.send_message(chat_id, text, reply_markup=markup))
         return Sent(message.message_id)
 
@@ -96,19 +106,26 @@ class AiogramApi:
         await _mapped(self.bot.answer_callback_query(callback_id))
 
     async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
-        await _mapped(self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
-                                                         reply_markup=None))
+        await _mapped(
+            self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
+        )
 
     async def set_commands(self, commands: list[tuple[str, str]], language: str | None) -> None:
-        await _mapped(self.bot.set_my_commands(
-            [BotCommand(command=c, description=d) for c, d in commands], language_code=language))
+        await _mapped(
+            self.bot.set_my_commands(
+                [BotCommand(command=c, description=d) for c, d in commands], language_code=language
+            )
+        )
 
     async def set_menu_button(self) -> None:
         await _mapped(self.bot.set_chat_menu_button(menu_button=MenuButtonCommands()))
 
     async def set_webhook(self, url: str, secret: str) -> None:
-        await _mapped(self.bot.set_webhook(url, secret_token=secret,
-                                           allowed_updates=ALLOWED_UPDATES))
+        await _mapped(
+            self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        )
 
     async def delete_webhook(self) -> None:
         await _mapped(self.bot.delete_webhook())
@@ -123,21 +140,27 @@ class AiogramAdapter:
 
     async def start(self, on_update: Callable[[Any], Awaitable[None]] | None) -> None:
         """Connect; with `on_update`, also route updates to it (None: sending only)."""
+
         async def handler(_event: object, event_update: Update) -> None:
             assert on_update is not None
             await on_update(read_update(event_update))
 
         if on_update is not None:
-            for observer in (self.dispatcher.message, self.dispatcher.edited_message,
-                             self.dispatcher.callback_query, self.dispatcher.my_chat_member):
+            for observer in (
+                self.dispatcher.message,
+                self.dispatcher.edited_message,
+                self.dispatcher.callback_query,
+                self.dispatcher.my_chat_member,
+            ):
                 observer.register(handler)
         me = await _mapped(self.bot.get_me())
         self.api.username = me.username or ""
 
     async def poll(self) -> None:
         # handle_as_tasks: learners are served concurrently; the service keeps each one in order.
-        await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False,
-                                            allowed_updates=ALLOWED_UPDATES)
+        await self.dispatcher.start_polling(
+            self.bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+        )
 
     async def feed(self, update: dict[str, Any]) -> None:
         await self.dispatcher.feed_raw_update(self.bot, update)

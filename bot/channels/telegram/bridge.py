@@ -56,17 +56,26 @@ COMMAND_HELP = {
 
 
 class TelegramBridge:
-    def __init__(self, service: LessonService, api: BotApi, bot_token: str, *,
-                 admin: AdminDesk | None = None, max_attempts: int = 6, backoff: float = 0.5,
-                 backoff_cap: float = 30.0) -> None:
+    def __init__(
+        self,
+        service: LessonService,
+        api: BotApi,
+        bot_token: str,
+        *,
+        admin: AdminDesk | None = None,
+        max_attempts: int = 6,
+        backoff: float = 0.5,
+        backoff_cap: float = 30.0,
+    ) -> None:
         self.service = service
         self.api = api
         self.admin = admin
         self._key = key_from_token(bot_token)
         self._max_attempts = max_attempts
         # Jitter, so learners cut off by the same outage don't all retry in the same instant.
-        self._backoff = (wait_exponential(multiplier=backoff, max=backoff_cap)
-                         + wait_random(0, backoff))
+        self._backoff = wait_exponential(multiplier=backoff, max=backoff_cap) + wait_random(
+            0, backoff
+        )
 
     # -- incoming ------------------------------------------------------------------------------
 
@@ -101,8 +110,9 @@ class TelegramBridge:
                 await self._try(self.api.clear_keyboard(update.chat_id, update.message_id))
             await self.deliver(who, update.chat_id, messages)
 
-        await self.service.handle(who, event, update_key=f"{CHANNEL}:{update.update_id}",
-                                  deliver=deliver)
+        await self.service.handle(
+            who, event, update_key=f"{CHANNEL}:{update.update_id}", deliver=deliver
+        )
 
     async def _for_admin(self, update: Incoming, who: Identity, event: Event) -> bool:
         """Handle an admin command or button; False if it isn't one, or the user isn't admin."""
@@ -150,8 +160,9 @@ class TelegramBridge:
             return
         locale = self.service.locale_for(update.language)
         text = self.service.texts.ui(
-            locale, "I teach one person at a time. Please talk to me in a private chat: "
-                    "https://t.me/{bot}").format(bot=self.api.username)
+            locale,
+            "I teach one person at a time. Please talk to me in a private chat: https://t.me/{bot}",
+        ).format(bot=self.api.username)
         await self._try(self.api.send_text(update.chat_id, text, None))
 
     # -- outgoing ------------------------------------------------------------------------------
@@ -163,8 +174,9 @@ class TelegramBridge:
                 media = message.media
                 if media is not None and media.data is not None:
                     # Made for this learner (a certificate): nothing to reuse, upload it.
-                    await self.call(partial(self.api.send_upload, chat_id, media.kind,
-                                            media.path, media.data))
+                    await self.call(
+                        partial(self.api.send_upload, chat_id, media.kind, media.path, media.data)
+                    )
                 elif media is not None:
                     await self._send_media(chat_id, media.kind, media.path)
                 chunks = split_text(message.text)
@@ -182,8 +194,9 @@ class TelegramBridge:
         if not message.buttons:
             return None
         user_id = int(who.external_id)
-        return [[(b.label, sign(self._key, user_id, b.token)) for b in row]
-                for row in message.buttons]
+        return [
+            [(b.label, sign(self._key, user_id, b.token)) for b in row] for row in message.buttons
+        ]
 
     async def _send_media(self, chat_id: int, kind: str, path: str) -> None:
         """Upload a file once; after that send Telegram's id for it."""
@@ -197,7 +210,9 @@ class TelegramBridge:
         """One Bot API call: wait out 429s, back off on 5xx and network errors, up to a cap."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((RetryLater, Transient)),
-            wait=self._wait, stop=stop_after_attempt(self._max_attempts), reraise=True,
+            wait=self._wait,
+            stop=stop_after_attempt(self._max_attempts),
+            reraise=True,
         ):
             with attempt:
                 return await make()

@@ -15,12 +15,15 @@ class TelegramDeliverer:
     key: bytes  # the button-signing key, so a broadcast's "open lesson" button is trusted
     channel: str = "telegram"
 
-    async def send(self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]],
-                   photo: Path | None) -> int:
+    async def send(
+        self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]], photo: Path | None
+    ) -> int:
         chat = int(external_id)
         if photo is not None:
             await self.api.send_media(chat, "photo", None, str(photo))
-        signed = [[(label, data if is_link(data) else sign(self.key, chat, data))
-                   for label, data in row] for row in keyboard]
+        signed = [
+            [(label, data if is_link(data) else sign(self.key, chat, data)) for label, data in row]
+            for row in keyboard
+        ]
         sent = await self.api.send_text(chat, text, signed or None)
         return sent.message_id

@@ -53,12 +53,21 @@ def read_update(update: Any) -> Incoming:
         query = update.callback_query
         message = query.message
         chat = getattr(message, "chat", None)
-        return Incoming(uid, "callback", text=query.data or "", callback_id=str(query.id),
-                        message_id=int(getattr(message, "message_id", 0) or 0),
-                        **_who(query.from_user, chat))
+        return Incoming(
+            uid,
+            "callback",
+            text=query.data or "",
+            callback_id=str(query.id),
+            message_id=int(getattr(message, "message_id", 0) or 0),
+            **_who(query.from_user, chat),
+        )
     if update.my_chat_member is not None:
         member = update.my_chat_member
         status = member.new_chat_member.status
-        return Incoming(uid, "member", member_status=str(getattr(status, "value", status)),
-                        **_who(member.from_user, member.chat))
+        return Incoming(
+            uid,
+            "member",
+            member_status=str(getattr(status, "value", status)),
+            **_who(member.from_user, member.chat),
+        )
     return Incoming(uid, "ignored")

@@ -81,13 +81,24 @@ class PtbApi:
         self.username = ""
 
     async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent:
-        markup = InlineKeyboardMarkup([
-            [InlineKeyboardButton(label, url=data) if is_link(data)
-             else InlineKeyboardButton(label, callback_data=data) for label, data in row]
-            for row in keyboard
-        ]) if keyboard else None
-        message = await _mapped(self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                                      reply_markup=markup))
+        markup = (
+            InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(label, url=data)
+                        if is_link(data)
+                        else InlineKeyboardButton(label, callback_data=data)
+                        for label, data in row
+                    ]
+                    for row in keyboard
+                ]
+            )
+            if keyboard
+            else None
+        )
+        message = await _mapped(
+            self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        )
         return Sent(message.message_id)
 
     async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
@@ -109,19 +120,26 @@ class PtbApi:
         await _mapped(self.bot.answer_callback_query(callback_id))
 
     async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
-        await _mapped(self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
-                                                         reply_markup=None))
+        await _mapped(
+            self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
+        )
 
     async def set_commands(self, commands: list[tuple[str, str]], language: str | None) -> None:
-        await _mapped(self.bot.set_my_commands([BotCommand(c, d) for c, d in commands],
-                                               language_code=language))
+        await _mapped(
+            self.bot.set_my_commands(
+                [BotCommand(c, d) for c, d in commands], language_code=language
+            )
+        )
 
     async def set_menu_button(self) -> None:
         await _mapped(self.bot.set_chat_menu_button(menu_button=MenuButtonCommands()))
 
     async def set_webhook(self, url: str, secret: str) -> None:
-        await _mapped(self.bot.set_webhook(url, secret_token=secret,
-                                           allowed_updates=ALLOWED_UPDATES))
+        await _mapped(
+            self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        )
 
     async def delete_webhook(self) -> None:
         await _mapped(self.bot.delete_webhook())
@@ -132,13 +150,18 @@ class PtbAdapter:
         base = api_url.rstrip("/")
         # concurrent_updates: learners are served at once; the service keeps each one in order.
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
-            ApplicationBuilder().token(token).base_url(f"{base}/bot")
-            .base_file_url(f"{base}/file/bot").concurrent_updates(True).build()
+            ApplicationBuilder()
+            .token(token)
+            .base_url(f"{base}/bot")
+            .base_file_url(f"{base}/file/bot")
+            .concurrent_updates(True)
+            .build()
         )
         self.api = PtbApi(self.app.bot)
 
     async def start(self, on_update: Callable[[Any], Awaitable[None]] | None) -> None:
         """Connect; with `on_update`, also route updates to it (None: sending only)."""
+
         async def handler(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
             assert on_update is not None
             await on_update(read_update(update))

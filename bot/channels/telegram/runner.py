@@ -37,9 +37,11 @@ from bot.store.admins import Roles
 
 log = logging.getLogger(__name__)
 
-NO_TOKEN = ("BOT_TOKEN is not set: get a token from @BotFather, then run "
-            "`BOT_TOKEN=123456:ABC... lessonbot run` or put BOT_TOKEN=... in a .env file. "
-            "To try the lessons without Telegram, run `lessonbot chat`.")
+NO_TOKEN = (
+    "BOT_TOKEN is not set: get a token from @BotFather, then run "
+    "`BOT_TOKEN=123456:ABC... lessonbot run` or put BOT_TOKEN=... in a .env file. "
+    "To try the lessons without Telegram, run `lessonbot chat`."
+)
 
 
 class Adapter(Protocol):
@@ -70,9 +72,11 @@ def check_settings(settings: Settings) -> None:
     if not settings.bot_token:
         raise ConfigError(NO_TOKEN)
     if settings.webhook_url and not settings.webhook_secret:
-        raise ConfigError("WEBHOOK_URL is set but WEBHOOK_SECRET is not: set WEBHOOK_SECRET to "
-                          "a random string (letters, digits, _ and -), so only Telegram can "
-                          "post updates")
+        raise ConfigError(
+            "WEBHOOK_URL is set but WEBHOOK_SECRET is not: set WEBHOOK_SECRET to "
+            "a random string (letters, digits, _ and -), so only Telegram can "
+            "post updates"
+        )
 
 
 @asynccontextmanager
@@ -96,8 +100,14 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
     roles = Roles(engine)
     await roles.bootstrap(settings.admins, datetime.now(UTC))
     report_engine = reader(settings.database_url)
-    admin = AdminDesk(roles, Outbox(engine), service.library, Path(settings.broadcasts_dir),
-                      tuple(service.languages), report_engine)
+    admin = AdminDesk(
+        roles,
+        Outbox(engine),
+        service.library,
+        Path(settings.broadcasts_dir),
+        tuple(service.languages),
+        report_engine,
+    )
     bridge = TelegramBridge(service, adapter.api, settings.bot_token, admin=admin)
     background = [asyncio.create_task(_forget_old_updates(service.store))]
     try:
@@ -105,11 +115,15 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
         await bridge.register_commands()
         if worker:
             deliverer = TelegramDeliverer(adapter.api, key_from_token(settings.bot_token))
-            background.append(asyncio.create_task(
-                run_background(settings, engine, service.library, service.texts, deliverer)))
+            background.append(
+                asyncio.create_task(
+                    run_background(settings, engine, service.library, service.texts, deliverer)
+                )
+            )
         if settings.webhook_url:
-            await bridge.call(lambda: adapter.api.set_webhook(settings.webhook_url,
-                                                              settings.webhook_secret))
+            await bridge.call(
+                lambda: adapter.api.set_webhook(settings.webhook_url, settings.webhook_secret)
+            )
             await _serve_webhook(settings, adapter, engine)
         else:
             await bridge.call(adapter.api.delete_webhook)  # Telegram allows one or the other
@@ -157,16 +171,23 @@ async def work(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def run_background(settings: Settings, engine: AsyncEngine, library: Library,
-                         texts: Texts, deliverer: TelegramDeliverer) -> None:
+async def run_background(
+    settings: Settings,
+    engine: AsyncEngine,
+    library: Library,
+    texts: Texts,
+    deliverer: TelegramDeliverer,
+) -> None:
     """The worker's loops: due broadcasts, reminders and survey invitations, while we run."""
     followups = FollowUps(engine, library, texts, deliverer, Policy.from_settings(settings))
-    await asyncio.gather(run_broadcasts(settings, engine, library, deliverer),
-                         run_followups(followups))
+    await asyncio.gather(
+        run_broadcasts(settings, engine, library, deliverer), run_followups(followups)
+    )
 
 
-async def run_broadcasts(settings: Settings, engine: AsyncEngine, library: Library,
-                         deliverer: TelegramDeliverer) -> None:
+async def run_broadcasts(
+    settings: Settings, engine: AsyncEngine, library: Library, deliverer: TelegramDeliverer
+) -> None:
     """Send whatever broadcast rows are due, for as long as we run."""
     sender = configured_sender(settings, Outbox(engine), deliverer, library)
     while True:

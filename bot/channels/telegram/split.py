@@ -19,4 +19,4 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
                 else:
                     chunks.append(part)
             return [c for c in chunks if c.strip()]
-    return [text[i:i + limit] for i in range(0, len(text), limit)]
+    return [text[i : i + limit] for i in range(0, len(text), limit)]

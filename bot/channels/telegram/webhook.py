@@ -13,8 +13,12 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def webhook_app(path: str, secret: str, feed: Callable[[dict[str, Any]], Awaitable[None]],
-                healthy: Callable[[], Awaitable[bool]]) -> web.Application:
+def webhook_app(
+    path: str,
+    secret: str,
+    feed: Callable[[dict[str, Any]], Awaitable[None]],
+    healthy: Callable[[], Awaitable[bool]],
+) -> web.Application:
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
@@ -37,8 +41,9 @@ def webhook_app(path: str, secret: str, feed: Callable[[dict[str, Any]], Awaitab
 
     async def health(_request: web.Request) -> web.Response:
         ok = await healthy()
-        return web.json_response({"database": "ok" if ok else "unreachable"},
-                                 status=200 if ok else 503)
+        return web.json_response(
+            {"database": "ok" if ok else "unreachable"}, status=200 if ok else 503
+        )
 
     app = web.Application(client_max_size=1024 * 1024)
     app.router.add_post(path, receive)

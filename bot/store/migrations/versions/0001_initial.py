@@ -31,8 +31,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "progress",
-        sa.Column("learner_id", sa.Integer(),
-                  sa.ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "learner_id",
+            sa.Integer(),
+            sa.ForeignKey("learners.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("course", sa.String(64), primary_key=True),
         sa.Column("lesson", sa.String(64), primary_key=True),
         sa.Column("status", sa.String(16), nullable=False),
@@ -44,8 +48,12 @@ def upgrade() -> None:
     op.create_table(
         "answers",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("learner_id", sa.Integer(),
-                  sa.ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "learner_id",
+            sa.Integer(),
+            sa.ForeignKey("learners.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("course", sa.String(64), nullable=False),
         sa.Column("lesson", sa.String(64), nullable=False),
         sa.Column("step", sa.String(64), nullable=False),
@@ -60,8 +68,12 @@ def upgrade() -> None:
     op.create_table(
         "events",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("learner_id", sa.Integer(),
-                  sa.ForeignKey("learners.id", ondelete="SET NULL"), nullable=True),
+        sa.Column(
+            "learner_id",
+            sa.Integer(),
+            sa.ForeignKey("learners.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
         sa.Column("name", sa.String(32), nullable=False),
         sa.Column("course", sa.String(64), nullable=False),
         sa.Column("lesson", sa.String(64), nullable=False),

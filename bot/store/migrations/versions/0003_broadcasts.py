@@ -49,10 +49,18 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("broadcast_id", sa.Integer(),
-                  sa.ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("learner_id", sa.Integer(),
-                  sa.ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "broadcast_id",
+            sa.Integer(),
+            sa.ForeignKey("broadcasts.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "learner_id",
+            sa.Integer(),
+            sa.ForeignKey("learners.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=False),

@@ -24,23 +24,28 @@ def upgrade() -> None:
         batch.add_column(sa.Column("consent", sa.String(8), nullable=False, server_default=""))
         for name in PROFILE:
             batch.add_column(sa.Column(name, sa.String(16), nullable=True))
-        batch.add_column(sa.Column("opted_out", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(
+            sa.Column("opted_out", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
         batch.add_column(sa.Column("resume_lesson", sa.String(130), nullable=True))
-        batch.add_column(sa.Column("nudges_sent", sa.Integer(), nullable=False,
-                                   server_default="0"))
+        batch.add_column(sa.Column("nudges_sent", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("last_nudged_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("first_course_done_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("survey_invited_at", sa.DateTime(), nullable=True))
     # The reminder and survey loops look for due learners by these.
     op.create_index("ix_learners_resume", "learners", ["resume_lesson", "last_active_at"])
-    op.create_index("ix_learners_survey_due", "learners",
-                    ["survey_invited_at", "first_course_done_at"])
+    op.create_index(
+        "ix_learners_survey_due", "learners", ["survey_invited_at", "first_course_done_at"]
+    )
     op.create_table(
         "certificates",
         sa.Column("code", sa.String(16), primary_key=True),
-        sa.Column("learner_id", sa.Integer(),
-                  sa.ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "learner_id",
+            sa.Integer(),
+            sa.ForeignKey("learners.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("course", sa.String(64), nullable=False),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("locale", sa.String(16), nullable=False),
@@ -61,6 +66,14 @@ def downgrade() -> None:
     op.drop_index("ix_learners_survey_due", "learners")
     op.drop_index("ix_learners_resume", "learners")
     with op.batch_alter_table("learners") as batch:
-        for name in ("survey_invited_at", "first_course_done_at", "last_nudged_at",
-                     "nudges_sent", "resume_lesson", "opted_out", *reversed(PROFILE), "consent"):
+        for name in (
+            "survey_invited_at",
+            "first_course_done_at",
+            "last_nudged_at",
+            "nudges_sent",
+            "resume_lesson",
+            "opted_out",
+            *reversed(PROFILE),
+            "consent",
+        ):
             batch.drop_column(name)
