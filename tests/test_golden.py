@@ -16,6 +16,7 @@ import yaml
 
 from bot.engine import Command, Context, Event, LearnerState, Press, Say, Text, advance
 from bot.engine.matching import match_label
+from bot.engine.prompt import resolve
 from bot.engine.tokens import lesson_token
 from bot.i18n import Catalogs
 
@@ -47,7 +48,23 @@ _Dumper.add_representer(
 )
 
 
-def replay(library: Any, case: dict[str, Any]) -> list[dict[str, Any]]:
+def _as(mode: str, event: Event, state: LearnerState) -> Event:
+    """The same answer given another way: tapped, or typed as the option's words.
+
+    A typed input that names one option of the prompt on screen becomes a tap on that button
+    ("tapped") or the button's own label typed out ("labels"); anything else stays as it is.
+    """
+    if mode == "recorded" or not isinstance(event, Text):
+        return event
+    choice = resolve(event.text, state.prompt, {}).one
+    if choice is None and isinstance(event, Text):
+        # The locale's yes/next words resolve with the catalogs; leave those as typed.
+        return event
+    option = state.prompt.options[choice]
+    return Press(option.token) if mode == "tapped" else Text(option.label)
+
+
+def replay(library: Any, case: dict[str, Any], mode: str = "recorded") -> list[dict[str, Any]]:
     state = LearnerState(
         locale=case.get("locale", "en"),
         fields=dict(case.get("fields", {})),
@@ -62,7 +79,8 @@ def replay(library: Any, case: dict[str, Any]) -> list[dict[str, Any]]:
         lesson = library.lesson(course_id, lesson_id)
         buttons = [(lesson.lesson.title, lesson_token(lesson))]
     for line in map(str, case["inputs"]):
-        state, outputs = advance(library, state, _event(line, buttons), ctx)
+        event = _as(mode, _event(line, buttons), state)
+        state, outputs = advance(library, state, event, ctx)
         said = [o for o in outputs if isinstance(o, Say)]
         buttons = [(b.label, b.token) for s in said for row in s.buttons for b in row]
         transcript.append(
@@ -98,6 +116,16 @@ def test_transcript(path: Path, library: Any, update_goldens: bool) -> None:
     assert actual == case.get("transcript"), (
         f"{path.name} differs; if the change is intended, run pytest --update-goldens"
     )
+
+
+@pytest.mark.parametrize("mode", ["tapped", "labels"])
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_tapping_or_typing_the_words_says_the_same(path: Path, library: Any, mode: str) -> None:
+    """Every shipped lesson in every locale, walked by taps and by typed labels as recorded by
+    typed numbers: a typed number or label does what tapping that button does."""
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    recorded = [step["out"] for step in case["transcript"]]
+    assert [step["out"] for step in replay(library, case, mode)] == recorded
 
 
 def test_every_shipped_lesson_has_a_transcript(library: Any) -> None:

@@ -185,7 +185,7 @@ def test_committed_templates_hold_every_text_in_the_code(
     for pot in (fresh, ROOT / "locales" / f"{domain}.pot"):
         with pot.open("rb") as handle:
             keys.append({(m.context, str(m.id)) for m in read_po(handle) if m.id})
-    assert keys[0] == keys[1], "run the pybabel commands in the README"
+    assert keys[0] == keys[1], "run scripts/catalogs"
 
 
 def test_shipped_catalogs_are_complete_and_clean() -> None:

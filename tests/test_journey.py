@@ -189,6 +189,8 @@ async def test_certificate_is_made_kept_and_verifiable(world: World) -> None:
     replies = await finish_lesson(world, ana)
     assert "You get a certificate" in replies[-1].text
     replies = await world.service.handle(ana, Text("Ana Santos"))
+    assert replies[-1].text == "Print the name “Ana Santos” on your certificate?"
+    replies = await world.service.handle(ana, Text("yes"))
     photo = next(r.media for r in replies if r.media is not None)
     assert photo.kind == "photo" and photo.data is not None
     with Image.open(io.BytesIO(photo.data)) as image:
@@ -343,7 +345,9 @@ async def test_a_name_with_markup_stays_text_in_verify(world: World) -> None:
     await finish_lesson(world, ana)
     await world.service.handle(ana, Text("1"))
     await finish_lesson(world, ana)
-    await world.service.handle(ana, Text("<i>Ana</i> & co"))
+    replies = await world.service.handle(ana, Text("<i>Ana</i> & co"))
+    assert "“&lt;i&gt;Ana&lt;/i&gt; &amp; co”" in replies[-1].text  # the confirmation, escaped
+    await world.service.handle(ana, Text("Yes"))
     [(code,)] = await world.rows("SELECT code FROM certificates")
     replies = await world.service.handle(ana, Command("verify", code))
     assert "&lt;i&gt;Ana&lt;/i&gt; &amp; co completed" in replies[0].text

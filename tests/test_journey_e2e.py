@@ -86,7 +86,9 @@ async def test_new_learner_from_poster_to_certificate_reminder_and_survey(
         await bot.press("Next")
         finished = await bot.press("Good")
         assert "You get a certificate" in finished[-1].params["text"]
-        replies = await bot.press("Test")  # her Telegram first name, offered as a button
+        confirm = await bot.press("Test")  # her Telegram first name, offered as a button
+        assert "Print the name “Test”" in confirm[-1].params["text"]
+        replies = await bot.say("1")  # typed: the number of "Yes"
         photo = next(r for r in replies if r.method == "sendPhoto")
         [upload] = photo.files
         with Image.open(io.BytesIO(upload.data)) as image:

@@ -91,21 +91,34 @@ def finish_course(
     return advance(LIB, state, Text("4"), ctx)
 
 
-def test_finishing_a_course_asks_the_certificate_name() -> None:
+def test_finishing_a_course_asks_the_certificate_name_and_confirms_it() -> None:
     state = LearnerState(onboarding="", fields={"first_name": "Ana"})
     state, out = finish_course(state)
     assert Track("course_completed", "c", "") in out
-    assert state.awaiting == "certificate:c" and labels(out)[-2:] == ["Ana", "Not now"]
-    _, out = advance(LIB, state, Text("  Ana   Maria  Santos "))
-    assert Certify("c", "Ana Maria Santos") in out
-    _, out = press(
+    assert state.prompt.kind == "certificate:c" and labels(out)[-2:] == ["Ana", "Not now"]
+    asked, out = advance(LIB, state, Text("  Ana   Maria  Santos "))
+    assert not any(isinstance(o, Certify) for o in out)  # confirmed first
+    assert texts(out)[-1] == "Print the name “Ana Maria Santos” on your certificate?"
+    assert labels(out) == ["Yes", "Change"]
+    assert Certify("c", "Ana Maria Santos") in advance(LIB, asked, Text("yes"))[1]
+    assert Certify("c", "Ana Maria Santos") in press(asked, out, "Yes")[1]
+    changed, out = press(asked, out, "Change")
+    assert changed.prompt.kind == "certificate:c" and not any(isinstance(o, Certify) for o in out)
+    confirm, out = press(
         state, finish_course(LearnerState(onboarding="", fields={"first_name": "Ana"}))[1], "Ana"
     )
-    assert Certify("c", "Ana") in out
+    assert Certify("c", "Ana") in advance(LIB, confirm, Text("1"))[1]
     after, out = advance(LIB, state, Text("x" * 65))  # too long: asked again
-    assert after.awaiting == "certificate:c" and not any(isinstance(o, Certify) for o in out)
-    after, out = advance(LIB, state, Command("menu"))  # a command moves on
-    assert after.awaiting == ""
+    assert after.prompt.kind == "certificate:c" and not any(isinstance(o, Certify) for o in out)
+    after, out = advance(LIB, state, Command("menu"))  # a command opens its own prompt
+    assert after.prompt.kind == "" and "Our courses:" in texts(out)
+
+
+def test_the_number_of_not_now_is_not_a_name() -> None:
+    state, _ = finish_course(LearnerState(onboarding="", fields={"first_name": "Ana"}))
+    after, out = advance(LIB, state, Text("2"))  # [1] Ana  [2] Not now
+    assert not any(isinstance(o, Certify) for o in out) and after.prompt.kind != "print:c:2"
+    assert "OK." in texts(out)
 
 
 def test_stop_and_start_again() -> None:
@@ -116,13 +129,17 @@ def test_stop_and_start_again() -> None:
     assert not state.opted_out and "on again" in texts(out)[0]
 
 
-def test_delete_needs_a_confirming_tap() -> None:
+def test_delete_is_confirmed_by_tap_number_or_word_and_cancelled_by_anything_else() -> None:
     state = LearnerState(onboarding="")
     asked, out = advance(LIB, state, Command("delete"))
-    assert asked.awaiting == "delete"
-    assert not any(isinstance(o, Erase) for o in advance(LIB, asked, Text("yes"))[1])
-    assert not any(isinstance(o, Erase) for o in press(asked, out, "No, keep it")[1])
+    assert asked.prompt.kind == "delete"
     assert Erase() in press(asked, out, "Yes, erase everything")[1]
+    assert Erase() in advance(LIB, asked, Text("1"))[1]
+    assert Erase() in advance(LIB, asked, Text("yes"))[1]
+    kept = press(asked, out, "No, keep it")[1]
+    assert Erase() not in kept and "Nothing was erased." in texts(kept)
+    typed = advance(LIB, asked, Text("hmm what"))[1]
+    assert Erase() not in typed and "Nothing was erased." in texts(typed)
     # The same button on a later message, when nobody asked, is stale.
     assert Erase() not in advance(LIB, state, Press("q:erase"))[1]
 

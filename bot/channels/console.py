@@ -11,9 +11,8 @@ from pathlib import Path, PurePath
 from typing import TextIO
 
 from bot.content.text import strip_tags
-from bot.engine import Button, Command, Event, Press, Say, Start, Text
+from bot.engine import Command, Event, Say, Start, Text
 from bot.engine.context import N_
-from bot.engine.matching import match_label
 from bot.service import LessonService
 from bot.store import Identity
 
@@ -21,13 +20,12 @@ QUIT = {"/quit", "/exit"}
 FILES = Path("data") / "files"
 
 
-def render(messages: list[Say], out: TextIO, files: Path = FILES) -> list[Button]:
-    """Print messages; return their buttons, numbered in the order shown.
+def render(messages: list[Say], out: TextIO, files: Path = FILES) -> None:
+    """Print messages, each message's buttons numbered from 1 as the engine numbers them.
 
     A file made for the learner (a certificate, /mydata) is saved in `files`, so the author can
     open it; the message shows where.
     """
-    shown: list[Button] = []
     for message in messages:
         media = message.media
         if media is not None and media.data is not None:
@@ -38,29 +36,33 @@ def render(messages: list[Say], out: TextIO, files: Path = FILES) -> list[Button
         elif media is not None:
             out.write(f"[{media.kind}: {media.path}]\n")
         out.write(strip_tags(message.text).rstrip() + "\n")
+        number = 0
         for row in message.buttons:
             labels = []
             for button in row:
-                shown.append(button)
-                labels.append(f"[{len(shown)}] {button.label}")
+                number += 1
+                labels.append(f"[{number}] {button.label}")
             out.write("  ".join(labels) + "\n")
         out.write("\n")
     out.flush()
-    return shown
 
 
-def to_event(line: str, buttons: list[Button]) -> Event:
+def to_event(line: str) -> Event:
+    """What the learner typed, passed on as it is, as the messaging apps pass it.
+
+    The engine resolves a typed number or label against the prompt it showed last; doing any
+    of that here would hide from authors and tests what learners on the apps get.
+    """
     if line.startswith("/"):
         name, _, arg = line[1:].partition(" ")
         return Command(name.lower(), arg.strip())
-    picked = match_label(line, [b.label for b in buttons])
-    return Press(buttons[picked].token) if picked is not None else Text(line)
+    return Text(line)
 
 
 async def chat(
     service: LessonService, who: Identity, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> None:
-    buttons = render(await service.handle(who, Start()), stdout)
+    render(await service.handle(who, Start()), stdout)
     while True:
         if stdin.isatty():
             stdout.write("> ")
@@ -75,7 +77,7 @@ async def chat(
             break
         if not stdin.isatty():
             stdout.write(f"> {line}\n")
-        buttons = render(await service.handle(who, to_event(line, buttons)), stdout)
+        render(await service.handle(who, to_event(line)), stdout)
     locale = service.locale_for(who.language)
     stdout.write(
         service.texts.ui(locale, N_("Bye! Your progress is saved. Come back any time.")) + "\n"

@@ -51,7 +51,7 @@ class Account(Core):
                 line += " 🎓"
             lines.append(line)
         pos = self.state.position
-        if pos is not None:
+        if pos is not None and self.state.answered:
             lines.append(
                 self.t("Quiz in this lesson: {score} of {total} right.").format(
                     score=self.num(self.state.score), total=self.num(self.state.answered)
@@ -71,12 +71,14 @@ class Account(Core):
     def course_finished(self, course: LoadedCourse) -> None:
         """Congratulate, then ask the name to print on the certificate."""
         self.outputs.append(Track("course_completed", course.id, ""))
-        self.state = replace(self.state, awaiting=f"certificate:{course.id}")
+        self.ask_name(course.id)
+
+    def ask_name(self, course_id: str) -> None:
         rows = []
         first_name = self.state.fields.get("first_name", "").strip()
         if first_name:
             rows.append([Button(first_name[:NAME_LIMIT], tokens.reply_token("first-name"))])
-        rows.append([Button(self.t("Not now"), tokens.reply_token("no"))])
+        rows.append([Button(self.t("Not now"), tokens.reply_token("no"), "no")])
         self.say(
             "🎓 "
             + self.t(
@@ -84,22 +86,30 @@ class Account(Core):
                 "should appear on it, or tap your name below."
             ),
             rows,
+            ask=f"certificate:{course_id}",
         )
 
     def certificate_name(self, typed: str) -> None:
-        course_id = self.state.awaiting.removeprefix("certificate:")
+        """A name typed (or tapped) for the certificate: confirm it before printing."""
+        course_id = self.state.prompt.kind.partition(":")[2]
         name = " ".join(typed.split())
         if not name or len(name) > NAME_LIMIT:
             self.say(
                 self.t("Please type a name of up to {n} letters, or tap “Not now”.").format(
                     n=self.num(NAME_LIMIT)
                 ),
-                [[Button(self.t("Not now"), tokens.reply_token("no"))]],
+                [[Button(self.t("Not now"), tokens.reply_token("no"), "no")]],
+                ask=self.state.prompt.kind,
             )
             return
-        self.state = replace(self.state, awaiting="")
-        self.outputs.append(Certify(course_id, name))
-        self.resume()
+        self.say(
+            self.t("Print the name “{name}” on your certificate?").format(name=html.escape(name)),
+            [
+                [Button(self.t("Yes"), tokens.reply_token("print"), "yes")],
+                [Button(self.t("Change"), tokens.reply_token("change"), "no")],
+            ],
+            ask=f"print:{course_id}:{name}",
+        )
 
     # -- reminders and data --------------------------------------------------------------------
 
@@ -128,7 +138,6 @@ class Account(Core):
         self.outputs.append(ExportData())
 
     def ask_delete(self) -> None:
-        self.state = replace(self.state, awaiting="delete")
         self.say(
             self.t(
                 "This erases your progress, answers, profile and certificates. It "
@@ -136,22 +145,30 @@ class Account(Core):
                 "Erase everything?"
             ),
             [
-                [Button(self.t("Yes, erase everything"), tokens.reply_token("erase"))],
-                [Button(self.t("No, keep it"), tokens.reply_token("no"))],
+                [Button(self.t("Yes, erase everything"), tokens.reply_token("erase"), "yes")],
+                [Button(self.t("No, keep it"), tokens.reply_token("no"), "no")],
             ],
+            ask="delete",
         )
 
     def reply(self, value: str) -> None:
-        """A press of an answer to the awaited question."""
-        awaiting = self.state.awaiting
-        if value == "no" and awaiting:
-            self.state = replace(self.state, awaiting="")
+        """A press of an answer to the question the prompt asked (certificate name, delete)."""
+        asked, _, detail = self.state.prompt.kind.partition(":")
+        if value == "no" and asked == "delete":
+            self.say(self.t("Nothing was erased."))
+            self.resume()
+        elif value == "no" and asked in ("certificate", "print"):
             self.say(self.t("OK."))
             self.resume()
-        elif value == "erase" and awaiting == "delete":
-            self.state = replace(self.state, awaiting="")
+        elif value == "erase" and asked == "delete":
             self.outputs.append(Erase())
-        elif value == "first-name" and awaiting.startswith("certificate:"):
+        elif value == "first-name" and asked == "certificate":
             self.certificate_name(self.state.fields.get("first_name", ""))
+        elif value == "print" and asked == "print":
+            course_id, _, name = detail.partition(":")
+            self.outputs.append(Certify(course_id, name))
+            self.resume()
+        elif value == "change" and asked == "print":
+            self.ask_name(detail.partition(":")[0])
         else:
             self.stale()

@@ -7,12 +7,25 @@ learner's own data in `account`); each part extends this base, and `runtime._Run
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.content.library import Library, LoadedCourse, LoadedLesson
 from bot.content.model import Step
 from bot.content.text import render
-from bot.engine.context import Context
+from bot.engine.context import N_, Context
 from bot.engine.outputs import Button, Media, Output, Say
+from bot.engine.prompt import Choice, Prompt
 from bot.engine.state import LearnerState
+
+# What learners type for yes, no and next, per locale: translators list their language's words
+# after the colon, separated by commas. The English words count in every locale.
+TYPED_WORDS = {
+    "yes": N_("Words a learner may type for Yes, separated by commas: yes, y, yeah, yep, sure"),
+    "no": N_("Words a learner may type for No, separated by commas: no, n, nope, not now"),
+    "next": N_(
+        "Words a learner may type for Next, separated by commas: next, ok, okay, continue, go on"
+    ),
+}
 
 
 class Core:
@@ -48,10 +61,29 @@ class Core:
         return self.ctx.texts.lesson(self.state.locale, f"{course.id}/title", course.course.title)
 
     def say(
-        self, text: str, buttons: list[list[Button]] | None = None, media: Media | None = None
+        self,
+        text: str,
+        buttons: list[list[Button]] | None = None,
+        media: Media | None = None,
+        *,
+        ask: str | None = None,
     ) -> None:
+        """Say `text`. With buttons, or `ask` (who takes typed text), it becomes the prompt."""
         rows = tuple(tuple(row) for row in buttons or () if row)
         self.outputs.append(Say(text, rows, media))
+        if rows or ask is not None:
+            options = tuple(Choice(b.label, b.token, b.means) for row in rows for b in row)
+            self.state = replace(self.state, prompt=Prompt(text, options, ask or ""))
+
+    def typed_words(self) -> dict[str, set[str]]:
+        """The words that mean yes, no and next in the learner's locale (and in English)."""
+        found = {}
+        for meaning, message in TYPED_WORDS.items():
+            said = {w.strip() for w in message.partition(":")[2].split(",")}
+            listed = self.t(message)
+            said |= {w.strip() for w in (listed.partition(":")[2] or listed).split(",")}
+            found[meaning] = {w for w in said if w}
+        return found
 
     # -- navigation, provided by the runtime -----------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import unicodedata
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-_EDGE_PUNCT = " .,!?;:…。、।။၊។៕\"'()[]"
 _EXTRA_FOLDS = str.maketrans({"đ": "d", "ł": "l", "ø": "o"})
 
 
@@ -20,7 +19,8 @@ def _is_latin(ch: str) -> bool:
 
 
 def fold(text: str) -> str:
-    """A comparison key: NFKC, case-folded, no invisible characters, spaces or Latin accents."""
+    """A comparison key: NFKC, case-folded, no invisible characters, spaces, punctuation or
+    Latin accents."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
     kept: list[str] = []
     for ch in unicodedata.normalize("NFD", text):
@@ -28,7 +28,9 @@ def fold(text: str) -> str:
             continue
         kept.append(ch)
     text = unicodedata.normalize("NFC", "".join(kept)).translate(_EXTRA_FOLDS)
-    return "".join(text.strip(_EDGE_PUNCT).split())
+    # Punctuation anywhere goes, curly quotes and apostrophes too: `dont` = `Don’t`, `15-24` =
+    # `15–24`. Thai, Khmer, Lao and Burmese marks are letters' parts (Mn, Mc), not punctuation.
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "Z", "C")))
 
 
 def as_number(text: str) -> int | None:

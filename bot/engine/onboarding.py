@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from bot.engine import tokens
 from bot.engine.context import N_
 from bot.engine.core import Core
-from bot.engine.matching import match_label
 from bot.engine.outputs import Button
+from bot.engine.prompt import Meaning
 
 SKIP = "skip"  # "prefer not to say", stored as given so reports can count it
 
@@ -92,25 +92,6 @@ class Onboarding(Core):
         else:
             self.ask_profile(step)
 
-    def onboarding_rows(self) -> list[list[Button]]:
-        """The buttons of the onboarding question that is open, to match typed answers."""
-        step = self.state.onboarding
-        if step == "language":
-            return self.language_buttons()
-        if step == "consent":
-            return self.consent_buttons()
-        if step == "country":
-            return self.country_buttons()
-        return self.profile_buttons(QUESTIONS[step]) if step in QUESTIONS else []
-
-    def onboarding_text(self, typed: str) -> None:
-        rows = self.onboarding_rows()
-        picked = match_label(typed, [row[0].label for row in rows])
-        if picked is None:
-            self.say(self.t("Please tap one of the buttons, or type its number."), rows)
-        else:
-            self.press(rows[picked][0].token)
-
     # -- language and country ------------------------------------------------------------------
 
     def language_buttons(self) -> list[list[Button]]:
@@ -157,8 +138,8 @@ class Onboarding(Core):
 
     def consent_buttons(self) -> list[list[Button]]:
         return [
-            [Button(self.t("Yes, ask me"), tokens.profile_token("consent", "yes"))],
-            [Button(self.t("No, just the lessons"), tokens.profile_token("consent", "no"))],
+            [Button(self.t("Yes, ask me"), tokens.profile_token("consent", "yes"), "yes")],
+            [Button(self.t("No, just the lessons"), tokens.profile_token("consent", "no"), "no")],
         ]
 
     def ask_consent(self) -> None:
@@ -167,7 +148,7 @@ class Onboarding(Core):
 
     def profile_buttons(self, question: Question) -> list[list[Button]]:
         rows = [
-            [Button(self.t(label), tokens.profile_token(question.field, value))]
+            [Button(self.t(label), tokens.profile_token(question.field, value), _means(value))]
             for value, label in question.options
         ]
         rows.append(
@@ -242,3 +223,7 @@ class Onboarding(Core):
             self.open_course(course)
         else:
             self.menu()
+
+
+def _means(value: str) -> Meaning:
+    return "yes" if value == "yes" else "no" if value == "no" else ""

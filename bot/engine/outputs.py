@@ -6,11 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.engine.prompt import Meaning
+
 
 @dataclass(frozen=True)
 class Button:
     label: str
     token: str
+    # "yes", "no" or "next" when the button means that, so a locale's usual words press it
+    means: Meaning = ""
 
 
 @dataclass(frozen=True)

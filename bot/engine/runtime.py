@@ -27,10 +27,13 @@ from bot.engine.account import Account
 from bot.engine.context import Context
 from bot.engine.events import Command, Event, Press, Start, Text, Unsupported
 from bot.engine.inputs import check_input
-from bot.engine.matching import fold, match_label
+from bot.engine.matching import fold
 from bot.engine.onboarding import Onboarding
 from bot.engine.outputs import Answer, Button, Media, Output, Progress, Track
+from bot.engine.prompt import Meaning, Prompt, resolve, words_of
 from bot.engine.state import LearnerState, Position
+
+MAX_TRIES = 2  # wrong answers to a question before the bot shows the right one
 
 
 def advance(
@@ -77,7 +80,6 @@ class _Run(Onboarding, Account):
             self.resume()
 
     def command(self, name: str, arg: str) -> None:
-        self.state = replace(self.state, awaiting="")  # a command moves on from any question
         if name == "start":
             self.start(arg)
         elif name == "continue":
@@ -134,40 +136,44 @@ class _Run(Onboarding, Account):
                 self.stale()
 
     def text(self, typed: str) -> None:
-        if self.state.onboarding:
-            self.onboarding_text(typed)
+        """Typed text answers the prompt shown last, and nothing else."""
+        prompt = self.state.prompt
+        if not prompt.options and not prompt.kind:
+            # Nothing asked yet (a state saved before prompts were kept): ask again.
+            self.begin(self.state.pending_course) if self.state.onboarding else self.resume()
             return
-        if self.state.awaiting.startswith("certificate:"):
-            self.certificate_name(typed)
-            return
-        if self.state.awaiting == "delete":
-            self.state = replace(self.state, awaiting="")  # only a tap confirms erasing
-        here = self.current()
-        if here is None:
-            # Outside a lesson the learner last saw a course menu, maybe after a next-lesson offer.
-            rows = self.next_lesson_buttons() + self.course_buttons()
-            picked = match_label(typed, [row[0].label for row in rows])
-            if picked is None:
-                self.say(self.t("Pick a course to begin:"), self.course_buttons())
-            else:
-                self.press(rows[picked][0].token)
-            return
-        lesson, index = here
-        step = lesson.steps[index]
-        if isinstance(step, InputStep) or (isinstance(step, SurveyStep) and step.kind == "text"):
-            self.typed_answer(lesson, step, typed)
-            return
-        labels = [b.label for b in self.step_buttons(lesson, step)]
-        choice = match_label(typed, labels)
-        if isinstance(step, MessageStep) and choice is None and fold(typed) in ("next", "ok"):
-            choice = 0
-        if choice is None:
+        found = resolve(typed, prompt, self.typed_words())
+        if found.one is not None:
+            self.press(prompt.options[found.one].token)
+        elif found.picked:
+            picked = [prompt.options[i] for i in found.picked]
             self.say(
-                self.t("Please tap one of the buttons, or type its number."),
-                self.step_rows(lesson, step),
+                self.t("Which one do you mean?"),
+                [[Button(c.label, c.token, c.means)] for c in picked],
+                ask=prompt.kind,
             )
         else:
-            self.choose(lesson, index, self.option_keys(step)[choice])
+            self.free_text(typed, prompt)
+
+    def free_text(self, typed: str, prompt: Prompt) -> None:
+        """Text that names no option: an answer where the prompt asked for one, else re-ask."""
+        here = self.current() if prompt.kind == "step" else None
+        step = here[0].steps[here[1]] if here else None
+        if here and (
+            isinstance(step, InputStep) or (isinstance(step, SurveyStep) and step.kind == "text")
+        ):
+            self.typed_answer(here[0], step, typed)
+        elif prompt.kind.startswith("certificate:"):
+            self.certificate_name(typed)
+        elif prompt.kind == "delete":
+            self.say(self.t("Nothing was erased."))
+            self.resume()
+        else:
+            self.say(
+                self.t("Please tap one of the buttons, or type its number."),
+                [[Button(c.label, c.token, c.means)] for c in prompt.options],
+            )
+            self.state = replace(self.state, prompt=prompt)  # still the question it was
 
     # -- navigation ----------------------------------------------------------------------------
 
@@ -337,7 +343,12 @@ class _Run(Onboarding, Account):
                 media = Media("photo", str(course_dir / step.image))
             elif step.document:
                 media = Media("document", str(course_dir / step.document))
-        self.say(self.content(lesson, step, "text", step.text), self.step_rows(lesson, step), media)
+        self.say(
+            self.content(lesson, step, "text", step.text),
+            self.step_rows(lesson, step),
+            media,
+            ask="step",
+        )
 
     def step_rows(self, lesson: LoadedLesson, step: Step) -> list[list[Button]]:
         buttons = self.step_buttons(lesson, step)
@@ -371,8 +382,9 @@ class _Run(Onboarding, Account):
                 self.content(lesson, step, f"options/{o.id}/text", o.text, escape=False)
                 for o in options
             ]
+        means: Meaning = "next" if isinstance(step, MessageStep) else ""
         return [
-            Button(label, tokens.step_token(lesson, step.id, key))
+            Button(label, tokens.step_token(lesson, step.id, key), means)
             for label, key in zip(labels, keys, strict=True)
         ]
 
@@ -432,12 +444,20 @@ class _Run(Onboarding, Account):
             self.state = replace(
                 self.state, answered=self.state.answered + 1, score=self.state.score + int(correct)
             )
-        parts = [("✅ " + self.t("Correct!")) if correct else ("❌ " + self.t("Not quite."))]
+        verdict = self.t("Correct!") if correct else self.t("Not quite.")
+        parts = [("✅ " if correct else "❌ ") + verdict]
         if option.feedback:
-            parts.append(self.content(lesson, step, f"options/{key}/feedback", option.feedback))
-        if step.feedback and (correct or not step.retry):
+            said = self.content(lesson, step, f"options/{key}/feedback", option.feedback)
+            verdict_words = words_of(verdict)
+            if words_of(said)[: len(verdict_words)] == verdict_words:  # said once is enough
+                parts = [parts[0][:2] + said]
+            else:
+                parts.append(said)
+        # After the second wrong try the answer is shown, so nobody loops on a question.
+        again = not correct and step.retry and attempt < MAX_TRIES
+        if step.feedback and not again:
             parts.append(self.content(lesson, step, "feedback", step.feedback))
-        if not correct and step.retry:
+        if again:
             parts.append(self.t("Try again:"))
             self.say("\n\n".join(parts))
             if pos is not None:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.engine.prompt import Prompt
+
 
 @dataclass(frozen=True)
 class Position:
@@ -36,9 +38,8 @@ class LearnerState:
     pending_course: str = ""  # a deep-linked course to open once onboarding is done
     consent: str = ""  # to the profile questions and their use in reports: "", "yes" or "no"
     opted_out: bool = False  # /stop: no reminders, surveys or broadcasts until /start
-    # A question outside the lesson flow waiting for its answer: "certificate:<course>" (the
-    # name to print) or "delete" (confirm erasing everything).
-    awaiting: str = ""
+    # The question shown last, with its options in order: what typed text is an answer to.
+    prompt: Prompt = field(default_factory=Prompt)
     scores: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # lesson: right, asked
     streak: int = 0  # days in a row with some learning, in the learner's local calendar
     streak_day: str = ""  # the last such day, ISO format
@@ -48,6 +49,7 @@ class LearnerState:
         data["fields"] = dict(self.fields)
         data["completed"] = sorted(self.completed)
         data["scores"] = {key: list(value) for key, value in self.scores.items()}
+        data["prompt"] = self.prompt.to_json()
         return data
 
     @classmethod
@@ -65,10 +67,17 @@ class LearnerState:
             pending_course=str(data.get("pending_course", "")),
             consent=str(data.get("consent", "")),
             opted_out=bool(data.get("opted_out", False)),
-            awaiting=str(data.get("awaiting", "")),
+            prompt=_prompt(data),
             scores={
                 str(k): (int(v[0]), int(v[1])) for k, v in dict(data.get("scores") or {}).items()
             },
             streak=int(data.get("streak", 0)),
             streak_day=str(data.get("streak_day", "")),
         )
+
+
+def _prompt(data: Mapping[str, Any]) -> Prompt:
+    """The saved prompt; a state saved before prompts were kept had only `awaiting`."""
+    if isinstance(data.get("prompt"), Mapping):
+        return Prompt.from_json(data["prompt"])
+    return Prompt(kind=str(data.get("awaiting", "")))

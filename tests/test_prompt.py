@@ -1,0 +1,222 @@
+"""Every input answers what the learner was last shown: the prompt model, engine only.
+
+The first tests are the cases reported in the issue, replayed on the shipped lessons and
+catalogs exactly as a channel feeds the engine (typed text passed as it is).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.content import load_library
+from bot.engine import Answer, Command, Context, LearnerState, Press, Say, Start, Text, advance
+from bot.engine.outputs import Erase
+from bot.engine.prompt import Choice, Prompt, resolve
+from bot.i18n import Catalogs
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGS = Catalogs(ROOT / "locales")
+CTX = Context(
+    now=datetime(2026, 1, 5, 9, tzinfo=UTC), texts=CATALOGS, languages=CATALOGS.languages()
+)
+LIB = load_library(ROOT / "lessons")[0]
+WORDS = {"yes": ["yes", "ya"], "no": ["no", "tidak"], "next": ["next", "ok", "lanjut"]}
+
+
+def run(state: LearnerState, *events: Any) -> tuple[LearnerState, list[Any]]:
+    out: list[Any] = []
+    for event in events:
+        state, out = advance(LIB, state, event, CTX)
+    return state, out
+
+
+def said(out: list[Any]) -> list[Say]:
+    return [o for o in out if isinstance(o, Say)]
+
+
+def labels(out: list[Any]) -> list[str]:
+    return [b.label for s in said(out) for row in s.buttons for b in row]
+
+
+def tap(state: LearnerState, label: str) -> tuple[LearnerState, list[Any]]:
+    [choice] = [c for c in state.prompt.options if c.label == label]
+    return run(state, Press(choice.token))
+
+
+def at_the_first_quiz() -> LearnerState:
+    """In "Spot the scam", at its first question (tapping Next until one comes)."""
+    state, _ = run(
+        LearnerState(onboarding="", fields={"first_name": "Ana"}), Start("online-safety")
+    )
+    while len(state.prompt.options) < 2:
+        state, _ = run(state, Press(state.prompt.options[0].token))
+    return state
+
+
+def test_progress_then_1_presses_its_continue_and_leaves_the_quiz_unanswered() -> None:
+    quiz = at_the_first_quiz()
+    shown, out = run(quiz, Command("progress"))
+    assert labels(out) == ["Continue"]
+    after, out = run(shown, Text("1"))
+    assert not any(isinstance(o, Answer) for o in out)
+    assert after.position == quiz.position and after.prompt.options == quiz.prompt.options
+
+
+def test_language_by_number_or_by_name() -> None:
+    state, out = run(LearnerState(onboarding=""), Command("language"))
+    assert labels(out)[7] == "ไทย"
+    assert run(state, Text("8"))[0].locale == "th"
+    assert run(state, Text("ไทย"))[0].locale == "th"
+    assert run(state, Text("  tiếng việt "))[0].locale == "vi"
+
+
+def test_country_by_number_or_by_name_then_schemes() -> None:
+    state, out = run(LearnerState(onboarding=""), Command("country"))
+    assert labels(out)[8] == "Thailand"
+    for typed in ("9", "Thailand", "thailand!"):
+        chosen, _ = run(state, Text(typed))
+        assert chosen.fields["country"] == "TH"
+    _, out = run(chosen, Command("schemes"))
+    assert "Government programmes in Thailand" in said(out)[0].text
+
+
+def test_menu_then_1_opens_the_first_course_not_the_offered_next_lesson() -> None:
+    state = LearnerState(
+        onboarding="",
+        completed=frozenset({"online-safety/spot-the-scam"}),
+        last_lesson="online-safety/spot-the-scam",
+    )
+    state, out = run(state, Command("menu"))
+    assert labels(out)[0].startswith("Digital marketing")
+    _, out = run(state, Text("1"))
+    assert "Where your customers are online" in said(out)[0].text
+
+
+def test_a_course_title_typed_without_its_counter() -> None:
+    state, _ = run(LearnerState(onboarding=""), Command("menu"))
+    _, out = run(state, Text("stay safe online"))
+    assert "Spot the scam message" in said(out)[0].text
+
+
+def test_delete_then_1_erases_and_does_not_press_the_lesson() -> None:
+    quiz = at_the_first_quiz()
+    asked, _ = run(quiz, Command("delete"))
+    _, out = run(asked, Text("1"))
+    assert Erase() in out and not any(isinstance(o, Answer) for o in out)
+
+
+def test_the_locale_words_press_next_yes_and_no() -> None:
+    state, out = run(LearnerState(onboarding="", locale="id"), Start("online-safety"))
+    assert len(state.prompt.options) == 1 and state.prompt.options[0].means == "next"
+    moved, _ = run(state, Text("lanjut"))
+    assert moved.position != state.position
+    asked, _ = run(LearnerState(onboarding="", locale="id"), Command("delete"))
+    assert Erase() in run(asked, Text("ya"))[1]
+    _, out = run(asked, Text("Tidak"))
+    assert Erase() not in out and "Tidak ada yang dihapus." in said(out)[0].text
+
+
+def test_unknown_text_gets_the_gentle_reprompt_with_the_options_again() -> None:
+    quiz = at_the_first_quiz()
+    after, out = run(quiz, Text("banana"))
+    [message] = said(out)
+    assert message.text == "Please tap one of the buttons, or type its number."
+    assert [b.label for row in message.buttons for b in row] == [
+        c.label for c in quiz.prompt.options
+    ]
+    assert after.prompt == quiz.prompt  # still the question it was
+    assert not any(isinstance(o, Answer) for o in out)
+
+
+def test_a_stale_tap_reshows_where_the_learner_is() -> None:
+    first, _ = run(LearnerState(onboarding=""), Start("online-safety"))
+    old = first.prompt.options[0].token  # the first step's Next
+    quiz = at_the_first_quiz()
+    after, out = run(quiz, Press(old))
+    assert "That button is from an earlier message" in said(out)[0].text
+    assert after.position == quiz.position and not any(isinstance(o, Answer) for o in out)
+
+
+def test_two_wrong_tries_show_the_answer_and_move_on() -> None:
+    quiz = at_the_first_quiz()
+    step = quiz.position
+    wrong = next(c for c in quiz.prompt.options if "Don't send" not in c.label)
+    once, out = run(quiz, Press(wrong.token))
+    assert step is not None and once.position is not None
+    if once.position.step == step.step:  # a question with retry: one more try
+        assert "Try again:" in said(out)[0].text
+        once, out = run(once, Press(wrong.token))
+    assert once.position is None or once.position.step != step.step
+    assert "The answer is:" in said(out)[0].text
+    assert said(out)[0].text.count("Not quite") == 1
+
+
+PROMPT = Prompt(
+    "Pick one",
+    (
+        Choice("Facebook Marketplace", "t1"),
+        Choice("Facebook page", "t2"),
+        Choice("Don’t share it", "t3"),
+        Choice("Tiếp tục", "t4", "next"),
+        Choice("Stay safe online (2/6) ✅", "t5"),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "picked"),
+    [
+        ("  DON'T   share it!! ", (2,)),  # case, spacing, punctuation, curly apostrophe
+        ("tiep tuc", (3,)),  # accents
+        ("3", (2,)),  # the number
+        ("ok", (3,)),  # a locale's word for next
+        ("lanjut", (3,)),
+        ("Stay safe online", (4,)),  # a course title without its counter
+        ("face", (0, 1)),  # a prefix of two: ask which
+        ("Facebook", (0, 1)),  # the first word of two: ask which
+        ("Facebook p", (1,)),  # a unique prefix
+        ("Don’t", (2,)),  # the first word of one
+        ("banana", ()),
+        ("9", ()),  # no ninth option
+    ],
+)
+def test_typed_answers_a_person_would_type(typed: str, picked: tuple[int, ...]) -> None:
+    assert resolve(typed, PROMPT, WORDS).picked == picked
+
+
+def test_letters_count_only_where_the_prompt_shows_letters() -> None:
+    lettered = Prompt("q", PROMPT.options[:3], lettered=True)
+    assert resolve("b", lettered).picked == (1,)
+    assert resolve("B)", lettered).picked == (1,)
+    assert resolve("b", PROMPT).picked == ()
+
+
+def test_zawgyi_is_read_as_unicode_before_matching() -> None:
+    from myanmar.converter import convert
+
+    from bot.i18n.zawgyi import to_unicode
+
+    label = "ရှေ့ဆက်"
+    zawgyi = str(convert(label, "unicode", "zawgyi"))
+    assert zawgyi != label
+    assert resolve(to_unicode(zawgyi), Prompt("q", (Choice(label, "t"),))).picked == (0,)
+
+
+def test_an_ambiguous_answer_asks_which_and_a_number_then_picks_from_those() -> None:
+    state, out = run(LearnerState(onboarding=""), Command("menu"))
+    courses = [c.label for c in state.prompt.options]
+    assert any(label.startswith("Digital") for label in courses)
+    two = Prompt("menu", (state.prompt.options[0], state.prompt.options[0]))
+    asked, out = run(LearnerState(onboarding="", prompt=two), Text("digital"))
+    assert said(out)[0].text == "Which one do you mean?" and len(asked.prompt.options) == 2
+
+
+def test_the_prompt_survives_saving() -> None:
+    quiz = at_the_first_quiz()
+    assert LearnerState.from_json(quiz.to_json()) == quiz
+    legacy = {k: v for k, v in quiz.to_json().items() if k != "prompt"} | {"awaiting": "delete"}
+    assert LearnerState.from_json(legacy).prompt.kind == "delete"
