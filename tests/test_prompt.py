@@ -220,3 +220,20 @@ def test_the_prompt_survives_saving() -> None:
     assert LearnerState.from_json(quiz.to_json()) == quiz
     legacy = {k: v for k, v in quiz.to_json().items() if k != "prompt"} | {"awaiting": "delete"}
     assert LearnerState.from_json(legacy).prompt.kind == "delete"
+
+
+def test_each_course_keeps_its_place_when_the_learner_switches() -> None:
+    quiz = at_the_first_quiz()  # half-way through "Spot the scam"
+    elsewhere, out = run(quiz, Command("menu"))
+    marketing, out = run(elsewhere, Text("1"))  # Digital marketing: its first lesson
+    assert marketing.position is not None and marketing.position.course == "digital-marketing"
+    assert "online-safety" in marketing.paused
+    moved, _ = run(marketing, Press(marketing.prompt.options[0].token))  # one step on
+    menu, _ = run(moved, Command("menu"))
+    back, out = run(menu, Text("2"))  # Stay safe online again: the quiz, not lesson 1's title
+    assert back.position == quiz.position and back.prompt.options == quiz.prompt.options
+    assert not any("📘" in s.text for s in said(out))
+    again, out = run(back, Command("menu"))
+    again, out = run(again, Text("1"))  # and Digital marketing where it was left
+    assert again.position == moved.position
+    assert LearnerState.from_json(again.to_json()) == again

@@ -31,7 +31,7 @@ from bot.engine.matching import fold
 from bot.engine.onboarding import Onboarding
 from bot.engine.outputs import Answer, Button, Media, Output, Progress, Track
 from bot.engine.prompt import Meaning, Prompt, resolve, words_of
-from bot.engine.state import LearnerState, Position
+from bot.engine.state import LearnerState, Paused, Position
 
 MAX_TRIES = 2  # wrong answers to a question before the bot shows the right one
 
@@ -222,6 +222,19 @@ class _Run(Onboarding, Account):
         if pos is not None and pos.course == course.id and self.current() is not None:
             self.resume()
             return
+        saved = self.state.paused.get(course.id)
+        if saved is not None and self.lib.lesson(course.id, saved.position.lesson) is not None:
+            self.pause()  # the course open now keeps its place too
+            paused = {k: v for k, v in self.state.paused.items() if k != course.id}
+            self.state = replace(
+                self.state,
+                position=saved.position,
+                score=saved.score,
+                answered=saved.answered,
+                paused=paused,
+            )
+            self.resume()
+            return
         todo = [le for le in course.lessons if le.key not in self.state.completed]
         if not course.lessons:
             self.say(self.t("This course has no lessons yet."))
@@ -229,12 +242,22 @@ class _Run(Onboarding, Account):
             return
         self.open_lesson(todo[0] if todo else course.lessons[0])
 
+    def pause(self) -> None:
+        """Keep the open lesson's place under its course, before another course opens."""
+        pos, state = self.state.position, self.state
+        if pos is not None:
+            where = Paused(pos, state.score, state.answered)
+            self.state = replace(state, position=None, paused={**state.paused, pos.course: where})
+
     def open_lesson(self, lesson: LoadedLesson) -> None:
         pos = self.state.position
         if pos is not None and pos.lesson_key == lesson.key and self.current() is not None:
             self.resume()
             return
-        self.state = replace(self.state, score=0, answered=0)
+        if pos is not None and pos.course != lesson.course_id:
+            self.pause()
+        paused = {k: v for k, v in self.state.paused.items() if k != lesson.course_id}
+        self.state = replace(self.state, score=0, answered=0, paused=paused)
         self.outputs.append(Progress(lesson.course_id, lesson.id, "started"))
         self.outputs.append(Track("lesson_started", lesson.course_id, lesson.id))
         minutes = self.t("{n} min").format(n=self.num(lesson.lesson.minutes))

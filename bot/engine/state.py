@@ -24,10 +24,21 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Paused:
+    """Where a course's lesson was left when the learner opened another course."""
+
+    position: Position
+    score: int = 0
+    answered: int = 0
+
+
+@dataclass(frozen=True)
 class LearnerState:
     locale: str = "en"
     fields: Mapping[str, str] = field(default_factory=dict)
     position: Position | None = None
+    # Every other course with a lesson left half-way, so coming back resumes it: course -> where
+    paused: Mapping[str, Paused] = field(default_factory=dict)
     completed: frozenset[str] = frozenset()  # "course/lesson" keys
     last_lesson: str = ""  # the lesson finished most recently, to offer what comes next
     score: int = 0  # in the current lesson
@@ -50,6 +61,7 @@ class LearnerState:
         data["completed"] = sorted(self.completed)
         data["scores"] = {key: list(value) for key, value in self.scores.items()}
         data["prompt"] = self.prompt.to_json()
+        data["paused"] = {course: asdict(where) for course, where in self.paused.items()}
         return data
 
     @classmethod
@@ -59,6 +71,12 @@ class LearnerState:
             locale=str(data.get("locale", "en")),
             fields={str(k): str(v) for k, v in dict(data.get("fields") or {}).items()},
             position=Position(**pos) if pos else None,
+            paused={
+                str(course): Paused(
+                    Position(**where["position"]), int(where["score"]), int(where["answered"])
+                )
+                for course, where in dict(data.get("paused") or {}).items()
+            },
             completed=frozenset(data.get("completed") or ()),
             last_lesson=str(data.get("last_lesson", "")),
             score=int(data.get("score", 0)),
