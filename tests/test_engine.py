@@ -51,8 +51,8 @@ QUIZ = lesson_from(
                 "correct": "b",
                 "retry": True,
                 "options": [
-                    {"id": "a", "text": "3", "feedback": "Count again."},
-                    {"id": "b", "text": "4"},
+                    {"id": "a", "label": "3", "feedback": "Count again."},
+                    {"id": "b", "label": "4"},
                 ],
             },
             {

@@ -51,8 +51,8 @@ steps:
     text: Which is safe?
     correct: good
     options:
-      - {{id: good, text: Good}}
-      - {{id: bad, text: Bad}}
+      - {{id: good, label: Good}}
+      - {{id: bad, label: Bad}}
   - id: done
     type: end
     text: Done.

@@ -33,23 +33,42 @@ def press(
     return advance(LIB, state, Press(button.token), ctx)
 
 
-def test_deep_link_language_consent_full_profile_then_the_course() -> None:
+def test_deep_link_language_and_the_short_notice_lead_straight_into_the_course() -> None:
     state, out = advance(LIB, LearnerState(), Start("c"), CTX)
     assert labels(out) == ["English", "ไทย"]
     state, out = advance(LIB, state, Text("1"), CTX)  # typed number picks English
-    assert state.onboarding == "consent" and "what we keep and why" in texts(out)[-1]
+    assert state.onboarding == "notice" and "I keep your progress" in texts(out)[-1]
+    assert labels(out) == ["▶️ Start learning", "More about this"]
+    more, out = advance(LIB, state, Text("more"), CTX)  # the whole notice, on request
+    assert "What we keep and why" in texts(out)[-1] and labels(out) == ["▶️ Start learning"]
     state, out = advance(LIB, state, Text("Indonesia"), CTX)  # not an answer on offer
-    assert state.onboarding == "consent" and "Please tap" in texts(out)[-1]
-    state, out = press(state, out, "Yes, ask me")
+    assert state.onboarding == "notice" and "Please tap" in texts(out)[-1]
+    state, out = press(more, out, "▶️ Start learning")
+    assert state.onboarding == "" and state.consent == "" and state.pending_course == ""
+    assert state.position is not None and state.position.course == "c"  # the deep link
+
+
+def test_the_profile_is_asked_after_the_first_lesson_with_consent() -> None:
+    two = library_of(
+        lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+        lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+    )
+    state, out = advance(two, LearnerState(onboarding=""), Start("c"), CTX)  # a: done at once
+    assert state.onboarding == "consent" and "a few quick questions" in texts(out)[-1]
+    state, out = advance(two, state, Text("yes"), CTX)
     assert state.consent == "yes" and state.onboarding == "country"
-    state, out = advance(LIB, state, Text("ID"), CTX)  # SourceTexts: country codes as names
+    state, out = advance(two, state, Text("ID"), CTX)  # SourceTexts: country codes as names
     assert state.fields["country"] == "ID" and state.onboarding == "business"
     assert "Prefer not to say" in labels(out) and "⏭ Skip the other questions" in labels(out)
-    for answer in ("Food and drinks", "Woman", "25–35", "Prefer not to say"):
-        state, out = press(state, out, answer)
+    assert labels(out)[:7] == [
+        "Food and drinks", "Shop or reselling", "Crafts, clothes or beauty", "Services",
+        "Farming or fishing", "Something else", "No business yet",
+    ]  # fmt: skip
+    for answer in ("1", "Woman", "25–35", "Prefer not to say"):
+        state, out = advance(two, state, Text(answer), CTX)
     assert state.onboarding == "minority"
-    state, out = advance(LIB, state, Text("no"), CTX)
-    assert state.onboarding == "" and state.pending_course == ""
+    state, out = advance(two, state, Text("no"), CTX)
+    assert state.onboarding == ""
     assert {
         k: state.fields[k] for k in ("business", "gender", "age_group", "disability", "minority")
     } == {
@@ -59,18 +78,31 @@ def test_deep_link_language_consent_full_profile_then_the_course() -> None:
         "disability": "skip",
         "minority": "no",
     }
-    assert state.position is not None and state.position.course == "c"  # the deep link
+    assert "Ready for the next lesson?" in texts(out)  # and on with the lessons
+
+
+def test_the_age_bands_follow_the_youth_band_and_offer_no_children() -> None:
+    state = LearnerState(onboarding="gender", consent="yes")
+    state, out = advance(LIB, state, Press("p:gender=woman"), CTX)
+    assert labels(out)[:4] == ["18–24", "25–35", "36–50", "51 or older"]
+    assert "Under 15" not in labels(out)
 
 
 def test_without_consent_no_profile_question_is_asked() -> None:
-    state, out = advance(LIB, LearnerState(), Start(), Context())  # one language: not asked
-    assert state.onboarding == "consent"
+    two = library_of(
+        lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+        lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+    )
+    state, out = advance(two, LearnerState(onboarding=""), Start("c"), Context())
     state, out = press(state, out, "No, just the lessons", Context())
     assert state.consent == "no" and state.onboarding == ""
-    assert "country" not in state.fields and "Our courses:" in texts(out)
+    assert "country" not in state.fields
     # An old profile button pressed later is refused, not stored.
     forged = advance(LIB, state, Press("p:gender=woman"), Context())[0]
     assert "gender" not in forged.fields
+    # ...and the question is not asked again after the next lesson.
+    state, out = advance(two, state, Text("1"), Context())
+    assert state.onboarding == "" and not any("quick questions" in t for t in texts(out))
 
 
 def test_skipping_the_rest_of_the_profile_still_learns() -> None:
@@ -80,7 +112,6 @@ def test_skipping_the_rest_of_the_profile_still_learns() -> None:
     assert "country" not in state.fields and state.onboarding == "business"
     state, out = press(state, out, "⏭ Skip the other questions", Context())
     assert state.onboarding == "" and "business" not in state.fields
-    assert state.position is not None  # into the deep-linked course
 
 
 def finish_course(
@@ -177,7 +208,7 @@ def test_resume_point_is_the_lesson_to_go_on_with() -> None:
         lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
         lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
     )
-    fresh = LearnerState(onboarding="")
+    fresh = LearnerState(onboarding="", consent="no")
     assert resume_point(two, fresh) is None
     state, _ = advance(two, fresh, Start("c"))  # lesson a has only an end: done at once
     assert resume_point(two, state) == "c/b"

@@ -156,9 +156,9 @@ QUESTION = """\
     text: Which one?
     {options}:
       - id: opt-a
-        text: The first
+        label: The first
       - id: opt-b
-        text: The second
+        label: The second
 {correct}"""
 
 
@@ -169,7 +169,7 @@ def question(options: str = "options", correct: str | None = "    correct: opt-b
 def choice(*options: tuple[str, str]) -> str:
     lines = ["  - id: extra-choice", "    type: choice", "    text: Where to?", "    options:"]
     for opt_id, target in options:
-        lines += [f"      - id: {opt_id}", f"        text: Option {opt_id}"]
+        lines += [f"      - id: {opt_id}", f"        label: Option {opt_id}"]
         if target:
             lines.append(f"        {target}")
     return "".join(f"{line}\n" for line in lines)
@@ -1054,7 +1054,7 @@ def test_labels_are_filled_unescaped_and_quoted_answers_escaped() -> None:
                     "text": "Which?",
                     "correct": "b",
                     "retry": False,
-                    "options": [{"id": "a", "text": "Salt"}, {"id": "b", "text": "Fish & chips"}],
+                    "options": [{"id": "a", "label": "Salt"}, {"id": "b", "label": "Fish & chips"}],
                 },
                 {"id": "end", "type": "end", "text": "Bye"},
             ],

@@ -429,7 +429,7 @@ async def test_question_text_is_escaped(tmp_path: Path) -> None:
         "version: 1\nkind: lesson\nid: one\ntitle: One\nminutes: 1\nsteps:\n"
         "  - id: q\n    type: question\n"
         "    text: Is <b>this</b> &lt;script&gt;alert(1)&lt;/script&gt; safe?\n"
-        "    options:\n      - {id: a, text: 'Yes'}\n      - {id: b, text: 'No'}\n"
+        "    options:\n      - {id: a, label: 'Yes'}\n      - {id: b, label: 'No'}\n"
         "    correct: b\n  - id: done\n    type: end\n    text: Bye.\n",
         encoding="utf-8",
     )

@@ -141,8 +141,9 @@ def _texts(at: Path, step: Step) -> list[tuple[Path, str]]:
         if value:
             found.append(((*at, key), value))
     for j, opt in enumerate(getattr(step, "options", None) or ()):
-        if getattr(opt, "feedback", None):
-            found.append(((*at, "options", j, "feedback"), opt.feedback))
+        for key in ("text", "feedback"):
+            if getattr(opt, key, None):
+                found.append(((*at, "options", j, key), getattr(opt, key)))
     return found
 
 
@@ -153,7 +154,7 @@ def _labels(at: Path, step: Step) -> list[tuple[Path, str]]:
     if button:
         found.append(((*at, "button"), button))
     for j, opt in enumerate(getattr(step, "options", None) or ()):
-        found.append(((*at, "options", j, "text"), opt.text))
+        found.append(((*at, "options", j, "label"), opt.label))
     return found
 
 
@@ -163,6 +164,9 @@ def _check_text(
     markup = tx.check_label(value) if label else tx.check_html(value)
     for problem in markup + tx.check_placeholders(value, known):
         src.error(src.place_in_text(path, problem.offset, value), problem.message)
+    if label and (too_long := tx.label_length_problem(value, option=path[-1] == "label")):
+        is_error, message = too_long
+        (src.error if is_error else src.warning)(src.place_of(path), message)
     length = tx.visible_length(value)
     if length > tx.TELEGRAM_TEXT_LIMIT:
         src.error(

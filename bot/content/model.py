@@ -26,15 +26,27 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# A button's words. Lint warns past 20 characters (WhatsApp, LINE and Messenger cut there) and
+# refuses past 40 (Telegram starts cutting); a longer answer goes in the option's `text`.
+Label = Annotated[str, StringConstraints(min_length=1)]
+_LABEL = "The button's words, up to 20 characters."
+_ANSWER = (
+    "The whole answer, when the label is a short form of it: the message then lists every "
+    "option's text, numbered, above the buttons."
+)
+
+
 class Option(_Model):
     id: Id
-    text: Text
+    label: Label = Field(description=_LABEL)
+    text: Text | None = Field(None, description=_ANSWER)
     feedback: Text | None = None
 
 
 class ChoiceOption(_Model):
     id: Id
-    text: Text
+    label: Label = Field(description=_LABEL)
+    text: Text | None = Field(None, description=_ANSWER)
     next: Id | None = Field(None, description="Step of this lesson to go to.")
     lesson: str | None = Field(
         None, description="Lesson to open instead: `lesson-id` or `course-id/lesson-id`."

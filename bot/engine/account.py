@@ -151,6 +151,11 @@ class Account(Core):
             ask="delete",
         )
 
+    def go_on(self) -> None:
+        """After the certificate: the profile question if it is due, else where to go next."""
+        if not self.offer_profile():
+            self.resume()
+
     def reply(self, value: str) -> None:
         """A press of an answer to the question the prompt asked (certificate name, delete)."""
         asked, _, detail = self.state.prompt.kind.partition(":")
@@ -159,7 +164,7 @@ class Account(Core):
             self.resume()
         elif value == "no" and asked in ("certificate", "print"):
             self.say(self.t("OK."))
-            self.resume()
+            self.go_on()
         elif value == "erase" and asked == "delete":
             self.outputs.append(Erase())
         elif value == "first-name" and asked == "certificate":
@@ -167,7 +172,7 @@ class Account(Core):
         elif value == "print" and asked == "print":
             course_id, _, name = detail.partition(":")
             self.outputs.append(Certify(course_id, name))
-            self.resume()
+            self.go_on()
         elif value == "change" and asked == "print":
             self.ask_name(detail.partition(":")[0])
         else:

@@ -101,3 +101,6 @@ class Core:
 
     def stale(self) -> None:
         raise NotImplementedError
+
+    def offer_profile(self) -> bool:
+        raise NotImplementedError

@@ -1,8 +1,10 @@
-"""First contact: the language, a plain privacy notice with consent, then a short profile.
+"""First contact: the language and a short, honest notice, then the first lesson; after it, with
+consent, a short profile.
 
 The profile is what the programme reports its reach by (country, business, gender, age group,
-disability, ethnic minority). Every question has "Prefer not to say", the whole profile can be
-skipped, and without consent none of it is asked: the learner just learns.
+disability, ethnic minority). It is asked once the learner has finished a first lesson, when they
+know what the bot is for and still answer: every question has "Prefer not to say", the whole
+profile can be skipped, and without consent none of it is asked.
 """
 
 from __future__ import annotations
@@ -49,9 +51,8 @@ PROFILE = (
     Question(
         "age_group",
         N_("How old are you?"),
-        (
-            ("under-15", N_("Under 15")),
-            ("15-24", "15–24"),
+        (  # the programme's youth band is 18–35, and it teaches adults
+            ("18-24", "18–24"),
             ("25-35", "25–35"),
             ("36-50", "36–50"),
             ("51+", N_("51 or older")),
@@ -67,30 +68,61 @@ PROFILE = (
 QUESTIONS = {q.field: q for q in PROFILE}
 PROFILE_FIELDS = ("country", *QUESTIONS)
 
-PRIVACY_NOTICE = N_(
-    "Before we start, what we keep and why:\n"
+# First the short version, complete on what matters to the learner; "More" gives the detail.
+NOTICE = N_(
+    "Before we start: I keep your progress and answers, so you can stop and go on later. "
+    "/mydata shows everything I keep, /delete erases it, /stop stops reminders."
+)
+NOTICE_DETAIL = N_(
+    "What we keep and why:\n"
     "• Your progress and answers, so you can stop and go on later.\n"
-    "• If you agree: a few questions about you and your business. Every question can be "
-    "skipped. We count the answers together with everyone else's, to show who the lessons "
-    "reach and what changes for them. Reports never show any one person.\n"
     "• Reminders when you stop in the middle of a course, and one short survey some months "
-    "after you finish one.\n\n"
-    "/mydata sends you everything we keep. /delete erases it. /stop stops reminders.\n\n"
-    "May we ask you the questions?"
+    "after you finish one.\n"
+    "• Only if you agree, after your first lesson: a few questions about you and your "
+    "business. Every question can be skipped. We count the answers together with everyone "
+    "else's, to show who the lessons reach and what changes for them. Reports never show any "
+    "one person.\n\n"
+    "/mydata sends you everything we keep. /delete erases it. /stop stops reminders."
+)
+PROFILE_REQUEST = N_(
+    "May I ask you a few quick questions about you and your business? Each one can be "
+    "skipped. I count the answers together with everyone else's, to show who the lessons "
+    "reach. Reports never show any one person."
 )
 
 
 class Onboarding(Core):
     def begin(self, pending_course: str) -> None:
         """First contact, or /start before it was finished: ask the open question again."""
-        self.state = replace(self.state, pending_course=pending_course)
+        self.state = replace(self.state, pending_course=pending_course or self.state.pending_course)
         step = self.state.onboarding
         if step in ("new", "language") and len(self.ctx.languages) > 1:
             self.ask_language(onboarding=True)
-        elif step in ("new", "language", "consent"):
+        elif step in ("new", "language", "notice"):
+            self.show_notice()
+        elif step == "consent":
             self.ask_consent()
         else:
             self.ask_profile(step)
+
+    # -- the notice ----------------------------------------------------------------------------
+
+    def notice_buttons(self, *, more: bool) -> list[list[Button]]:
+        rows = [[Button("▶️ " + self.t("Start learning"), tokens.reply_token("start"), "next")]]
+        if more:
+            rows.append([Button(self.t("More about this"), tokens.reply_token("more"))])
+        return rows
+
+    def show_notice(self) -> None:
+        self.state = replace(self.state, onboarding="notice")
+        self.say(self.t(NOTICE), self.notice_buttons(more=True))
+
+    def notice_reply(self, value: str) -> None:
+        """A press on the notice: its detail, or on to the first lesson."""
+        if value == "more":
+            self.say(self.t(NOTICE_DETAIL), self.notice_buttons(more=False))
+        else:
+            self.finish_onboarding()
 
     # -- language and country ------------------------------------------------------------------
 
@@ -122,7 +154,7 @@ class Onboarding(Core):
     def set_language(self, code: str) -> None:
         self.state = replace(self.state, locale=code)
         if self.state.onboarding == "language":
-            self.ask_consent()
+            self.show_notice()
         else:
             self.say(self.t("Language changed."))
             self.resume()
@@ -143,8 +175,9 @@ class Onboarding(Core):
         ]
 
     def ask_consent(self) -> None:
+        """After the first finished lesson: may we ask the profile questions?"""
         self.state = replace(self.state, onboarding="consent")
-        self.say(self.t(PRIVACY_NOTICE), self.consent_buttons())
+        self.say(self.t(PROFILE_REQUEST), self.consent_buttons())
 
     def profile_buttons(self, question: Question) -> list[list[Button]]:
         rows = [
@@ -214,8 +247,14 @@ class Onboarding(Core):
             self.finish_onboarding()
 
     def finish_onboarding(self) -> None:
+        """First contact done: the deep-linked course or the menu. After the profile: go on."""
         course = self.lib.course(self.state.pending_course)
+        first_contact = self.state.onboarding == "notice"
         self.state = replace(self.state, onboarding="", pending_course="")
+        if not first_contact:
+            self.say(self.t("Saved."))
+            self.resume()
+            return
         self.say(
             self.t("Welcome! I teach short lessons for your business, a few minutes at a time.")
         )
@@ -223,6 +262,13 @@ class Onboarding(Core):
             self.open_course(course)
         else:
             self.menu()
+
+    def offer_profile(self) -> bool:
+        """Ask for the profile once, after the learner's first finished lesson; asked?"""
+        if self.state.consent or self.state.onboarding:
+            return False
+        self.ask_consent()
+        return True
 
 
 def _means(value: str) -> Meaning:

@@ -13,10 +13,12 @@ from pathlib import PurePath
 
 from bot.content.library import Library, LoadedCourse, LoadedLesson, digest
 from bot.content.model import (
+    ChoiceOption,
     ChoiceStep,
     EndStep,
     InputStep,
     MessageStep,
+    Option,
     QuestionStep,
     Scheme,
     Step,
@@ -124,6 +126,8 @@ class _Run(Onboarding, Account):
             self.set_country(parsed.value)
         elif parsed.kind == "p":
             self.profile_answer(parsed.value)
+        elif parsed.kind == "q" and self.state.onboarding == "notice":
+            self.notice_reply(parsed.value)
         elif parsed.kind == "q":
             self.reply(parsed.value)
         else:
@@ -354,6 +358,7 @@ class _Run(Onboarding, Account):
             self.course_finished(course)
         else:
             self.say(text, buttons)
+            self.offer_profile()
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -366,12 +371,20 @@ class _Run(Onboarding, Account):
                 media = Media("photo", str(course_dir / step.image))
             elif step.document:
                 media = Media("document", str(course_dir / step.document))
-        self.say(
-            self.content(lesson, step, "text", step.text),
-            self.step_rows(lesson, step),
-            media,
-            ask="step",
-        )
+        text = self.content(lesson, step, "text", step.text)
+        options = getattr(step, "options", None) or ()
+        if any(o.text for o in options):
+            # The buttons carry short labels; the whole answers are listed, numbered, above.
+            listed = [f"{n}. {self.answer_text(lesson, step, o)}" for n, o in enumerate(options, 1)]
+            text += "\n\n" + "\n".join(listed)
+        self.say(text, self.step_rows(lesson, step), media, ask="step")
+
+    def answer_text(self, lesson: LoadedLesson, step: Step, option: Option | ChoiceOption) -> str:
+        """An option's whole answer as message HTML: its `text`, or else its (plain) label."""
+        if option.text:
+            return self.content(lesson, step, f"options/{option.id}/text", option.text)
+        label = self.content(lesson, step, f"options/{option.id}/label", option.label, escape=False)
+        return html.escape(label, quote=False)
 
     def step_rows(self, lesson: LoadedLesson, step: Step) -> list[list[Button]]:
         buttons = self.step_buttons(lesson, step)
@@ -402,7 +415,7 @@ class _Run(Onboarding, Account):
         else:
             options = getattr(step, "options", None) or ()
             labels = [
-                self.content(lesson, step, f"options/{o.id}/text", o.text, escape=False)
+                self.content(lesson, step, f"options/{o.id}/label", o.label, escape=False)
                 for o in options
             ]
         means: Meaning = "next" if isinstance(step, MessageStep) else ""
@@ -490,8 +503,7 @@ class _Run(Onboarding, Account):
         if not correct:
             right = next(o for o in step.options if o.id == step.correct)
             # The option's text is a plain-text label; quoted in a message it must be escaped.
-            label = self.content(lesson, step, f"options/{right.id}/text", right.text, escape=False)
-            answer = html.escape(label, quote=False)
+            answer = self.answer_text(lesson, step, right)
             parts.append(self.t("The answer is: {answer}").format(answer=answer))
         self.say("\n\n".join(parts))
         self.enter(lesson, self.following(lesson, index))

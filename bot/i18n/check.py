@@ -44,7 +44,7 @@ def is_label(context: str | None) -> bool:
         return False
     parts = context.split("/")
     return parts[-1] == "button" or (
-        len(parts) >= 3 and parts[-3] == "options" and parts[-1] == "text"
+        len(parts) >= 3 and parts[-3] == "options" and parts[-1] == "label"
     )
 
 
@@ -128,8 +128,21 @@ def _check_entry(where: str, message: Message, translation: str) -> list[Diagnos
                 "placeholder names must not be translated"
             )
         )
-    check = tx.check_label if is_label(message.context) else tx.check_html
+    label = is_label(message.context)
+    check = tx.check_label if label else tx.check_html
     found += [error(problem.message) for problem in check(translation)]
+    too_long = label and tx.label_length_problem(translation, option=False)
+    if too_long:
+        is_error, said = too_long
+        found.append(
+            Diagnostic(
+                where,
+                line,
+                1,
+                Severity.ERROR if is_error else Severity.WARNING,
+                f"the translation's {said}",
+            )
+        )
     length = tx.visible_length(translation)
     if length > tx.TELEGRAM_TEXT_LIMIT:
         found.append(

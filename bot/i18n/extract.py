@@ -15,7 +15,7 @@ from bot.content.source import Path as DataPath
 from bot.content.source import read_source
 
 STEP_FIELDS = ("text", "button", "feedback", "error")
-OPTION_FIELDS = ("text", "feedback")
+OPTION_FIELDS = ("label", "text", "feedback")
 SCHEME_FIELDS = ("name", "agency", "summary", "who", "how")
 
 Extracted = tuple[int, str, tuple[str, str], list[str]]

@@ -73,8 +73,7 @@ PROFILE: dict[str, dict[str, float]] = {
     },
     "gender": {"woman": 0.6, "man": 0.37, "other": 0.01, "skip": 0.02},
     "age_group": {
-        "under-15": 0.01,
-        "15-24": 0.28,
+        "18-24": 0.29,
         "25-35": 0.34,
         "36-50": 0.24,
         "51+": 0.1,

@@ -35,8 +35,9 @@ VALUE_LABELS = {
     "consent": {"": "Not asked yet", "yes": "Yes", "no": "No"},
     "gender": {"woman": "Women", "man": "Men", "other": "Another gender"},
     "age_group": {
-        "under-15": "Under 15",
+        "under-15": "Under 15",  # offered before the bands followed the youth band
         "15-24": "15–24",
+        "18-24": "18–24",
         "25-35": "25–35",
         "36-50": "36–50",
         "51+": "51 or older",

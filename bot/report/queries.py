@@ -54,7 +54,7 @@ DIMENSIONS = (
     "disability",
     "minority",
 )
-YOUTH = ("15-24", "25-35")
+YOUTH = ("15-24", "18-24", "25-35")  # 15-24 from before the bands matched the 18–35 youth band
 
 
 async def _rows(source: Source, query: Executable) -> list[tuple[Any, ...]]:

@@ -399,7 +399,7 @@ def survey_table(surveys: Sequence[Survey], library: Library) -> Table:
                     step.id,
                     question,
                     option.id,
-                    labels.plain(option.text),
+                    labels.plain(option.text or option.label),
                     cell,
                     "" if option.id == SKIP else Share(cell, base),
                 )

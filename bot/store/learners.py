@@ -199,7 +199,7 @@ class LearnerStore:
                     state = LearnerState(
                         locale=default_locale,
                         fields={"first_name": who.first_name},
-                        onboarding="consent" if who.language_chosen else "new",
+                        onboarding="notice" if who.language_chosen else "new",
                     )
                     await session.execute(
                         insert_or_skip(self.engine.dialect.name, Learner)
