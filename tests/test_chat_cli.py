@@ -30,8 +30,8 @@ def chat(tmp_path: Path, stdin: str, *args: str) -> subprocess.CompletedProcess[
 
 
 def test_leave_and_resume_at_the_same_step(tmp_path: Path) -> None:
-    # Decline the profile questions, pick online safety, then hello -> tricks -> OTP explainer.
-    first = chat(tmp_path, "no, just the lessons\n2\n1\n1\n")
+    # Past the notice, pick online safety, then hello -> tricks -> OTP explainer.
+    first = chat(tmp_path, "start learning\n2\n1\n1\n")
     assert first.returncode == 0, first.stderr
     assert "[2] Stay safe online (0/6)" in first.stdout
     last_step = first.stdout.split("> 1\n")[-1].split("\n\n")[0]
@@ -46,6 +46,6 @@ def test_leave_and_resume_at_the_same_step(tmp_path: Path) -> None:
 def test_end_of_input_and_unknown_input_are_calm(tmp_path: Path) -> None:
     result = chat(tmp_path, "what is this?\n/nonsense\n")
     assert result.returncode == 0
-    assert "Please tap one of the buttons" in result.stdout  # during the consent question
+    assert "Please tap one of the buttons" in result.stdout  # during the notice
     assert "I don't know that command." in result.stdout
     assert "Bye!" in result.stdout

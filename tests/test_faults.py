@@ -32,7 +32,7 @@ async def test_connection_dropped_mid_transaction(
     service: LessonService, database_url: str
 ) -> None:
     await service.handle(ANA, Start("online-safety"))
-    await service.handle(ANA, Text("No, just the lessons"))
+    await service.handle(ANA, Text("Start learning"))
     before = await saved_step(database_url, ANA.external_id)
     armed = {"on": True}
 

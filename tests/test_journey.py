@@ -148,16 +148,14 @@ async def tap(world: World, person: Identity, replies: list[Say], label: str) ->
     return await world.service.handle(person, Press(token))
 
 
-async def join(
-    world: World, person: Identity, *, consent: bool = False, country: str = ""
-) -> list[Say]:
-    """First contact with a deep link; with `consent`, answer only the country (by name)."""
+async def join(world: World, person: Identity, *, country: str = "") -> list[Say]:
+    """First contact with a deep link, into the course; the country (by name) with /country."""
     replies = await world.service.handle(person, Start("mini"))
-    if not consent:
-        return await tap(world, person, replies, "No, just the lessons")
-    replies = await tap(world, person, replies, "Yes, ask me")
-    replies = await tap(world, person, replies, country or "Prefer not to say")
-    return await tap(world, person, replies, "⏭ Skip the other questions")
+    replies = await tap(world, person, replies, "▶️ Start learning")
+    if country:
+        await world.service.handle(person, Command("country"))
+        replies = await world.service.handle(person, Text(country))
+    return replies
 
 
 async def finish_lesson(world: World, person: Identity) -> list[Say]:
@@ -165,18 +163,26 @@ async def finish_lesson(world: World, person: Identity) -> list[Say]:
     return await world.service.handle(person, Text("Good"))
 
 
+async def decline_profile(world: World, person: Identity) -> list[Say]:
+    """After the first lesson the profile is asked; say no."""
+    return await world.service.handle(person, Text("No, just the lessons"))
+
+
 async def test_profile_columns_follow_consent(world: World) -> None:
     yes, no = who(1), who(2)
-    replies = await world.service.handle(yes, Start())
+    await join(world, yes)
+    replies = await finish_lesson(world, yes)  # then the profile request
     replies = await tap(world, yes, replies, "Yes, ask me")
-    for label in ("Thailand", "Food and drinks", "Woman", "15–24", "No", "Prefer not to say"):
+    for label in ("Thailand", "Food and drinks", "Woman", "18–24", "No", "Prefer not to say"):
         replies = await tap(world, yes, replies, label)
     await join(world, no)
+    await finish_lesson(world, no)
+    await decline_profile(world, no)
     assert await world.rows(
         "SELECT external_id, consent, country, business, gender, age_group, "
         "disability, minority FROM learners ORDER BY id"
     ) == [
-        ("1", "yes", "TH", "food", "woman", "15-24", "no", "skip"),
+        ("1", "yes", "TH", "food", "woman", "18-24", "no", "skip"),
         ("2", "no", None, None, None, None, None, None),
     ]
 
@@ -185,6 +191,7 @@ async def test_certificate_is_made_kept_and_verifiable(world: World) -> None:
     ana = who(1)
     await join(world, ana)
     await finish_lesson(world, ana)
+    await decline_profile(world, ana)
     await world.service.handle(ana, Text("1"))  # the next-lesson button
     replies = await finish_lesson(world, ana)
     assert "You get a certificate" in replies[-1].text
@@ -247,11 +254,11 @@ async def test_delete_erases_rows_and_keeps_only_counts(world: World) -> None:
     ]
     assert await world.rows("SELECT count(*) FROM answers") == [(1,)]  # Bo's answers stay
     replies = await world.service.handle(ana, Start())  # writing again: a new learner
-    assert "what we keep and why" in replies[-1].text
+    assert "I keep your progress" in replies[-1].text
 
 
 async def stop_mid_course(world: World, person: Identity, country: str = "") -> None:
-    await join(world, person, consent=bool(country), country=country)
+    await join(world, person, country=country)
     await finish_lesson(world, person)  # lesson one done, lesson two not started
 
 
@@ -318,7 +325,8 @@ async def test_follow_up_survey_is_offered_once_after_the_set_days(world: World)
     ana = who(1)
     await join(world, ana)
     await finish_lesson(world, ana)
-    await world.service.handle(ana, Text("1"))
+    await decline_profile(world, ana)
+    await world.service.handle(ana, Text("1"))  # the next-lesson button
     await finish_lesson(world, ana)  # the course is finished today
     await world.service.handle(ana, Text("Not now"))
     followups = world.followups(survey_after=timedelta(days=150))
@@ -343,7 +351,8 @@ async def test_a_name_with_markup_stays_text_in_verify(world: World) -> None:
     ana = who(1, "<b>Ana</b>")
     await join(world, ana)
     await finish_lesson(world, ana)
-    await world.service.handle(ana, Text("1"))
+    await decline_profile(world, ana)
+    await world.service.handle(ana, Text("1"))  # the next-lesson button
     await finish_lesson(world, ana)
     replies = await world.service.handle(ana, Text("<i>Ana</i> & co"))
     assert "“&lt;i&gt;Ana&lt;/i&gt; &amp; co”" in replies[-1].text  # the confirmation, escaped

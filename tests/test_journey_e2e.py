@@ -69,14 +69,17 @@ async def test_new_learner_from_poster_to_certificate_reminder_and_survey(
     try:
         await bot.say("/start mini")  # t.me/<bot>?start=mini, from a QR code on a poster
         notice = await bot.press("English")
-        assert "/mydata sends you everything we keep" in notice[0].params["text"]
-        await bot.press("Yes, ask me")
-        for answer in ("Thailand", "Food and drinks", "Woman", "25–35", "No", "No"):
-            replies = await bot.press(answer)
+        assert "/mydata shows everything I keep" in notice[0].params["text"]
+        replies = await bot.press("▶️ Start learning")
         assert "Lesson one" in replies[-2].params["text"]  # the deep-linked course opened
         await bot.press("Next")
         done = await bot.press("Good")
-        assert "▶️ Lesson two" in str(done[-1].params["reply_markup"])
+        assert "▶️ Lesson two" in str(done[-2].params["reply_markup"])
+        assert "a few quick questions" in done[-1].params["text"]  # after the first lesson
+        await bot.press("Yes, ask me")
+        for answer in ("Thailand", "Food and drinks", "Woman", "25–35", "No", "No"):
+            replies = await bot.press(answer)
+        assert "Ready for the next lesson?" in replies[-1].params["text"]
         # Ana puts the phone down. Four days later the worker reminds her.
         await follow_ups(settings, days=4)
         nudge = fake.sent_messages(ANA)[-1]

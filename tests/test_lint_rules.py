@@ -705,7 +705,7 @@ CASES = [
     ),
     Case(
         "entity-in-option-label",
-        before_last_step(question().replace("text: The second", "text: Fish &amp; chips")),
+        before_last_step(question().replace("label: The second", "label: Fish &amp; chips")),
         At("Fish &amp;", at="&amp;"),
         ERROR,
         "button labels are plain text; remove the HTML",
@@ -713,7 +713,9 @@ CASES = [
     Case(
         "html-in-option-feedback",
         before_last_step(
-            question().replace("text: The second", "text: The second\n        feedback: Yes <i>sir")
+            question().replace(
+                "label: The second", "label: The second\n        feedback: Yes <i>sir"
+            )
         ),
         At("Yes <i>sir", at="<i>"),
         ERROR,
@@ -1033,7 +1035,7 @@ def test_plain_text_label_may_hold_ampersand_and_less_than(tmp_path: Path) -> No
     """A label is plain text, so `&` and `<` in it are fine (in a message they would not be)."""
     root = copy_lessons(tmp_path)
     target = lesson_file(root / COURSE)
-    edit = before_last_step(message("extra", "Look", "    button: Fish & chips < 5 dollars"))
+    edit = before_last_step(message("extra", "Look", "    button: Fish & chips < $5"))
     target.write_text(edit(target.read_text(encoding="utf-8")), encoding="utf-8")
     assert lint_paths([str(root)]) == []
 

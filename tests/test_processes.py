@@ -129,7 +129,7 @@ async def quiet(fake: FakeBotAPI, settle: float = 0.5) -> None:
 
 async def into_the_lesson(fake: FakeBotAPI, url: str, user: int, update_id: int) -> int:
     """/start long, English by typing, no profile: the learner is at step 1."""
-    for text in ("/start long", "English", "No, just the lessons"):
+    for text in ("/start long", "English", "Start learning"):
         update = fake.make_message(user, text)
         update["update_id"] = update_id
         update_id += 1

@@ -101,7 +101,7 @@ def test_share_of_women_and_youth(built: Built, raw: sqlite3.Connection) -> None
     assert 55 <= women <= 65  # the demo's mix: about 60% women
     ages = Counter(dict(raw.execute("SELECT age_group, count(*) FROM learners GROUP BY 1")))
     told = sum(n for age, n in ages.items() if age not in (None, "skip"))
-    youth = round(100 * (ages["15-24"] + ages["25-35"]) / told)
+    youth = round(100 * (ages["15-24"] + ages["18-24"] + ages["25-35"]) / told)
     headline = {row["figure"]: row["value"] for row in rows_of(built.out / "headline.csv")}
     assert headline["women_percent"] == str(women)
     assert headline["youth_percent"] == str(youth)

@@ -36,9 +36,9 @@ ANA = Identity("test", "1", first_name="Ana")
 
 
 async def begin(service: LessonService, who: Identity, course: str) -> list[Say]:
-    """A new learner's deep link to `course`: decline the profile questions, get the lesson."""
+    """A new learner's deep link to `course`: past the notice, into the lesson."""
     await service.handle(who, Start(course))
-    return await service.handle(who, Text("No, just the lessons"))
+    return await service.handle(who, Text("Start learning"))
 
 
 async def test_migrations_reach_head_and_match_the_models(database_url: str) -> None:

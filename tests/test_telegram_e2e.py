@@ -65,10 +65,10 @@ class Harness:
         return await self._await_reply(lambda: self.fake.push_text(user, text, **kw), user)
 
     async def begin(self, course: str = "", user: int = ANA) -> list[Call]:
-        """First contact: /start (maybe a deep link), English, and no profile questions."""
+        """First contact: /start (maybe a deep link), English, and past the notice."""
         await self.say(f"/start {course}".strip(), user)
         await self.press("English", user)
-        return await self.press("No, just the lessons", user)
+        return await self.press("▶️ Start learning", user)
 
     async def press(
         self, label: str, user: int = ANA, message: Call | None = None, data: str | None = None
@@ -157,8 +157,8 @@ SAFETY_PATH = [
     "Show me",
     "Next",
     "Next",
-    "Don't send it",
-    "Yes, but I ignored it",
+    "Don't send; call",
+    "Ignored it",
     "Next",
     "Next",
     "Don't click",
@@ -183,12 +183,10 @@ async def test_whole_lesson_with_quiz_to_completion(bot: Harness) -> None:
     replies = await bot.say("/start")
     assert "ไทย" in replies[0].params["text"]  # every language, named in its own script
     replies = await bot.press("English")
-    assert "what we keep and why" in replies[0].params["text"]
-    replies = await bot.press("Yes, ask me")
-    assert "Which country" in replies[0].params["text"]
-    replies = await bot.press("Prefer not to say")
-    assert "What kind of business" in replies[0].params["text"]
-    replies = await bot.press("⏭ Skip the other questions")
+    assert "I keep your progress" in replies[0].params["text"]
+    replies = await bot.press("More about this")
+    assert "What we keep and why" in replies[0].params["text"]
+    replies = await bot.press("▶️ Start learning")
     assert "Our courses" in replies[-1].params["text"]
     replies = await bot.press("Stay safe online")
     assert bot.fake.calls_of("answerCallbackQuery")
