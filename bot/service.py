@@ -62,6 +62,9 @@ class LessonService:
     languages: dict[str, str]
     default_locale: str = "en"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # How learners reach the bot on its channel (`@name` on Telegram), once the channel knows;
+    # certificates print it so anyone can find where to /verify them.
+    bot_handle: str = ""
 
     def __post_init__(self) -> None:
         self._locks = KeyedLocks()
@@ -107,7 +110,13 @@ class LessonService:
                     out
                     if isinstance(out, Say)
                     else await carry_out(
-                        out, record, self.library, self.texts, new_state.locale, now
+                        out,
+                        record,
+                        self.library,
+                        self.texts,
+                        new_state.locale,
+                        now,
+                        self.bot_handle,
                     )
                     for out in outputs
                     if isinstance(out, Say | Action)

@@ -6,6 +6,7 @@ import io
 import struct
 import unicodedata
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,23 @@ def test_rendering_is_deterministic_and_carries_no_metadata() -> None:
     first = render_certificate(SAMPLES["km"])
     assert render_certificate(SAMPLES["km"]) == first
     assert png_chunks(first) == [b"IHDR", *([b"IDAT"] * (len(png_chunks(first)) - 2)), b"IEND"]
+
+
+def test_the_certificate_names_the_bot_to_verify_it_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.certificates
+    from bot.content import Library
+    from bot.engine import SourceTexts
+    from bot.journey.actions import certificate_message
+    from bot.store.models import Certificate
+
+    seen: list[CertificateText] = []
+    monkeypatch.setattr(bot.certificates, "render_certificate", lambda t: seen.append(t) or b"")
+    issued = Certificate(code="K7Q2-9XPM", course="c", name="Ana", locale="en",
+                         issued_at=datetime(2026, 12, 1, tzinfo=UTC))  # fmt: skip
+    certificate_message(issued, Library(()), SourceTexts(), "@LessonBot")
+    certificate_message(issued, Library(()), SourceTexts())
+    assert (
+        seen[0].verify
+        == "Code K7Q2-9XPM. Anyone can check it: send /verify K7Q2-9XPM to @LessonBot."
+    )
+    assert seen[1].verify.endswith("to this bot.")

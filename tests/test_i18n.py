@@ -220,3 +220,11 @@ async def test_burmese_typed_in_zawgyi_presses_the_button(database_url: str) -> 
     assert all(r.text != reprompt for r in after)  # understood, not asked again
     assert after[-1].text != replies[-1].text  # moved on to the next step
     await engine.dispose()
+
+
+def test_thai_dates_count_the_buddhist_era() -> None:
+    from datetime import date
+
+    catalogs = Catalogs(ROOT / "locales")
+    assert catalogs.day("th", date(2026, 12, 1)) == "1 ธันวาคม พ.ศ. 2569"
+    assert catalogs.day("en", date(2026, 12, 1)) == "December 1, 2026"

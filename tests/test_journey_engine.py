@@ -214,3 +214,15 @@ def test_resume_point_is_the_lesson_to_go_on_with() -> None:
     assert resume_point(two, state) == "c/b"
     state, _ = advance(two, state, Text("1"))  # the next-lesson button
     assert resume_point(two, state) is None  # course finished
+
+
+def test_certificate_command_claims_one_later_or_says_what_to_do() -> None:
+    _, out = advance(LIB, LearnerState(onboarding=""), Command("certificate"))
+    assert "Finish a course to get its certificate" in texts(out)[0]
+    finished = LearnerState(
+        onboarding="", fields={"first_name": "Ana"}, completed=frozenset({"c/l"})
+    )
+    asked, out = advance(LIB, finished, Command("certificate"))
+    assert asked.prompt.kind == "certificate:c" and labels(out) == ["Ana", "Not now"]
+    confirm, _ = advance(LIB, asked, Text("Ana Santos"))
+    assert Certify("c", "Ana Santos") in advance(LIB, confirm, Text("yes"))[1]

@@ -13,7 +13,19 @@ from typing import Any
 import pytest
 
 from bot.content import load_library
-from bot.engine import Answer, Command, Context, LearnerState, Press, Say, Start, Text, advance
+from bot.engine import (
+    Answer,
+    Command,
+    Context,
+    LearnerState,
+    Press,
+    Progress,
+    Say,
+    Start,
+    Text,
+    advance,
+    tokens,
+)
 from bot.engine.outputs import Erase
 from bot.engine.prompt import Choice, Prompt, resolve
 from bot.i18n import Catalogs
@@ -237,3 +249,38 @@ def test_each_course_keeps_its_place_when_the_learner_switches() -> None:
     again, out = run(again, Text("1"))  # and Digital marketing where it was left
     assert again.position == moved.position
     assert LearnerState.from_json(again.to_json()) == again
+
+
+def test_a_course_lists_its_lessons_and_a_finished_one_can_be_done_again() -> None:
+    done = frozenset({"online-safety/spot-the-scam"})
+    state = LearnerState(
+        onboarding="", consent="no", completed=done, scores={"online-safety/spot-the-scam": (2, 2)}
+    )
+    listed, out = run(state, Start("online-safety"))
+    assert labels(out)[:2] == ["✅ Spot the scam message", "▶️ Strong passwords you can remember"]
+    assert labels(out)[-1] == "All courses"
+    again, out = run(listed, Text("1"))  # the finished lesson, again
+    assert "Spot the scam message" in said(out)[0].text
+    while again.position is not None:  # through it, tapping the first option each time
+        again, out = run(again, Press(again.prompt.options[0].token))
+    assert again.completed >= done and again.scores["online-safety/spot-the-scam"] == (2, 2)
+    [progress] = [o for o in out if isinstance(o, Progress)]
+    assert (progress.score, progress.total) == (2, 2)  # the first time's score is kept
+
+
+@pytest.mark.parametrize(("country", "named"), [("ID", True), ("TH", False), ("", False)])
+def test_no_text_points_to_an_office_the_lesson_did_not_name(country: str, named: bool) -> None:
+    fields = {"country": country} if country else {}
+    state, _ = run(LearnerState(onboarding="", consent="no", fields=fields), Start("relief"))
+    lesson = LIB.lesson("relief", "get-ready")
+    assert lesson is not None
+    seen: list[str] = []
+    state, out = run(state, Press(tokens.lesson_token(lesson)))
+    while state.position is not None and state.position.lesson == "get-ready":
+        seen += [s.text for s in said(out)]
+        pick = next(
+            (c for c in state.prompt.options if c.label == "Not yet"), state.prompt.options[0]
+        )
+        state, out = run(state, Press(pick.token))
+    assert any("Ask your local government office" in t or "office named" in t for t in seen)
+    assert any("office named in this lesson" in t for t in seen) == named

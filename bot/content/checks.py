@@ -185,8 +185,9 @@ def _check_text(
 def successors(steps: tuple[Step, ...], i: int, ids: dict[str, int]) -> set[int]:
     """Where step `i` can lead: step indexes, or EXIT."""
     step = steps[i]
-    following = ids.get(step.next, EXIT) if step.next else (i + 1 if i + 1 < len(steps) else EXIT)
-    out: set[int] = {following} if step.when is not None else set()
+    below = i + 1 if i + 1 < len(steps) else EXIT
+    following = ids.get(step.next, EXIT) if step.next else below
+    out: set[int] = {below} if step.when is not None else set()  # skipped: the step below
     if isinstance(step, EndStep):
         out.add(EXIT)
     elif isinstance(step, ChoiceStep):

@@ -11,7 +11,7 @@ import html
 from dataclasses import replace
 from datetime import date, timedelta
 
-from bot.content.library import LoadedCourse
+from bot.content.library import LoadedCourse, digest
 from bot.engine import tokens
 from bot.engine.core import Core
 from bot.engine.outputs import Button, Certify, Erase, ExportData, Track, Verify
@@ -88,6 +88,30 @@ class Account(Core):
             rows,
             ask=f"certificate:{course_id}",
         )
+
+    def claim_certificate(self) -> None:
+        """/certificate: ask the name for a finished course's certificate, or send it again."""
+        done = self.state.completed
+        finished = [
+            c
+            for c in self.lib.listed_courses()
+            if c.lessons and all(le.key in done for le in c.lessons)
+        ]
+        if len(finished) == 1:
+            self.ask_name(finished[0].id)
+        elif finished:
+            self.say(
+                self.t("Which course is the certificate for?"),
+                [
+                    [Button(self.content_title(c), tokens.reply_token(f"cert-{digest(c.id)}"))]
+                    for c in finished
+                ],
+                ask="certificate-pick",
+            )
+        else:
+            self.say(
+                self.t("Finish a course to get its certificate. /progress shows how far you are.")
+            )
 
     def certificate_name(self, typed: str) -> None:
         """A name typed (or tapped) for the certificate: confirm it before printing."""
@@ -175,5 +199,11 @@ class Account(Core):
             self.go_on()
         elif value == "change" and asked == "print":
             self.ask_name(detail.partition(":")[0])
+        elif value.startswith("cert-") and asked == "certificate-pick":
+            course = self.lib.by_digest(value.removeprefix("cert-"))
+            if isinstance(course, LoadedCourse):
+                self.ask_name(course.id)
+            else:
+                self.stale()
         else:
             self.stale()

@@ -51,6 +51,7 @@ COMMANDS = (
     "language",
     "country",
     "schemes",
+    "certificate",
     "stop",
     "mydata",
     "delete",

@@ -104,6 +104,8 @@ class _Run(Onboarding, Account):
             self.ask_delete()
         elif name == "verify":
             self.verify(arg)
+        elif name == "certificate":
+            self.claim_certificate()
         elif name == "help":
             self.help()
         else:
@@ -239,12 +241,32 @@ class _Run(Onboarding, Account):
             )
             self.resume()
             return
-        todo = [le for le in course.lessons if le.key not in self.state.completed]
         if not course.lessons:
             self.say(self.t("This course has no lessons yet."))
             self.menu()
             return
-        self.open_lesson(todo[0] if todo else course.lessons[0])
+        if any(le.key in self.state.completed for le in course.lessons):
+            self.course_screen(course)
+        else:  # a course not begun opens on its first lesson: no extra screen on the way in
+            self.open_lesson(course.lessons[0])
+
+    def course_screen(self, course: LoadedCourse) -> None:
+        """The course's lessons, ✅ for the finished ones and ▶️ for the next; any can be opened."""
+        done = self.state.completed
+        following = next((le for le in course.lessons if le.key not in done), None)
+        rows = [
+            [
+                Button(
+                    ("✅ " if le.key in done else "▶️ " if le is following else "")
+                    + self.lesson_title(le),
+                    tokens.lesson_token(le),
+                )
+            ]
+            for le in course.lessons
+        ]
+        rows.append([Button(self.t("All courses"), tokens.menu_token("menu"))])
+        title = html.escape(self.content_title(course))
+        self.say(f"<b>{title}</b>\n" + self.t("Pick a lesson:"), rows)
 
     def pause(self) -> None:
         """Keep the open lesson's place under its course, before another course opens."""
@@ -269,17 +291,15 @@ class _Run(Onboarding, Account):
         self.enter(lesson, 0)
 
     def enter(self, lesson: LoadedLesson, index: int, *, show: bool = True) -> int | None:
-        """Move to step `index`, skipping steps whose condition the learner doesn't meet."""
-        seen: set[int] = set()
+        """Move to step `index`, skipping steps whose condition the learner doesn't meet.
+
+        A skipped step was never shown, so its `next:` doesn't apply: the step below it comes.
+        """
         while index < len(lesson.steps):
             step = lesson.steps[index]
             if step.when is None or self.matches(step.when):
                 break
-            if index in seen:  # only skipped steps ahead, in a loop
-                index = len(lesson.steps)
-                break
-            seen.add(index)
-            index = self.following(lesson, index)
+            index += 1
         if index >= len(lesson.steps):  # the linter prevents this; finish rather than hang
             self.complete(lesson, None)
             return None
@@ -313,9 +333,11 @@ class _Run(Onboarding, Account):
 
     def complete(self, lesson: LoadedLesson, step: EndStep | None) -> None:
         state = self.state
-        self.outputs.append(
-            Progress(lesson.course_id, lesson.id, "completed", state.score, state.answered)
-        )
+        # A lesson done again keeps the score of its first time: that is what the quiz measures.
+        this_time = (state.score, state.answered)
+        first_time = lesson.key not in state.completed
+        score, total = this_time if first_time else state.scores.get(lesson.key, this_time)
+        self.outputs.append(Progress(lesson.course_id, lesson.id, "completed", score, total))
         self.outputs.append(
             Track(
                 "lesson_completed",
@@ -330,7 +352,7 @@ class _Run(Onboarding, Account):
             position=None,
             last_lesson=lesson.key,
             completed=state.completed | {lesson.key},
-            scores={**state.scores, lesson.key: (state.score, state.answered)},
+            scores={**state.scores, lesson.key: (score, total)},
         )
         course = self.lib.course(lesson.course_id)
         following = course.after(lesson.id) if course else None

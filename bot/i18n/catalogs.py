@@ -98,6 +98,8 @@ class Catalogs:
         return str(format_decimal(value, locale=locale))
 
     def day(self, locale: str, when: date) -> str:
+        if locale == "th":  # Thai readers count years in the Buddhist era: 2026 is พ.ศ. 2569
+            return f"{format_date(when, format='d MMMM', locale=locale)} พ.ศ. {when.year + 543}"
         return str(format_date(when, format="long", locale=locale))
 
     def country(self, locale: str, code: str) -> str:

@@ -32,10 +32,13 @@ async def carry_out(
     texts: Texts,
     locale: str,
     now: datetime,
+    bot_handle: str = "",
 ) -> Say | Reply:
     if isinstance(action, Certify):
         certificate = await record.certify(action.course, action.name, now)
-        return lambda: asyncio.to_thread(certificate_message, certificate, library, texts)
+        return lambda: asyncio.to_thread(
+            certificate_message, certificate, library, texts, bot_handle
+        )
     if isinstance(action, Verify):
         return verify_message(await record.find_certificate(action.code), library, texts, locale)
     if isinstance(action, ExportData):
@@ -53,7 +56,9 @@ def _course_title(library: Library, texts: Texts, locale: str, course_id: str) -
     return texts.lesson(locale, f"{course_id}/title", source)
 
 
-def certificate_message(certificate: Certificate, library: Library, texts: Texts) -> Say:
+def certificate_message(
+    certificate: Certificate, library: Library, texts: Texts, bot_handle: str = ""
+) -> Say:
     # Imported here: Pillow and the fonts load only when someone earns a certificate, not on
     # every start of `chat`.
     from bot.certificates import CertificateText, render_certificate
@@ -67,9 +72,13 @@ def certificate_message(certificate: Certificate, library: Library, texts: Texts
             statement=texts.ui(locale, "has completed the course"),
             course=_course_title(library, texts, locale, certificate.course),
             date=texts.day(locale, certificate.issued_at.date()),
-            verify=texts.ui(
-                locale, "Code {code}. Anyone can check it: send /verify {code} to this bot."
-            ).format(code=code),
+            verify=(
+                texts.ui(locale, "Code {code}. Anyone can check it: send /verify {code} to {bot}.")
+                if bot_handle
+                else texts.ui(
+                    locale, "Code {code}. Anyone can check it: send /verify {code} to this bot."
+                )
+            ).format(code=code, bot=bot_handle),
         )
     )
     caption = texts.ui(locale, "Your certificate. Its code is {code}.").format(code=code)

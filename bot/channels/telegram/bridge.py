@@ -48,6 +48,7 @@ COMMAND_HELP = {
     "language": N_("Change language"),
     "country": N_("Change country"),
     "schemes": N_("Government programmes we checked"),
+    "certificate": N_("Get or resend a certificate"),
     "mydata": N_("Everything we keep about you"),
     "delete": N_("Erase your data"),
     "stop": N_("No more reminders"),

@@ -112,6 +112,8 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
     background = [asyncio.create_task(_forget_old_updates(service.store))]
     try:
         await adapter.start(bridge.handle)
+        if adapter.api.username:  # from getMe: certificates say where to /verify them
+            service.bot_handle = f"@{adapter.api.username}"
         await bridge.register_commands()
         if worker:
             deliverer = TelegramDeliverer(adapter.api, key_from_token(settings.bot_token))
