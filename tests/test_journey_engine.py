@@ -226,3 +226,10 @@ def test_certificate_command_claims_one_later_or_says_what_to_do() -> None:
     assert asked.prompt.kind == "certificate:c" and labels(out) == ["Ana", "Not now"]
     confirm, _ = advance(LIB, asked, Text("Ana Santos"))
     assert Certify("c", "Ana Santos") in advance(LIB, confirm, Text("yes"))[1]
+
+
+def test_a_stale_button_at_the_notice_asks_the_notice_again() -> None:
+    state, _ = advance(LIB, LearnerState(onboarding="notice"), Start(), Context())
+    after, out = advance(LIB, state, Press("q:erase"), Context())
+    assert after.onboarding == "notice" and "earlier message" in texts(out)[0]
+    assert "I keep your progress" in texts(out)[-1]

@@ -121,8 +121,10 @@ class Onboarding(Core):
         """A press on the notice: its detail, or on to the first lesson."""
         if value == "more":
             self.say(self.t(NOTICE_DETAIL), self.notice_buttons(more=False))
-        else:
+        elif value == "start":
             self.finish_onboarding()
+        else:
+            self.stale()
 
     # -- language and country ------------------------------------------------------------------
 

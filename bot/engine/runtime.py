@@ -146,7 +146,10 @@ class _Run(Onboarding, Account):
         prompt = self.state.prompt
         if not prompt.options and not prompt.kind:
             # Nothing asked yet (a state saved before prompts were kept): ask again.
-            self.begin(self.state.pending_course) if self.state.onboarding else self.resume()
+            if self.state.onboarding:
+                self.begin(self.state.pending_course)
+            else:
+                self.resume()
             return
         found = resolve(typed, prompt, self.typed_words())
         if found.one is not None:
@@ -580,7 +583,10 @@ class _Run(Onboarding, Account):
 
     def stale(self) -> None:
         self.say(self.t("That button is from an earlier message. Here is where you are now:"))
-        self.resume()
+        if self.state.onboarding:  # the open first-contact or profile question, asked again
+            self.begin(self.state.pending_course)
+        else:
+            self.resume()
 
     def course_buttons(self) -> list[list[Button]]:
         rows = []
