@@ -32,6 +32,7 @@ SHIPPED = sorted([*ROOT.glob("lessons/**/*.yaml"), *ROOT.glob("broadcasts/*.yaml
 # Where `npm install --prefix <it> ajv@8 ajv-formats@3 yaml@2` put ajv.
 NODE_PREFIX = Path(os.environ.get("NODE_PREFIX", ROOT / ".ci" / "node"))
 AJV_CHECK = ROOT / "tests" / "ajv_check.cjs"
+YLS_CHECK = ROOT / "tests" / "yls_check.cjs"
 REQUIRED = bool(os.environ.get("REQUIRE_SCHEMA_TOOLS"))
 
 JsonPath = tuple[str | int, ...]
@@ -291,6 +292,8 @@ def broken_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         copy = root / case.name
         shutil.copytree(ROOT / "lessons", copy / "lessons")
         shutil.copytree(ROOT / "broadcasts", copy / "broadcasts")
+        (copy / "docs").mkdir()
+        shutil.copy(SCHEMA, copy / "docs")  # where each file's schema line points
         target = copy / case.source
         text = target.read_text(encoding="utf-8")
         assert case.old in text, f"{case.name}: `{case.old}` is no longer in {case.source}"
@@ -423,3 +426,47 @@ def test_ajv_strict_rejects_the_broken_copies(broken_dir: Path) -> None:
         assert first["instancePath"] == pointer, (case.name, first)
         named = {first["params"].get("additionalProperty"), first["params"].get("missingProperty")}
         assert case.at[-1:] == (case.field,) or case.field in named, (case.name, first)
+
+
+# -- yaml-language-server, as an author's editor checks a file ----------------------------------
+
+
+def _yls(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    node = shutil.which("node")
+    if node is None:
+        _missing("node is not installed")
+    packages = ("yaml-language-server", "vscode-languageserver-textdocument")
+    if not all((NODE_PREFIX / "node_modules" / p / "package.json").is_file() for p in packages):
+        _missing(
+            f"yaml-language-server is not installed in {NODE_PREFIX} (npm install --prefix "
+            f"{NODE_PREFIX} yaml-language-server@1 vscode-languageserver-textdocument@1)"
+        )
+    done = subprocess.run(
+        [node, str(YLS_CHECK), str(NODE_PREFIX), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return {line["file"]: line["problems"] for line in map(json.loads, done.stdout.splitlines())}
+
+
+def test_yaml_language_server_accepts_every_shipped_file() -> None:
+    results = _yls(SHIPPED)
+    assert len(results) == len(SHIPPED)
+    assert {f: problems for f, problems in results.items() if problems} == {}
+
+
+def test_yaml_language_server_rejects_the_broken_copies_at_the_fault(broken_dir: Path) -> None:
+    results = _yls([_broken_file(broken_dir, case) for case in BROKEN])
+    for case in BROKEN:
+        path = _broken_file(broken_dir, case)
+        text = path.read_text(encoding="utf-8")
+        first = text[: text.index(case.new)].count("\n") + 1
+        fault = range(first, first + case.new.count("\n") + 1)
+        problems = results[str(path)]
+        assert not any("Unable to load schema" in p["message"] for p in problems), problems
+        assert any(p["line"] in fault or case.field in p["message"] for p in problems), (
+            case.name,
+            problems,
+        )
