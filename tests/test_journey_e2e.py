@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.journey.followups import FollowUps, Policy
 from tests.fakebotapi import FakeBotAPI
 from tests.test_journey import write_mini_lessons
-from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness
+from tests.test_telegram_e2e import ANA, Harness, settings_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("framework", ["aiogram", "ptb"])]
 
@@ -32,18 +32,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str) -> Settings:
-    lessons = write_mini_lessons(tmp_path / "lessons")
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        bot_token=TOKEN,
-        telegram_api_url=fake.url,
-        telegram_framework=framework,
-        database_url=database_url,
-        lessons_dir=str(lessons),
-        locales_dir=str(ROOT / "locales"),
-        webhook_url="",
-        webhook_secret="",
-    )
+    return settings_for(fake, database_url, framework, write_mini_lessons(tmp_path / "lessons"))
 
 
 async def follow_ups(settings: Settings, days: float) -> None:

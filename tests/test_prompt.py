@@ -27,7 +27,7 @@ from bot.engine import (
     tokens,
 )
 from bot.engine.outputs import Erase
-from bot.engine.prompt import Choice, Prompt, resolve
+from bot.engine.prompt import Button, Prompt, resolve
 from bot.i18n import Catalogs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,11 +170,11 @@ def test_two_wrong_tries_show_the_answer_and_move_on() -> None:
 PROMPT = Prompt(
     "Pick one",
     (
-        Choice("Facebook Marketplace", "t1"),
-        Choice("Facebook page", "t2"),
-        Choice("Don’t share it", "t3"),
-        Choice("Tiếp tục", "t4", "next"),
-        Choice("Stay safe online (2/6) ✅", "t5"),
+        Button("Facebook Marketplace", "t1"),
+        Button("Facebook page", "t2"),
+        Button("Don’t share it", "t3"),
+        Button("Tiếp tục", "t4", "next"),
+        Button("Stay safe online (2/6) ✅", "t5"),
     ),
 )
 
@@ -215,7 +215,7 @@ def test_zawgyi_is_read_as_unicode_before_matching() -> None:
     label = "ရှေ့ဆက်"
     zawgyi = str(convert(label, "unicode", "zawgyi"))
     assert zawgyi != label
-    assert resolve(to_unicode(zawgyi), Prompt("q", (Choice(label, "t"),))).picked == (0,)
+    assert resolve(to_unicode(zawgyi), Prompt("q", (Button(label, "t"),))).picked == (0,)
 
 
 def test_an_ambiguous_answer_asks_which_and_a_number_then_picks_from_those() -> None:

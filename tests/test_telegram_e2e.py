@@ -122,19 +122,26 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
-@pytest.fixture
-def settings(fake: FakeBotAPI, tmp_path: Path, database_url: str, framework: str) -> Settings:
+def settings_for(
+    fake: FakeBotAPI, database_url: str, framework: str, lessons: Path = ROOT / "lessons"
+) -> Settings:
+    """Polling `framework` against `fake`, on `database_url`, serving `lessons`."""
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
         bot_token=TOKEN,
         telegram_api_url=fake.url,
         telegram_framework=framework,
         database_url=database_url,
-        lessons_dir=str(ROOT / "lessons"),
+        lessons_dir=str(lessons),
         locales_dir=str(ROOT / "locales"),
         webhook_url="",
         webhook_secret="",
     )
+
+
+@pytest.fixture
+def settings(fake: FakeBotAPI, database_url: str, framework: str) -> Settings:
+    return settings_for(fake, database_url, framework)
 
 
 @pytest.fixture

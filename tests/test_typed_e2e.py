@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from tests.databases import rows
 from tests.fakebotapi import FakeBotAPI
 from tests.test_journey import write_mini_lessons
-from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness
+from tests.test_telegram_e2e import ANA, ROOT, Harness, settings_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("framework", ["aiogram", "ptb"])]
 
@@ -25,20 +24,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("framework", ["aiogram",
 async def fake() -> AsyncIterator[FakeBotAPI]:
     async with FakeBotAPI(max_poll_wait=0.2) as server:
         yield server
-
-
-def settings_for(fake: FakeBotAPI, database_url: str, framework: str, lessons: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        bot_token=TOKEN,
-        telegram_api_url=fake.url,
-        telegram_framework=framework,
-        database_url=database_url,
-        lessons_dir=str(lessons),
-        locales_dir=str(ROOT / "locales"),
-        webhook_url="",
-        webhook_secret="",
-    )
 
 
 def text(replies: list[object]) -> str:

@@ -14,7 +14,7 @@ from bot.content.model import Step
 from bot.content.text import render
 from bot.engine.context import N_, Context
 from bot.engine.outputs import Button, Media, Output, Say
-from bot.engine.prompt import Choice, Prompt
+from bot.engine.prompt import Prompt
 from bot.engine.state import LearnerState
 
 # What learners type for yes, no and next, per locale: translators list their language's words
@@ -72,7 +72,7 @@ class Core:
         rows = tuple(tuple(row) for row in buttons or () if row)
         self.outputs.append(Say(text, rows, media))
         if rows or ask is not None:
-            options = tuple(Choice(b.label, b.token, b.means) for row in rows for b in row)
+            options = tuple(b for row in rows for b in row)
             self.state = replace(self.state, prompt=Prompt(text, options, ask or ""))
 
     def typed_words(self) -> dict[str, set[str]]:

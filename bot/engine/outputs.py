@@ -6,15 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.engine.prompt import Meaning
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    token: str
-    # "yes", "no" or "next" when the button means that, so a locale's usual words press it
-    means: Meaning = ""
+from bot.engine.prompt import Button as Button  # a message's buttons are its prompt's choices
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,10 @@ Meaning = Literal["", "yes", "no", "next"]
 
 
 @dataclass(frozen=True)
-class Choice:
+class Button:
+    """One choice on a prompt: its words, the token a tap sends, and what it means, if anything
+    the locale's usual words can say ("yes", "no", "next")."""
+
     label: str
     token: str
     means: Meaning = ""
@@ -37,7 +40,7 @@ class Prompt:
     """
 
     text: str = ""
-    options: tuple[Choice, ...] = ()
+    options: tuple[Button, ...] = ()
     kind: str = ""
     lettered: bool = False  # the options are shown as a), b), c)
 
@@ -52,7 +55,7 @@ class Prompt:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Prompt:
         options = tuple(
-            Choice(str(label), str(token), means if means in ("yes", "no", "next") else "")
+            Button(str(label), str(token), means if means in ("yes", "no", "next") else "")
             for label, token, means in data.get("options") or ()
         )
         text, kind = str(data.get("text", "")), str(data.get("kind", ""))

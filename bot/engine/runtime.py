@@ -158,7 +158,7 @@ class _Run(Onboarding, Account):
             picked = [prompt.options[i] for i in found.picked]
             self.say(
                 self.t("Which one do you mean?"),
-                [[Button(c.label, c.token, c.means)] for c in picked],
+                [[c] for c in picked],
                 ask=prompt.kind,
             )
         else:
@@ -180,7 +180,7 @@ class _Run(Onboarding, Account):
         else:
             self.say(
                 self.t("Please tap one of the buttons, or type its number."),
-                [[Button(c.label, c.token, c.means)] for c in prompt.options],
+                [[c] for c in prompt.options],
             )
             self.state = replace(self.state, prompt=prompt)  # still the question it was
 
