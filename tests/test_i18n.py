@@ -107,6 +107,25 @@ def test_changed_source_goes_fuzzy_keeps_showing_and_lint_reports_it(project: Pa
     assert coverage[0].fuzzy == 1
 
 
+def test_a_translated_label_over_20_characters_is_flagged_at_its_line(project: Path) -> None:
+    po = init_catalog(project, "id")
+    warned = translate(po, CTX, "Tunjukkan kepada saya dulu")  # 26 characters
+    problems, _ = lint([str(po)], str(project / "lessons"))
+    assert [(d.line, str(d.severity), d.message) for d in problems if "label" in d.message] == [
+        (
+            warned,
+            "warning",
+            "the translation's button label is 26 characters; WhatsApp, LINE and Messenger cut "
+            "labels past 20: shorten it",
+        )
+    ]
+    refused = translate(po, CTX, "Tunjukkan kepada saya dulu semuanya sekarang")  # 44
+    problems, _ = lint([str(po)], str(project / "lessons"))
+    assert [(d.line, str(d.severity)) for d in problems if "label" in d.message] == [
+        (refused, "error")
+    ]
+
+
 def test_broken_translations_are_caught_at_the_po_line(project: Path) -> None:
     po = init_catalog(project, "vi")
     with po.open("rb") as handle:

@@ -711,6 +711,31 @@ CASES = [
         "button labels are plain text; remove the HTML",
     ),
     Case(
+        "option-label-over-20",
+        before_last_step(question().replace("label: The second", "label: The second answer here")),
+        At("The second answer here"),
+        WARNING,
+        "button label is 22 characters; WhatsApp, LINE and Messenger cut labels past 20: "
+        "shorten it, and put the whole answer in the option's `text:`",
+    ),
+    Case(
+        "option-label-over-40",
+        before_last_step(
+            question().replace("label: The second", "label: " + "A very long answer, " * 3)
+        ),
+        At("A very long answer,", nth=0),
+        ERROR,
+        "button label is 59 characters; Telegram cuts labels past 40",
+    ),
+    Case(
+        "button-label-over-20",
+        before_last_step(message("extra", "Look", "    button: Show me the whole thing now")),
+        At("Show me the whole thing now"),
+        WARNING,
+        "button label is 27 characters; WhatsApp, LINE and Messenger cut labels past 20: "
+        "shorten it",
+    ),
+    Case(
         "html-in-option-feedback",
         before_last_step(
             question().replace(
