@@ -73,6 +73,7 @@ class Call:
     status: int = 200
     files: list[UploadedFile] = field(default_factory=list)
     result: Any = None  # what the fake answered, e.g. the sent Message with its message_id
+    raw: str | None = None  # a non-JSON body answered instead (fail_next(..., body=...))
 
 
 @dataclass
@@ -82,12 +83,18 @@ class _Fault:
     description: str
     retry_after: int | None
     times: int
+    body: str | None = None  # answer this raw text instead of a Bot API JSON error
+    content_type: str = "text/html"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, retry_after: int | None = None,
+        body: str | None = None, content_type: str = "text/html",
+    ) -> None:  # fmt: skip
         super().__init__(description)
         self.status, self.description, self.retry_after = status, description, retry_after
+        self.body, self.content_type = body, content_type
 
 
 @cache
@@ -156,6 +163,7 @@ class FakeBotAPI:
         self._faults: list[_Fault] = []
         self._blocked: dict[str, tuple[int, str]] = {}  # str(chat_id) -> (status, description)
         self._delay = 0.0
+        self._slow: list[tuple[str, float]] = []  # (method, seconds): delay_next()
         self._msg_ids: dict[str, int] = {}  # per chat, shared by user and bot messages
         self._messages: dict[tuple[str, int], JSON] = {}  # what the bot sent/edited
         self._results: dict[str, Any] = {}
@@ -195,7 +203,7 @@ class FakeBotAPI:
         """Successful sendMessage/sendPhoto/sendDocument calls, optionally to one chat."""
         return [
             c for c in self.calls
-            if c.method in SENT_MESSAGE_METHODS and c.status == 200
+            if c.method in SENT_MESSAGE_METHODS and c.status == 200 and c.raw is None
             and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
         ]  # fmt: skip
 
@@ -206,13 +214,19 @@ class FakeBotAPI:
     def fail_next(
         self, method: str | None, status: int, description: str = "",
         retry_after: int | None = None, times: int = 1,
+        body: str | None = None, content_type: str = "text/html",
     ) -> None:  # fmt: skip
-        """Fail the next `times` matching calls (method=None: any method but getUpdates)."""
+        """Fail the next `times` matching calls (method=None: any method but getUpdates).
+
+        With `body`, answer that raw text (a proxy's HTML error page, a cut-off answer) with
+        `status` and `content_type` instead of a Bot API error; a 200 like that is not sent.
+        """
         if status == 429:
             retry_after = 1 if retry_after is None else retry_after  # clients need a number
             description = description or f"Too Many Requests: retry after {retry_after}"
         description = description or f"Error {status}"
         fault = _Fault(method and method.lower(), status, description, retry_after, times)
+        fault.body, fault.content_type = body, content_type
         self._faults.append(fault)
 
     def block_chat(self, chat_id: int | str, description: str = "") -> None:
@@ -227,6 +241,10 @@ class FakeBotAPI:
     def delay(self, seconds: float) -> None:
         """Slow down every response except getUpdates."""
         self._delay = seconds
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` `seconds` late (after doing them)."""
+        self._slow.extend([(method.lower(), seconds)] * times)
 
     def set_result(self, method: str, result: Any) -> None:
         """Fix a method's result: a JSON value, or a callable taking the params dict."""
@@ -301,10 +319,16 @@ class FakeBotAPI:
             body = {"ok": False, "error_code": e.status, "description": e.description}
             if e.retry_after is not None:
                 body["parameters"] = {"retry_after": e.retry_after}
+            call.raw, raw_type = e.body, e.content_type
         if self._delay and call.method != "getUpdates":
             await asyncio.sleep(self._delay)
+        if slow := next((s for s in self._slow if s[0] == call.method.lower()), None):
+            self._slow.remove(slow)
+            await asyncio.sleep(slow[1])
         for listener in self.listeners:
             listener(call)
+        if call.raw is not None:
+            return web.Response(text=call.raw, status=call.status, content_type=raw_type)
         return web.json_response(body, status=call.status)
 
     async def _read_params(self, request: web.Request, model: MethodModel, call: Call) -> JSON:
@@ -362,7 +386,9 @@ class FakeBotAPI:
         p = call.params
         self._check_limits(call.method, p)
         if fault := self._take_fault(call.method):
-            raise ApiError(fault.status, fault.description, fault.retry_after)
+            raise ApiError(
+                fault.status, fault.description, fault.retry_after, fault.body, fault.content_type
+            )
         if str(p.get("chat_id")) in self._blocked:
             raise ApiError(*self._blocked[str(p["chat_id"])])
         if call.method.lower() in self._results:

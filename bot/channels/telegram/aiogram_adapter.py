@@ -10,6 +10,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -60,6 +61,15 @@ async def _mapped(call: Awaitable[T]) -> T:
         raise Transient(str(exc)) from exc
     except TelegramAPIError as exc:
         raise Rejected(exc.message) from exc
+    except ClientDecodeError as exc:
+        # The body was not JSON (a proxy's HTML 502 page, a cut-off 200) or not a Bot API
+        # answer; aiogram raises this before it looks at the status, so a proxy's 4xx page
+        # comes here too. Telegram's own errors are JSON and handled above.
+        answer = exc.data if isinstance(exc.data, dict) else None
+        if answer is not None and answer.get("ok") is True:
+            # Telegram did it and only its result can't be read: sending again would repeat it.
+            raise Rejected(f"{exc.message}: {str(exc.original)[:200]}") from exc
+        raise Transient(f"not a Bot API answer ({exc.message}): {str(exc.data)[:200]}") from exc
 
 
 class AiogramApi:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -57,22 +58,43 @@ def _seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _not_json(exc: TelegramError) -> bool:
+    """Whether ptb raised this because the answer's body was not JSON (a proxy's error page).
+
+    ptb's `BaseRequest.parse_json_payload` raises TelegramError("Invalid server response")
+    from the JSONDecodeError: as is for a 2xx, or as the cause of the error it makes from the
+    status (NetworkError for a 5xx, BadRequest for a 400, Forbidden for a 403).
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, json.JSONDecodeError):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 async def _mapped(call: Awaitable[T]) -> T:
     """Run a call, turning python-telegram-bot's exceptions into the bridge's."""
     try:
         return await call
-    except RetryAfter as exc:
-        raise RetryLater(_seconds(exc)) from exc
-    except Forbidden as exc:
-        raise Unreachable(exc.message) from exc
-    except BadRequest as exc:
-        if "chat not found" in exc.message.lower():
-            raise Unreachable(exc.message) from exc
-        raise Rejected(exc.message) from exc
-    except (TimeoutError, NetworkError) as exc:  # includes TimedOut and 5xx
-        raise Transient(str(exc)) from exc
     except TelegramError as exc:
+        if _not_json(exc):
+            # Telegram's own answers are JSON, so this came from something in between: retry
+            # it, whatever its status (a proxy's 403 page must not mark the learner blocked).
+            raise Transient(f"not a Bot API answer: {str(exc)[:200]}") from exc
+        if isinstance(exc, RetryAfter):
+            raise RetryLater(_seconds(exc)) from exc
+        if isinstance(exc, Forbidden):
+            raise Unreachable(exc.message) from exc
+        if isinstance(exc, BadRequest):  # before NetworkError, its base class
+            if "chat not found" in exc.message.lower():
+                raise Unreachable(exc.message) from exc
+            raise Rejected(exc.message) from exc
+        if isinstance(exc, NetworkError):  # includes TimedOut and 5xx
+            raise Transient(str(exc)) from exc
         raise Rejected(exc.message) from exc
+    except TimeoutError as exc:
+        raise Transient(str(exc)) from exc
 
 
 class PtbApi:
@@ -148,6 +170,14 @@ class PtbApi:
 class PtbAdapter:
     def __init__(self, token: str, api_url: str) -> None:
         base = api_url.rstrip("/")
+        # Wait for a slow answer as long as aiogram does (its session gives a whole call 60 s,
+        # aiogram.client.session.base.DEFAULT_TIMEOUT), so both frameworks behave alike. ptb's
+        # defaults (5 s to read, 1 s for a free connection) give up on an answer that is still
+        # coming: the bridge then sends again, and the learner gets the reply twice, because
+        # the first request had arrived. Every phase gets the same 60 s: httpx times each one
+        # separately, and aiogram's budget covers them all. getUpdates adds its long-poll
+        # timeout to the read timeout, as aiogram adds it to the session's.
+        timeout = 60.0
         # concurrent_updates: learners are served at once; the service keeps each one in order.
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -155,6 +185,15 @@ class PtbAdapter:
             .base_url(f"{base}/bot")
             .base_file_url(f"{base}/file/bot")
             .concurrent_updates(True)
+            .connect_timeout(timeout)
+            .read_timeout(timeout)
+            .write_timeout(timeout)
+            .pool_timeout(timeout)
+            .media_write_timeout(timeout)  # uploads: ptb's default is 20 s
+            .get_updates_connect_timeout(timeout)
+            .get_updates_read_timeout(timeout)
+            .get_updates_write_timeout(timeout)
+            .get_updates_pool_timeout(timeout)
             .build()
         )
         self.api = PtbApi(self.app.bot)

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_service, open_database
@@ -34,6 +33,7 @@ from bot.journey.followups import run_forever as run_followups
 from bot.report.build import reader
 from bot.store import LearnerStore
 from bot.store.admins import Roles
+from bot.store.health import Health, check_database
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +141,9 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
 
 
 async def _serve_webhook(settings: Settings, adapter: Adapter, engine: AsyncEngine) -> None:
-    async def healthy() -> bool:
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            log.exception("health check failed")
-            return False
+    async def healthy() -> Health:
+        # A committed write within a second, not a SELECT: see bot/store/health.py.
+        return await check_database(engine)
 
     path = urlsplit(settings.webhook_url).path or "/"
     runner = web.AppRunner(webhook_app(path, settings.webhook_secret, adapter.feed, healthy))

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.store.health import Health
+
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -17,7 +19,7 @@ def webhook_app(
     path: str,
     secret: str,
     feed: Callable[[dict[str, Any]], Awaitable[None]],
-    healthy: Callable[[], Awaitable[bool]],
+    healthy: Callable[[], Awaitable[Health]],
 ) -> web.Application:
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -40,10 +42,10 @@ def webhook_app(
         return web.Response(text="ok")
 
     async def health(_request: web.Request) -> web.Response:
-        ok = await healthy()
-        return web.json_response(
-            {"database": "ok" if ok else "unreachable"}, status=200 if ok else 503
-        )
+        # {"database": "ok"}, or e.g. {"database": "unwritable", "reason": "database or disk
+        # is full"}; "busy" (another writer has the lock) is still 200.
+        report = await healthy()
+        return web.json_response(report.as_json(), status=report.http_status)
 
     app = web.Application(client_max_size=1024 * 1024)
     app.router.add_post(path, receive)
