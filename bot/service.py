@@ -1,8 +1,10 @@
 """Where a channel's event meets the engine and the store: one learner, one transaction.
 
-Channels call `LessonService.handle` and deliver the messages it returns. Everything that can go
-wrong in here is logged with its context and turned into a short apology in the learner's
-language, so a learner never sees a traceback.
+An update's replies are stored in the transaction that saves the progress they report, and
+sent after it commits, from the reply outbox (`bot.store.replies`). So a learner never hears of
+progress that was not saved, and a crash between the commit and the send delays a reply, never
+loses it. Everything that can go wrong in here is logged with its context and turned into a
+short, true apology in the learner's language, so a learner never sees a traceback.
 """
 
 from __future__ import annotations
@@ -11,26 +13,45 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.engine import Connection
+
+from bot.channels.delivery import Rejected, RetryLater, Transient, Unreachable
 from bot.content import Library
 from bot.engine import Context, Event, Say, Text, Texts, advance
 from bot.engine.context import N_
 from bot.engine.outputs import Action
 from bot.engine.runtime import resume_point
+from bot.errors import StoreError
 from bot.i18n import negotiate
 from bot.i18n.zawgyi import to_unicode
-from bot.journey.actions import Reply, carry_out
+from bot.journey.actions import carry_out, certificate_message
 from bot.store import Identity, LearnerStore
+from bot.store.inbox import current_receipt
+from bot.store.learners import open_learner
+from bot.store.replies import Pending, Replies, Staged
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[list[Say]], Awaitable[None]]
+# Sends one message to a learner's address on a channel; raises `bot.channels.delivery` errors.
+Send = Callable[[str, Say], Awaitable[None]]
 
-SORRY = N_(
-    "Sorry, something went wrong on our side. Your progress is saved. Send /continue to go on."
+# A bug, or a database failure nobody will retry: the transaction was rolled back.
+NOT_SAVED = N_(
+    "Sorry, something went wrong on our side, and your last message was not saved. "
+    "Please send it again, or send /continue to go on."
 )
+# The database failed, and the inbox keeps the update to try again.
+WILL_RETRY = N_(
+    "Sorry, I can't save your progress just now. I have your message and will answer it as "
+    "soon as I can."
+)
+# A reply that fails this often with 5xx or network errors is given up, and logged.
+MAX_SEND_ATTEMPTS = 8
+RETRY_BACKOFF = timedelta(seconds=1)
+RETRY_BACKOFF_CAP = timedelta(minutes=5)
 
 
 class KeyedLocks:
@@ -66,66 +87,174 @@ class LessonService:
     # certificates print it so anyone can find where to /verify them.
     bot_handle: str = ""
 
+    # How each channel sends one message; a channel without one (the console, unit tests)
+    # gets its replies back from `handle` instead of through the outbox.
+    senders: dict[str, Send] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self._locks = KeyedLocks()
+        self.replies = Replies(self.store.engine)
 
     async def handle(
-        self,
-        who: Identity,
-        event: Event,
-        *,
-        update_key: str | None = None,
-        deliver: Deliver | None = None,
+        self, who: Identity, event: Event, *, update_key: str | None = None
     ) -> list[Say]:
-        """Run `event` for `who` and return the messages to deliver.
+        """Run `event` for `who`; return the messages delivered (or, with no sender, to deliver).
 
         Updates of one learner are handled strictly one after another (in this process by a
         lock, across processes by the database transaction), so quick double presses can't
-        lose or double progress. `deliver`, if given, sends the messages while the lock is
-        still held, so a learner's replies also arrive in order. An update whose `update_key`
-        was handled before returns no messages.
+        lose or double progress; their replies go out in order, under the same lock. An update
+        whose `update_key` was handled before is skipped.
         """
         async with self._locks.hold(f"{who.channel}:{who.external_id}"):
-            messages = await self._run(who, event, update_key)
-            if deliver is not None and messages:
-                await deliver(messages)
-            return messages
+            send = self.senders.get(who.channel)
+            replies, stored = await self._run(who, event, update_key, stage=send is not None)
+            if send is None:
+                return [await self._draw(message) for message in replies]
+            if stored is False:  # an apology: nothing was saved, so nothing is in the outbox
+                for message in replies:
+                    await self._send_directly(who, send, await self._draw(message))
+                return [message for message in replies if isinstance(message, Say)]
+            return await self._flush(who, send, stored if isinstance(stored, list) else [])
 
-    async def _run(self, who: Identity, event: Event, update_key: str | None) -> list[Say]:
-        locale = self.locale_for(who.language)
+    async def flush(self, channel: str, address: str) -> list[Say]:
+        """Send what the outbox holds for one learner (after a crash, or a 429's pause)."""
+        send = self.senders.get(channel)
+        if send is None:
+            return []
+        who = Identity(channel, address)
+        async with self._locks.hold(f"{channel}:{address}"):
+            return await self._flush(who, send)
+
+    async def _run(
+        self, who: Identity, event: Event, update_key: str | None, *, stage: bool
+    ) -> tuple[list[Staged], list[Pending] | bool]:
+        """The replies, and what was stored: the outbox rows; True if nothing was staged (no
+        sender); False for an apology (nothing was saved)."""
+        receipt = current_receipt.get()
+        now = self.clock()
+        ctx = Context(now=now, texts=self.texts, languages=self.languages)
+        if isinstance(event, Text):
+            event = Text(to_unicode(event.text))  # Burmese typed in Zawgyi
+        seen = {"locale": self.locale_for(who.language)}  # the learner's, once their row is read
+
+        def job(conn: Connection) -> tuple[list[Staged], list[Pending] | bool]:
+            # Runs in the store's writer (a thread, on SQLite): no awaiting, no event loop.
+            record = open_learner(conn, who, now, seen["locale"], update_key)
+            if record.duplicate:
+                log.info("update %s was handled before; skipped", update_key)
+                return [], []
+            state = record.state
+            seen["locale"] = state.locale
+            new_state, outputs = advance(self.library, state, event, ctx)
+            record.save(new_state, outputs, now, resume_point(self.library, new_state))
+            replies: list[Staged] = [
+                out
+                if isinstance(out, Say)
+                else carry_out(out, record, self.library, self.texts, new_state.locale, now)
+                for out in outputs
+                if isinstance(out, Say | Action)
+            ]
+            return replies, (record.stage(replies, now) if stage else True)
+
         try:
-            now = self.clock()
-            ctx = Context(now=now, texts=self.texts, languages=self.languages)
-            async with self.store.learner(who, now, locale, update_key) as record:
-                if record.duplicate:
-                    log.info("update %s was handled before; skipped", update_key)
-                    return []
-                state = record.state
-                locale = state.locale
-                if isinstance(event, Text):
-                    event = Text(to_unicode(event.text))  # Burmese typed in Zawgyi
-                new_state, outputs = advance(self.library, state, event, ctx)
-                await record.save(new_state, outputs, now, resume_point(self.library, new_state))
-                replies: list[Say | Reply] = [
-                    out
-                    if isinstance(out, Say)
-                    else await carry_out(
-                        out,
-                        record,
-                        self.library,
-                        self.texts,
-                        new_state.locale,
-                        now,
-                        self.bot_handle,
-                    )
-                    for out in outputs
-                    if isinstance(out, Say | Action)
-                ]
-            return [reply if isinstance(reply, Say) else await reply() for reply in replies]
+            outcome = await self.store.transact(job)
+        except StoreError:
+            log.exception("could not save %r for %s:%s", event, who.channel, who.external_id)
+            locale = seen["locale"]
+            if receipt is not None and receipt.key == update_key:
+                receipt.retry = True  # the inbox keeps it; tell the learner only the first time
+                return ([] if receipt.attempt else [Say(self.texts.ui(locale, WILL_RETRY))]), False
+            return [Say(self.texts.ui(locale, NOT_SAVED))], False
         except Exception:
             log.exception("failed to handle %r for %s:%s", event, who.channel, who.external_id)
-            return [Say(self.texts.ui(locale, SORRY))]
+            return [Say(self.texts.ui(seen["locale"], NOT_SAVED))], False
+        if receipt is not None and receipt.key == update_key:
+            receipt.done = True
+        return outcome
+
+    async def _flush(
+        self, who: Identity, send: Send, fresh: list[Pending] | None = None
+    ) -> list[Say]:
+        """Send this learner's stored replies oldest first; each is deleted once delivered.
+
+        `fresh`: the replies just stored; sent as they are unless older ones still wait, in
+        which case all are read back in order (saves a read on every update).
+        """
+        delivered: list[Say] = []
+        now = self.clock()
+        channel, address = who.channel, who.external_id
+        if fresh is None or self.replies.waiting(channel, address):
+            waiting = await self.replies.pending(channel, address)
+        else:
+            waiting = fresh
+        caught_up = True
+        for reply in waiting:
+            if not reply.sendable(now):
+                caught_up = False  # paused (429), backing off, or another process's: in order
+                break
+            try:
+                message = await self._draw(reply.message)
+                await send(who.external_id, message)
+            except RetryLater as exc:
+                until = now + timedelta(seconds=exc.seconds)
+                await self.replies.defer(reply.id, until, reply.attempts + 1, str(exc))
+                caught_up = False
+                break
+            except Transient as exc:
+                attempts = reply.attempts + 1
+                if attempts < MAX_SEND_ATTEMPTS:
+                    wait = min(RETRY_BACKOFF * 2 ** (attempts - 1), RETRY_BACKOFF_CAP)
+                    await self.replies.defer(reply.id, now + wait, attempts, str(exc))
+                    caught_up = False
+                    break
+                log.error(
+                    "gave up a reply to %s after %d tries: %s", who.external_id, attempts, exc
+                )
+                self.replies.delivered(reply.id)
+                continue
+            except Unreachable as exc:
+                log.info("learner %s is unreachable: %s", who.external_id, exc)
+                await self.store.set_status(who, "blocked")
+                await self.replies.drop_all(who.channel, who.external_id)
+                break
+            except Rejected:
+                log.exception("the platform refused a reply to %s; dropped", who.external_id)
+            except Exception:
+                log.exception("could not make or send a reply to %s; dropped", who.external_id)
+            else:
+                delivered.append(message)
+            self.replies.delivered(reply.id)
+        self.replies.caught_up(channel, address, caught_up)
+        return delivered
+
+    async def _send_directly(self, who: Identity, send: Send, message: Say) -> None:
+        try:
+            await send(who.external_id, message)
+        except Exception as exc:
+            log.warning("could not send an apology to %s: %s", who.external_id, exc)
+
+    async def _draw(self, message: Staged) -> Say:
+        if isinstance(message, Say):
+            return message
+        certificate = await self.store.certificate(message.certificate)
+        if certificate is None:
+            raise LookupError(f"certificate {message.certificate} is gone (erased?)")
+        return await asyncio.to_thread(
+            certificate_message, certificate, self.library, self.texts, self.bot_handle
+        )
 
     def locale_for(self, hint: str) -> str:
         """A new learner's locale: their app's language if we ship it, else the default."""
         return negotiate(hint, self.languages, self.default_locale)
+
+
+async def relay_forever(service: LessonService, period: float = 0.5) -> None:
+    """Send replies that are due again: after a crash, a 429's pause, or a 5xx's backoff."""
+    await service.replies.load_backlog()
+    while True:
+        try:
+            for channel, address in await service.replies.due(service.clock()):
+                await service.flush(channel, address)
+        except Exception:
+            log.exception("the reply relay failed; trying again")
+        await asyncio.sleep(period)

@@ -229,6 +229,10 @@ class FakeBotAPI:
         fault.body, fault.content_type = body, content_type
         self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        """Forget every fault still to come (from `fail_next`)."""
+        self._faults.clear()
+
     def block_chat(self, chat_id: int | str, description: str = "") -> None:
         self._blocked[str(chat_id)] = (403, description or "Forbidden: bot was blocked by the user")
 
@@ -251,6 +255,11 @@ class FakeBotAPI:
         self._results[method.lower()] = result
 
     # -- updates ---------------------------------------------------------------------
+    def next_update_id(self) -> int:
+        """An id for an update the test delivers itself (to a webhook), never reused."""
+        self._last_update_id += 1
+        return self._last_update_id
+
     def push_update(self, update: JSON) -> JSON:
         if "update_id" not in update:
             update["update_id"] = self._last_update_id + 1

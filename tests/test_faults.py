@@ -28,9 +28,10 @@ from bot.channels.telegram.ptb_adapter import PtbAdapter
 from bot.channels.telegram.webhook import webhook_app
 from bot.engine import Command, Start, Text
 from bot.i18n import Catalogs
-from bot.service import SORRY, LessonService
+from bot.service import NOT_SAVED, LessonService
 from bot.store import Identity, LearnerStore, create_engine
 from bot.store.health import NOT_MIGRATED, Health, check_database
+from bot.store.learners import open_learner
 from tests.databases import fresh_database, needs_postgres, rows, saved_step, sqlite_only
 from tests.fakebotapi import FakeBotAPI
 
@@ -63,12 +64,12 @@ async def test_connection_dropped_mid_transaction(
             cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
     replies = await service.handle(ANA, Text("1"))
-    assert [r.text for r in replies] == [SORRY]
+    assert [r.text for r in replies] == [NOT_SAVED]
     # Rolled back: nothing half-saved.
     assert await saved_step(database_url, ANA.external_id) == before
     [(events,)] = await rows(database_url, "SELECT count(*) FROM events")
     replies = await service.handle(ANA, Command("continue"))  # a new connection, and on
-    assert replies and replies[0].text != SORRY
+    assert replies and replies[0].text != NOT_SAVED
     replies = await service.handle(ANA, Text("1"))
     assert await saved_step(database_url, ANA.external_id) != before
     [(after,)] = await rows(database_url, "SELECT count(*) FROM events")
@@ -98,7 +99,7 @@ async def test_sqlite_writers_from_two_engines_wait_instead_of_failing(
         ]
         await asyncio.sleep(0.5)
     replies = await asyncio.gather(*pending)
-    assert all(r and r[0].text != SORRY for r in replies)
+    assert all(r and r[0].text != NOT_SAVED for r in replies)
     assert await rows(database_url, "SELECT count(*) FROM learners") == [(20,)]
     for engine in (*engines, blocker):
         await engine.dispose()
@@ -337,8 +338,8 @@ NOT_THERE = "the database file does not exist"
 
 async def arrive(store: LearnerStore, external_id: str) -> None:
     """A learner's first update: the write every update makes."""
-    async with store.learner(Identity("test", external_id), datetime.now(UTC)):
-        pass
+    who, now = Identity("test", external_id), datetime.now(UTC)
+    await store.transact(lambda conn: open_learner(conn, who, now))
 
 
 def fill(path: Path) -> None:

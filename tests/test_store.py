@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.engine import Command, Press, Say, Start, Text
 from bot.i18n import Catalogs
-from bot.service import SORRY, LessonService
+from bot.service import NOT_SAVED, LessonService
 from bot.store import Identity, LearnerStore, create_engine, upgrade
 from bot.store.db import MIGRATIONS, current_revision
 from bot.store.models import AnswerRecord, Base, EventRecord, LessonProgress
@@ -138,7 +138,7 @@ async def test_database_failure_is_apologised_for_and_rolled_back(service: Lesso
     async with service.store.engine.begin() as conn:
         await conn.run_sync(events.drop)  # every update writes an event, so this must fail
     replies = await service.handle(ANA, Text("1"))
-    assert [r.text for r in replies] == [SORRY]
+    assert [r.text for r in replies] == [NOT_SAVED]
     async with service.store.engine.begin() as conn:
         await conn.run_sync(events.create)
     replies = await service.handle(ANA, Command("continue"))

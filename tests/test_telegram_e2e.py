@@ -398,6 +398,9 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settin
                 assert response.status == 400
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 assert response.status == 200
+        # Telegram got its 200 once the update was stored; the reply follows from the inbox.
+        await harness.until(lambda: fake.sent_messages(ANA))
+        await harness.quiet(ANA)
         assert len(fake.sent_messages(ANA)) == 1
         assert "English" in fake.sent_messages(ANA)[0].params["text"]  # language question
     finally:

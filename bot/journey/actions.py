@@ -1,16 +1,14 @@
 """Carrying out what the engine asked for and only the store can do (see `engine.Action`).
 
-Each action does its database work inside the learner's transaction and returns its reply, or,
-for a reply that takes real work (drawing a certificate), how to make it: that is done after the
-commit, off the event loop, so other learners don't wait for it.
+Each action does its database work inside the learner's write job and returns its reply, or,
+for a reply that takes real work (drawing a certificate), what to make: the reply outbox keeps
+that, and it is drawn when it is sent, off the event loop, so other learners don't wait for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.content.library import Library
@@ -19,34 +17,29 @@ from bot.engine.context import N_
 from bot.engine.outputs import Action, Certify, Erase, ExportData, Verify
 from bot.store import LearnerRecord
 from bot.store.models import Certificate
-
-Reply = Callable[[], Awaitable[Say]]
+from bot.store.replies import MadeLater
 
 ERASED = N_("Your data is erased. If you write to me again, you start as a new learner.")
 
 
-async def carry_out(
+def carry_out(
     action: Action,
     record: LearnerRecord,
     library: Library,
     texts: Texts,
     locale: str,
     now: datetime,
-    bot_handle: str = "",
-) -> Say | Reply:
+) -> Say | MadeLater:
     if isinstance(action, Certify):
-        certificate = await record.certify(action.course, action.name, now)
-        return lambda: asyncio.to_thread(
-            certificate_message, certificate, library, texts, bot_handle
-        )
+        return MadeLater(record.certify(action.course, action.name, now))
     if isinstance(action, Verify):
-        return verify_message(await record.find_certificate(action.code), library, texts, locale)
+        return verify_message(record.find_certificate(action.code), library, texts, locale)
     if isinstance(action, ExportData):
-        data = json.dumps(await record.export(), ensure_ascii=False, indent=2).encode()
+        data = json.dumps(record.export(), ensure_ascii=False, indent=2).encode()
         text = texts.ui(locale, "Here is everything we keep about you. /delete erases it.")
         return Say(text, media=Media("document", "my-lessonbot-data.json", data))
     assert isinstance(action, Erase)
-    await record.erase()
+    record.erase()
     return Say(texts.ui(locale, ERASED))
 
 

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+READ_ONLY = "lessonbot_read_only"  # an execution option: this connection only reads
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -26,8 +27,14 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})
+    configure_sqlite(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def configure_sqlite(engine: Engine) -> None:
+    """The pragmas and transaction start every SQLite connection of ours gets."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below decide how transactions start.
         dbapi_conn.isolation_level = None
@@ -41,11 +48,16 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader must not take the write lock: in WAL mode its plain BEGIN never waits.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-    return engine
+
+def for_reading(engine: AsyncEngine) -> AsyncEngine:
+    """The same database and pool, for queries that only read (they never wait for writers)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def _alembic_config(connection: Connection) -> Any:

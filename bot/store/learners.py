@@ -1,24 +1,24 @@
-"""Loading a learner for one update and saving what the engine decided, in one transaction."""
+"""Loading a learner for one update and saving what the engine decided, in one write job."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.engine import Answer, LearnerState, Output, Progress, Track
 from bot.engine.onboarding import QUESTIONS
-from bot.errors import StoreError
 from bot.store import personal
-from bot.store.db import insert_or_skip
+from bot.store.db import for_reading, insert_or_skip
+from bot.store.inbox import claim
 from bot.store.models import (
     AnswerRecord,
     Certificate,
@@ -26,8 +26,11 @@ from bot.store.models import (
     Learner,
     LessonProgress,
     MediaFile,
-    ProcessedUpdate,
 )
+from bot.store.replies import Pending, Staged, stage
+from bot.store.writer import transact, write
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,19 +49,45 @@ def db_time(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-class LearnerRecord:
-    """A learner row locked for one update; `save` applies the engine's decision."""
+# What one update reads of the learner row; the rest of its 25 columns are for reports.
+_LEARNER = Learner.__table__
+_READ = select(
+    _LEARNER.c.id,
+    _LEARNER.c.state,
+    _LEARNER.c.first_name,
+    _LEARNER.c.status,
+    _LEARNER.c.first_course_done_at,
+).where(_LEARNER.c.channel == bindparam("channel"), _LEARNER.c.external_id == bindparam("who"))
+_PROGRESS = LessonProgress.__table__
 
-    def __init__(self, session: AsyncSession, row: Learner, duplicate: bool = False) -> None:
-        self._session = session
-        self.row = row
+
+class LearnerRecord:
+    """A learner row locked for one update's write job; `save` applies the engine's decision.
+
+    Everything here is synchronous, in SQLAlchemy Core on the job's connection: it runs inside
+    a job of `bot.store.writer`, on the hot path of every update. Only the rare actions
+    (certificates, /mydata, /delete) use the ORM, in a session of their own.
+    """
+
+    def __init__(self, conn: Connection, who: Identity, row: Any, duplicate: bool = False) -> None:
+        self._conn = conn
+        self.who = who
+        self.id: int = row.id
+        self._state: dict[str, Any] = _as_dict(row.state)
+        self._first_name: str = row.first_name
+        self._course_done: datetime | None = row.first_course_done_at
         self.duplicate = duplicate  # this update was handled before; do nothing
+        self.locale = str(self._state.get("locale", "en"))
 
     @property
     def state(self) -> LearnerState:
-        return LearnerState.from_json(self.row.state)
+        state, name = self._state, self.who.first_name
+        fields = state.get("fields", {})
+        if name and fields.get("first_name") != name:  # they changed it in the app
+            state = {**state, "fields": {**fields, "first_name": name}}
+        return LearnerState.from_json(state)
 
-    async def save(
+    def save(
         self,
         state: LearnerState,
         outputs: Sequence[Output],
@@ -66,27 +95,36 @@ class LearnerRecord:
         resume_lesson: str | None = None,
     ) -> None:
         """Store the new state and outputs. `resume_lesson`: what a reminder would open."""
-        row = self.row
         now = db_time(now)
-        row.state = state.to_json()
-        row.locale = state.locale
-        row.country = state.fields.get("country")
-        row.last_active_at = now
-        row.consent = state.consent
-        for name in QUESTIONS:  # asked only with consent, and kept only with it
-            setattr(row, name, state.fields.get(name) if state.consent == "yes" else None)
-        row.opted_out = state.opted_out
-        row.resume_lesson = resume_lesson
-        row.nudges_sent = 0  # active again: a new spell of inactivity starts from here
-        if row.first_course_done_at is None and any(
+        consented = state.consent == "yes"
+        done = self._course_done
+        if done is None and any(
             isinstance(out, Track) and out.name == "course_completed" for out in outputs
         ):
-            row.first_course_done_at = now
-        # Answers and events go in as one multi-row INSERT each: every statement is a round
-        # trip to the database thread, and updates are latency-bound.
+            done = now
+        self.locale = state.locale
+        self._conn.execute(
+            update(Learner).where(Learner.id == self.id),
+            {
+                "state": state.to_json(),
+                "locale": state.locale,
+                "country": state.fields.get("country"),
+                "first_name": self.who.first_name or self._first_name,
+                "status": "active",  # writing to us again means they can be reached
+                "last_active_at": now,
+                "consent": state.consent,
+                # Asked only with consent, and kept only with it.
+                **{name: state.fields.get(name) if consented else None for name in QUESTIONS},
+                "opted_out": state.opted_out,
+                "resume_lesson": resume_lesson,
+                "nudges_sent": 0,  # active again: a new spell of inactivity starts from here
+                "first_course_done_at": done,
+            },
+        )
+        # Answers and events go in as one multi-row INSERT each.
         answers = [
             {
-                "learner_id": row.id,
+                "learner_id": self.id,
                 "course": out.course,
                 "lesson": out.lesson,
                 "step": out.step,
@@ -101,7 +139,7 @@ class LearnerRecord:
         ]
         events = [
             {
-                "learner_id": row.id,
+                "learner_id": self.id,
                 "name": out.name,
                 "course": out.course,
                 "lesson": out.lesson,
@@ -113,140 +151,147 @@ class LearnerRecord:
             if isinstance(out, Track)
         ]
         if answers:
-            await self._session.execute(insert(AnswerRecord), answers)
+            self._conn.execute(insert(AnswerRecord), answers)
         if events:
-            await self._session.execute(insert(EventRecord), events)
+            self._conn.execute(insert(EventRecord), events)
         for out in outputs:
             if isinstance(out, Progress):
-                await self._progress(out, now)
+                self._progress(out, now)
 
-    async def _progress(self, out: Progress, now: datetime) -> None:
-        key = (self.row.id, out.course, out.lesson)
-        record = await self._session.get(LessonProgress, key)
-        if record is None:
-            record = LessonProgress(
-                learner_id=self.row.id,
-                course=out.course,
-                lesson=out.lesson,
-                status=out.status,
-                score=0,
-                total=0,
-                started_at=now,
-                completed_at=None,
+    def _progress(self, out: Progress, now: datetime) -> None:
+        """One upsert: a completion records the score; a restart of an unfinished lesson
+        moves its start; a completed lesson stays completed with its first score."""
+        completed = out.status == "completed"
+        statement = insert_or_skip(self._conn.dialect.name, _PROGRESS).values(
+            learner_id=self.id,
+            course=out.course,
+            lesson=out.lesson,
+            status=out.status,
+            score=out.score if completed else 0,
+            total=out.total if completed else 0,
+            started_at=now,
+            completed_at=now if completed else None,
+        )
+        if completed:
+            changes: dict[str, Any] = {
+                "status": "completed",
+                "completed_at": now,
+                "score": statement.excluded.score,
+                "total": statement.excluded.total,
+            }
+        else:
+            finished = _PROGRESS.c.status == "completed"
+            changes = {"started_at": case((finished, _PROGRESS.c.started_at), else_=now)}
+        self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["learner_id", "course", "lesson"], set_=changes
             )
-            self._session.add(record)
-        if out.status == "completed":
-            record.status, record.completed_at = "completed", now
-            record.score, record.total = out.score, out.total
-        elif record.status != "completed":
-            record.started_at = now  # a restart of an unfinished lesson
-
-    async def certify(self, course: str, name: str, now: datetime) -> Certificate:
-        return await personal.certify(
-            self._session, self.row.id, course, name, self.row.locale, db_time(now)
         )
 
-    async def find_certificate(self, code: str) -> Certificate | None:
-        return await personal.find_certificate(self._session, code)
+    def stage(self, messages: list[Staged], now: datetime) -> list[Pending]:
+        """Store replies to this learner, to be sent once this transaction commits (see
+        `bot.store.replies.stage`)."""
+        return stage(self._conn, self.who.channel, self.who.external_id, messages, now)
 
-    async def export(self) -> dict[str, Any]:
-        return await personal.export(self._session, self.row)
+    # -- the rare actions, in the ORM ----------------------------------------------------------
 
-    async def erase(self) -> None:
-        await personal.erase(self._session, self.row)
+    @contextmanager
+    def _orm(self) -> Iterator[Session]:
+        with Session(bind=self._conn, join_transaction_mode="create_savepoint") as session:
+            yield session
+            session.commit()  # releases its SAVEPOINT; the job's transaction commits later
+
+    def certify(self, course: str, name: str, now: datetime) -> str:
+        """The code of the learner's certificate for `course` (new, or renamed)."""
+        with self._orm() as session:
+            found = personal.certify(session, self.id, course, name, self.locale, db_time(now))
+            return found.code
+
+    def find_certificate(self, code: str) -> Certificate | None:
+        with self._orm() as session:
+            found = personal.find_certificate(session, code)
+            if found is not None:
+                session.expunge(found)
+            return found
+
+    def export(self) -> dict[str, Any]:
+        with self._orm() as session:
+            return personal.export(session, session.get_one(Learner, self.id))
+
+    def erase(self) -> None:
+        with self._orm() as session:
+            personal.erase(session, session.get_one(Learner, self.id))
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    # A JSON column read in Core comes back decoded on both backends; be lenient with text.
+    return json.loads(value) if isinstance(value, str) else dict(value or {})
+
+
+def open_learner(
+    conn: Connection,
+    who: Identity,
+    now: datetime,
+    default_locale: str = "en",
+    update_key: str | None = None,
+) -> LearnerRecord:
+    """The learner's row, created if new, for a write job to read and save.
+
+    With `update_key`, the update is marked done in the inbox in the same transaction, and
+    `duplicate` tells whether it had been handled already: exactly once, even across a
+    crash between handling and acknowledging.
+
+    On PostgreSQL the row is locked (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE` already
+    serialises writers. Either way two updates of one learner never interleave.
+    """
+    now = db_time(now)
+    params = {"channel": who.channel, "who": who.external_id}
+    query = _READ.with_for_update() if conn.dialect.name == "postgresql" else _READ
+    row = conn.execute(query, params).first()
+    if row is None:
+        # Two processes may meet the same new learner at once: one insert wins, the other
+        # does nothing and then waits for the winner's row lock.
+        state = LearnerState(
+            locale=default_locale,
+            fields={"first_name": who.first_name},
+            onboarding="notice" if who.language_chosen else "new",
+        )
+        conn.execute(
+            insert_or_skip(conn.dialect.name, _LEARNER)
+            .values(
+                channel=who.channel,
+                external_id=who.external_id,
+                first_name=who.first_name,
+                locale=default_locale,
+                status="active",
+                state=state.to_json(),
+                created_at=now,
+                last_active_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        )
+        row = conn.execute(query, params).one()
+    duplicate = update_key is not None and not claim(conn, update_key, now)
+    return LearnerRecord(conn, who, row, duplicate)
 
 
 class LearnerStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Queue writers here instead of letting SQLite's busy
-        # handler sleep and poll, which turns contention into second-long stalls.
-        sqlite = engine.dialect.name == "sqlite"
-        self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = (
-            asyncio.Lock() if sqlite else contextlib.nullcontext()
-        )
+        self._sessions = async_sessionmaker(for_reading(engine), expire_on_commit=False)
 
-    @asynccontextmanager
-    async def learner(
-        self,
-        who: Identity,
-        now: datetime,
-        default_locale: str = "en",
-        update_key: str | None = None,
-    ) -> AsyncIterator[LearnerRecord]:
-        """The learner's row inside a transaction that commits when the block ends.
-
-        With `update_key`, the update is recorded as handled in the same transaction, and
-        `duplicate` tells whether it had been handled already: exactly once, even across a
-        crash between handling and acknowledging.
-
-        On PostgreSQL the row is locked (`FOR UPDATE`); SQLite's `BEGIN IMMEDIATE` already
-        serialises writers. Either way two updates of one learner never interleave.
-        """
-        now = db_time(now)
-        try:
-            async with self._write_turn, self._sessions.begin() as session:
-                query = (
-                    select(Learner)
-                    .where(Learner.channel == who.channel, Learner.external_id == who.external_id)
-                    .with_for_update()
-                )
-                row = (await session.execute(query)).scalar_one_or_none()
-                if row is None:
-                    # Two processes may meet the same new learner at once: one insert wins,
-                    # the other does nothing and then waits for the winner's row lock.
-                    state = LearnerState(
-                        locale=default_locale,
-                        fields={"first_name": who.first_name},
-                        onboarding="notice" if who.language_chosen else "new",
-                    )
-                    await session.execute(
-                        insert_or_skip(self.engine.dialect.name, Learner)
-                        .values(
-                            channel=who.channel,
-                            external_id=who.external_id,
-                            first_name=who.first_name,
-                            locale=default_locale,
-                            status="active",
-                            state=state.to_json(),
-                            created_at=now,
-                            last_active_at=now,
-                        )
-                        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-                    )
-                    row = (await session.execute(query)).scalar_one()
-                elif who.first_name and row.first_name != who.first_name:
-                    row.first_name = who.first_name
-                    row.state = {
-                        **row.state,
-                        "fields": {**row.state.get("fields", {}), "first_name": who.first_name},
-                    }
-                if row.status != "active":
-                    row.status = "active"  # writing to us again means they can be reached
-                duplicate = update_key is not None and not await self._first_time(
-                    session, update_key, now
-                )
-                yield LearnerRecord(session, row, duplicate)
-        except DBAPIError as exc:
-            raise StoreError(f"database error while saving progress: {exc.orig}") from exc
-
-    async def _first_time(self, session: AsyncSession, key: str, now: datetime) -> bool:
-        """Record `key` as handled; False if it already was (one statement, no race)."""
-        statement = insert_or_skip(self.engine.dialect.name, ProcessedUpdate)
-        result = await session.execute(
-            statement.values(key=key, handled_at=now).on_conflict_do_nothing(index_elements=["key"])
-        )
-        return bool(getattr(result, "rowcount", 1))
+    async def transact(self, job: Callable[[Connection], T]) -> T:
+        """Run a write job (see `bot.store.writer`); StoreError if the database fails."""
+        return await transact(self.engine, job)
 
     async def set_status(self, who: Identity, status: str) -> None:
         """Mark a learner `blocked` (they blocked the bot) or `active` again."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(Learner)
-                .where(Learner.channel == who.channel, Learner.external_id == who.external_id)
-                .values(status=status)
-            )
+        statement = (
+            update(Learner)
+            .where(Learner.channel == who.channel, Learner.external_id == who.external_id)
+            .values(status=status)
+        )
+        await write(self.engine, statement)
 
     async def status_of(self, who: Identity) -> str | None:
         async with self._sessions() as session:
@@ -258,20 +303,22 @@ class LearnerStore:
                 )
             ).scalar_one_or_none()
 
+    async def certificate(self, code: str) -> Certificate | None:
+        async with self._sessions() as session:
+            return await session.get(Certificate, personal.normal_code(code))
+
     async def media_id(self, channel: str, path: str, digest: str) -> str | None:
         async with self._sessions() as session:
             row = await session.get(MediaFile, (channel, path))
             return row.file_id if row is not None and row.digest == digest else None
 
     async def remember_media(self, channel: str, path: str, digest: str, file_id: str) -> None:
-        async with self._sessions.begin() as session:
-            await session.merge(
-                MediaFile(channel=channel, path=path, digest=digest, file_id=file_id)
-            )
-
-    async def forget_updates_before(self, moment: datetime) -> None:
-        """Drop dedupe records older than any redelivery Telegram would make (a day)."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                delete(ProcessedUpdate).where(ProcessedUpdate.handled_at < db_time(moment))
-            )
+        statement = insert_or_skip(self.engine.dialect.name, MediaFile).values(
+            channel=channel, path=path, digest=digest, file_id=file_id
+        )
+        await write(
+            self.engine,
+            statement.on_conflict_do_update(
+                index_elements=["channel", "path"], set_={"digest": digest, "file_id": file_id}
+            ),
+        )

@@ -102,13 +102,54 @@ class EventRecord(Base):
     created_at: Mapped[datetime]
 
 
-class ProcessedUpdate(Base):
-    """Channel updates already handled, so one redelivered after a restart is not run twice."""
+class InboxUpdate(Base):
+    """A channel update, stored before the channel is told it arrived (the durable inbox).
 
-    __tablename__ = "processed_updates"
+    A crash at any moment leaves an update either `done` or still `pending`, and a restart
+    finishes it. The unique key also deduplicates redeliveries. An update that cannot be parsed
+    is set aside as `poison` with its error, so it never blocks the ones behind it.
+    """
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "telegram:1234"
-    handled_at: Mapped[datetime] = mapped_column(index=True)
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # e.g. "telegram:1234"
+    channel: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]]  # the update as the platform sent it
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|done|poison
+    error: Mapped[str | None] = mapped_column(String(300))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PendingReply(Base):
+    """A reply stored with the progress that caused it and deleted once it is delivered.
+
+    Keyed by the channel's address rather than the learner row, so the reply to /delete
+    outlives the learner it erased.
+    """
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        Index("ix_replies_address", "channel", "address", "id"),
+        Index("ix_replies_due", "due_at"),
+        # Never reuse an id: a process remembers the ids it delivered (see bot.store.replies),
+        # and SQLite would otherwise give a deleted reply's id to the next one.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))  # the channel's id for the learner
+    payload: Mapped[dict[str, Any]]  # the message: see `bot.store.replies`
+    attempts: Mapped[int] = mapped_column(default=0)
+    # The process that stored it and is sending it ("host:pid:start"); none once deferred.
+    owner: Mapped[str | None] = mapped_column(String(80))
+    # When any process may send it: after a grace period for its owner (if the owner is not
+    # known to be dead), or at the end of a 429's pause, or at the next try after a 5xx.
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class MediaFile(Base):

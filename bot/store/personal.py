@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.store.db import insert_or_skip
 from bot.store.models import (
@@ -34,15 +34,13 @@ def normal_code(typed: str) -> str:
     return f"{bare[:4]}-{bare[4:]}" if len(bare) == 8 else bare
 
 
-async def certify(
-    session: AsyncSession, learner_id: int, course: str, name: str, locale: str, now: datetime
+def certify(
+    session: Session, learner_id: int, course: str, name: str, locale: str, now: datetime
 ) -> Certificate:
     """The learner's certificate for `course`: a new one, or the one they had, renamed."""
-    found = (
-        await session.execute(
-            select(Certificate).where(
-                Certificate.learner_id == learner_id, Certificate.course == course
-            )
+    found = session.execute(
+        select(Certificate).where(
+            Certificate.learner_id == learner_id, Certificate.course == course
         )
     ).scalar_one_or_none()
     if found is not None:
@@ -58,12 +56,12 @@ async def certify(
         issued_at=now,
     )
     session.add(certificate)
-    await session.flush()
+    session.flush()
     return certificate
 
 
-async def find_certificate(session: AsyncSession, typed: str) -> Certificate | None:
-    return await session.get(Certificate, normal_code(typed))
+def find_certificate(session: Session, typed: str) -> Certificate | None:
+    return session.get(Certificate, normal_code(typed))
 
 
 def _rows(objects: list[Any]) -> list[dict[str, Any]]:
@@ -76,7 +74,7 @@ def _rows(objects: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def export(session: AsyncSession, learner: Learner) -> dict[str, Any]:
+def export(session: Session, learner: Learner) -> dict[str, Any]:
     """Everything stored about the learner, table by table, for /mydata."""
     data: dict[str, Any] = {"learner": _rows([learner])[0]}
     tables: list[tuple[str, type[Base], Any]] = [
@@ -86,47 +84,45 @@ async def export(session: AsyncSession, learner: Learner) -> dict[str, Any]:
         ("certificates", Certificate, Certificate.learner_id),
     ]
     for name, model, column in tables:
-        found = (await session.execute(select(model).where(column == learner.id))).scalars()
+        found = (session.execute(select(model).where(column == learner.id))).scalars()
         data[name] = _rows(list(found))
     return data
 
 
-async def erase(session: AsyncSession, learner: Learner) -> None:
+def erase(session: Session, learner: Learner) -> None:
     """Delete the learner and everything about them; add to the anonymous counts first."""
     completed = (
-        await session.execute(
+        session.execute(
             select(LessonProgress.course, LessonProgress.lesson).where(
                 LessonProgress.learner_id == learner.id, LessonProgress.status == "completed"
             )
         )
     ).all()
     courses = (
-        await session.execute(
-            select(Certificate.course).where(Certificate.learner_id == learner.id)
-        )
+        session.execute(select(Certificate.course).where(Certificate.learner_id == learner.id))
     ).scalars()
     counts = [("learners_erased", "")]
     counts += [("lesson_completed", f"{course}/{lesson}") for course, lesson in completed]
     counts += [("course_completed", course) for course in courses]
     for metric, key in counts:
-        await _bump(session, metric, key)
+        _bump(session, metric, key)
     # Events would survive as anonymous rows (their key is SET NULL), but timings can point at
     # a person: they go too. Progress, answers, certificates and outbox rows cascade.
-    await session.execute(delete(EventRecord).where(EventRecord.learner_id == learner.id))
-    await session.execute(delete(Learner).where(Learner.id == learner.id))
+    session.execute(delete(EventRecord).where(EventRecord.learner_id == learner.id))
+    session.execute(delete(Learner).where(Learner.id == learner.id))
 
 
-async def _bump(session: AsyncSession, metric: str, key: str) -> None:
+def _bump(session: Session, metric: str, key: str) -> None:
     statement = insert_or_skip(session.get_bind().dialect.name, AnonymousCount).values(
         metric=metric, key=key, count=1
     )
-    await session.execute(
+    session.execute(
         statement.on_conflict_do_update(
             index_elements=["metric", "key"], set_={"count": AnonymousCount.count + 1}
         )
     )
 
 
-async def count_of(session: AsyncSession, metric: str, key: str = "") -> int:
-    found = await session.get(AnonymousCount, (metric, key))
+def count_of(session: Session, metric: str, key: str = "") -> int:
+    found = session.get(AnonymousCount, (metric, key))
     return found.count if found else 0

@@ -16,7 +16,7 @@ from typing import TypeVar
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
     wait_random,
@@ -40,6 +40,8 @@ CHANNEL = "telegram"
 
 # Telegram wants ISO 639-1 codes for command lists; Filipino has none, Tagalog's is closest.
 _COMMAND_LANGUAGE = {"fil": "tl"}
+# The longest 429 pause a reply waits out in place; a longer one goes back to the reply outbox.
+INLINE_PAUSE = 1.0
 COMMAND_HELP = {
     "start": N_("Start or choose a course"),
     "continue": N_("Go on where you left off"),
@@ -77,6 +79,7 @@ class TelegramBridge:
         self._backoff = wait_exponential(multiplier=backoff, max=backoff_cap) + wait_random(
             0, backoff
         )
+        service.senders[CHANNEL] = self.send
 
     # -- incoming ------------------------------------------------------------------------------
 
@@ -104,16 +107,12 @@ class TelegramBridge:
         event = self._event(update)
         if await self._for_admin(update, who, event):
             return
-
-        async def deliver(messages: list[Say]) -> None:
-            if update.kind == "callback" and update.message_id:
-                # A pressed keyboard goes away, so a second press can't answer twice.
-                await self._try(self.api.clear_keyboard(update.chat_id, update.message_id))
-            await self.deliver(who, update.chat_id, messages)
-
-        await self.service.handle(
-            who, event, update_key=f"{CHANNEL}:{update.update_id}", deliver=deliver
+        delivered = await self.service.handle(
+            who, event, update_key=f"{CHANNEL}:{update.update_id}"
         )
+        if delivered and update.kind == "callback" and update.message_id:
+            # A pressed keyboard goes away, so a second press can't answer twice.
+            await self._try(self.api.clear_keyboard(update.chat_id, update.message_id))
 
     async def _for_admin(self, update: Incoming, who: Identity, event: Event) -> bool:
         """Handle an admin command or button; False if it isn't one, or the user isn't admin."""
@@ -168,33 +167,43 @@ class TelegramBridge:
 
     # -- outgoing ------------------------------------------------------------------------------
 
+    async def send(self, address: str, message: Say) -> None:
+        """Send one message (its media, then its text in chunks, buttons on the last chunk).
+
+        Pauses and outages longer than a moment are raised, for the reply outbox to wait out
+        without holding this learner's other updates or the webhook request.
+        """
+        chat_id = int(address)
+        media = message.media
+        if media is not None and media.data is not None:
+            # Made for this learner (a certificate): nothing to reuse, upload it.
+            await self.call(
+                partial(self.api.send_upload, chat_id, media.kind, media.path, media.data),
+                max_pause=INLINE_PAUSE,
+            )
+        elif media is not None:
+            await self._send_media(chat_id, media.kind, media.path)
+        chunks = split_text(message.text)
+        for i, chunk in enumerate(chunks):
+            keyboard = self._keyboard(chat_id, message) if i == len(chunks) - 1 else None
+            await self.call(
+                partial(self.api.send_text, chat_id, chunk, keyboard), max_pause=INLINE_PAUSE
+            )
+
     async def deliver(self, who: Identity, chat_id: int, messages: list[Say]) -> None:
-        """Send messages in order; stop at a learner who can't be reached, and mark them."""
+        """Send an admin's replies directly, in order; stop at a chat that can't be reached."""
         try:
             for message in messages:
-                media = message.media
-                if media is not None and media.data is not None:
-                    # Made for this learner (a certificate): nothing to reuse, upload it.
-                    await self.call(
-                        partial(self.api.send_upload, chat_id, media.kind, media.path, media.data)
-                    )
-                elif media is not None:
-                    await self._send_media(chat_id, media.kind, media.path)
-                chunks = split_text(message.text)
-                for i, chunk in enumerate(chunks):
-                    keyboard = self._keyboard(who, message) if i == len(chunks) - 1 else None
-                    await self.call(partial(self.api.send_text, chat_id, chunk, keyboard))
+                await self.send(str(chat_id), message)
         except Unreachable as exc:
             log.info("learner %s is unreachable: %s", who.external_id, exc)
             await self.service.store.set_status(who, "blocked")
         except Exception:
-            # Progress is saved; the learner can get the step again with /continue.
             log.exception("could not deliver to %s", who.external_id)
 
-    def _keyboard(self, who: Identity, message: Say) -> Keyboard | None:
+    def _keyboard(self, user_id: int, message: Say) -> Keyboard | None:
         if not message.buttons:
             return None
-        user_id = int(who.external_id)
         return [
             [(b.label, sign(self._key, user_id, b.token)) for b in row] for row in message.buttons
         ]
@@ -203,14 +212,25 @@ class TelegramBridge:
         """Upload a file once; after that send Telegram's id for it."""
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         file_id = await self.service.store.media_id(CHANNEL, path, digest)
-        sent = await self.call(lambda: self.api.send_media(chat_id, kind, file_id, path))
+        sent = await self.call(
+            lambda: self.api.send_media(chat_id, kind, file_id, path), max_pause=INLINE_PAUSE
+        )
         if file_id is None and sent.file_id:
             await self.service.store.remember_media(CHANNEL, path, digest, sent.file_id)
 
-    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
-        """One Bot API call: wait out 429s, back off on 5xx and network errors, up to a cap."""
+    async def call(self, make: Callable[[], Awaitable[T]], *, max_pause: float | None = None) -> T:
+        """One Bot API call: wait out 429s, back off on 5xx and network errors, up to a cap.
+
+        With `max_pause`, a 429 asking for a longer wait is raised at once instead.
+        """
+
+        def waitable(exc: BaseException) -> bool:
+            if isinstance(exc, RetryLater):
+                return max_pause is None or exc.seconds <= max_pause
+            return isinstance(exc, Transient)
+
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((RetryLater, Transient)),
+            retry=retry_if_exception(waitable),
             wait=self._wait,
             stop=stop_after_attempt(self._max_attempts),
             reraise=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -211,13 +210,8 @@ class PtbAdapter:
             await self.app.start()
         self.api.username = self.app.bot.username or ""
 
-    async def poll(self) -> None:
-        updater = self.app.updater
-        assert updater is not None
-        await updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=0.0)
-        await asyncio.Event().wait()  # until cancelled; close() stops the updater
-
     async def feed(self, update: dict[str, Any]) -> None:
+        """Parse and dispatch one update from the inbox; raises if ptb can't parse it."""
         await self.app.process_update(Update.de_json(update, self.app.bot))
 
     async def close(self) -> None:

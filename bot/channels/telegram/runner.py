@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_service, open_database
 from bot.broadcast.outbox import Outbox
 from bot.broadcast.sender import configured_sender
+from bot.channels.inbox import InboxWorker
 from bot.channels.telegram.admin import AdminDesk
 from bot.channels.telegram.api import BotApi
 from bot.channels.telegram.bridge import TelegramBridge
 from bot.channels.telegram.broadcasts import TelegramDeliverer
+from bot.channels.telegram.polling import CHANNEL, Poller, sender_of, update_key
 from bot.channels.telegram.signing import key_from_token
 from bot.channels.telegram.webhook import webhook_app
 from bot.config import Settings
@@ -31,9 +34,10 @@ from bot.errors import ConfigError
 from bot.journey.followups import FollowUps, Policy
 from bot.journey.followups import run_forever as run_followups
 from bot.report.build import reader
-from bot.store import LearnerStore
+from bot.service import relay_forever
 from bot.store.admins import Roles
 from bot.store.health import Health, check_database
+from bot.store.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,6 @@ class Adapter(Protocol):
     def api(self) -> BotApi: ...
 
     async def start(self, on_update: Any) -> None: ...
-
-    async def poll(self) -> None: ...
 
     async def feed(self, update: dict[str, Any]) -> None: ...
 
@@ -109,12 +111,22 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
         report_engine,
     )
     bridge = TelegramBridge(service, adapter.api, settings.bot_token, admin=admin)
-    background = [asyncio.create_task(_forget_old_updates(service.store))]
+    inbox = Inbox(engine)
+    handler = InboxWorker(inbox, CHANNEL, adapter.feed, sender_of)
+    background = [asyncio.create_task(_forget_old_updates(inbox))]
     try:
         await adapter.start(bridge.handle)
         if adapter.api.username:  # from getMe: certificates say where to /verify them
             service.bot_handle = f"@{adapter.api.username}"
         await bridge.register_commands()
+        # What start-up built (lessons, catalogs, the frameworks' models) lives as long as the
+        # process: keep it out of the garbage collector's full passes, which otherwise walk it
+        # every few hundred updates and pause every learner for a tenth of a second.
+        gc.collect()
+        gc.freeze()
+        # Updates a crash left pending, and replies it left unsent, go out first.
+        background.append(asyncio.create_task(handler.run()))
+        background.append(asyncio.create_task(relay_forever(service)))
         if worker:
             deliverer = TelegramDeliverer(adapter.api, key_from_token(settings.bot_token))
             background.append(
@@ -126,11 +138,11 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
             await bridge.call(
                 lambda: adapter.api.set_webhook(settings.webhook_url, settings.webhook_secret)
             )
-            await _serve_webhook(settings, adapter, engine)
+            await _serve_webhook(settings, inbox, handler.submit, engine)
         else:
             await bridge.call(adapter.api.delete_webhook)  # Telegram allows one or the other
             log.info("polling %s as @%s", settings.telegram_api_url, adapter.api.username)
-            await adapter.poll()
+            await Poller(settings.telegram_api_url, settings.bot_token, inbox, handler.submit).run()
     finally:
         for task in background:
             task.cancel()
@@ -140,13 +152,23 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
         await engine.dispose()
 
 
-async def _serve_webhook(settings: Settings, adapter: Adapter, engine: AsyncEngine) -> None:
+async def _serve_webhook(
+    settings: Settings,
+    inbox: Inbox,
+    stored: Callable[[list[tuple[str, dict[str, Any]]]], None],
+    engine: AsyncEngine,
+) -> None:
+    async def store(update: dict[str, Any]) -> None:
+        batch = [(update_key(update["update_id"]), update)]
+        await inbox.receive(CHANNEL, batch, datetime.now(UTC))
+        stored(batch)
+
     async def healthy() -> Health:
         # A committed write within a second, not a SELECT: see bot/store/health.py.
         return await check_database(engine)
 
     path = urlsplit(settings.webhook_url).path or "/"
-    runner = web.AppRunner(webhook_app(path, settings.webhook_secret, adapter.feed, healthy))
+    runner = web.AppRunner(webhook_app(path, settings.webhook_secret, store, healthy))
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", settings.port).start()
     log.info("webhook listening on port %s at %s", settings.port, path)
@@ -195,9 +217,9 @@ async def run_broadcasts(
             await asyncio.sleep(5)
 
 
-async def _forget_old_updates(store: LearnerStore) -> None:
-    """Telegram keeps undelivered updates for 24 hours; older dedupe records are dead weight."""
+async def _forget_old_updates(inbox: Inbox) -> None:
+    """Telegram keeps undelivered updates for 24 hours; older handled ones are dead weight."""
     while True:
         with contextlib.suppress(Exception):
-            await store.forget_updates_before(datetime.now(UTC) - timedelta(days=2))
+            await inbox.forget_before(datetime.now(UTC) - timedelta(days=2))
         await asyncio.sleep(3600)

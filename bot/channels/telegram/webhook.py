@@ -18,7 +18,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 def webhook_app(
     path: str,
     secret: str,
-    feed: Callable[[dict[str, Any]], Awaitable[None]],
+    store: Callable[[dict[str, Any]], Awaitable[None]],
     healthy: Callable[[], Awaitable[Health]],
 ) -> web.Application:
     async def receive(request: web.Request) -> web.Response:
@@ -33,12 +33,13 @@ def webhook_app(
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update")
         try:
-            # Answer only after handling: if this process dies first, Telegram sends it again
-            # and the processed-updates table makes sure it runs once.
-            await feed(update)
+            # Answer once the update is stored, not handled: if this process dies first,
+            # Telegram sends it again; after, the inbox has it. A learner's slow reply (a 429)
+            # never holds Telegram's request.
+            await store(update)
         except Exception:
-            # A malformed update would be resent forever if we failed it; log and drop it.
-            log.exception("could not handle update %s", update.get("update_id"))
+            log.exception("could not store update %s", update.get("update_id"))
+            return web.Response(status=503, text="could not store the update; send it again")
         return web.Response(text="ok")
 
     async def health(_request: web.Request) -> web.Response:
