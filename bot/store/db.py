@@ -41,7 +41,9 @@ def configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_conn.cursor()
         for pragma in (
             "journal_mode=WAL",
-            "synchronous=NORMAL",
+            # FULL: a commit survives a power cut too. With group commit its fsync is shared by
+            # every update of the group, and it measured no slower than NORMAL.
+            "synchronous=FULL",
             "foreign_keys=ON",
             "busy_timeout=30000",
         ):

@@ -59,6 +59,10 @@ _READ = select(
     _LEARNER.c.first_course_done_at,
 ).where(_LEARNER.c.channel == bindparam("channel"), _LEARNER.c.external_id == bindparam("who"))
 _PROGRESS = LessonProgress.__table__
+# Built once: every update runs these, and building a statement costs as much as running it.
+_SAVE = update(Learner).where(Learner.id == bindparam("learner"))
+_ANSWER = insert(AnswerRecord)
+_EVENT = insert(EventRecord)
 
 
 class LearnerRecord:
@@ -104,8 +108,9 @@ class LearnerRecord:
             done = now
         self.locale = state.locale
         self._conn.execute(
-            update(Learner).where(Learner.id == self.id),
+            _SAVE,
             {
+                "learner": self.id,
                 "state": state.to_json(),
                 "locale": state.locale,
                 "country": state.fields.get("country"),
@@ -151,9 +156,9 @@ class LearnerRecord:
             if isinstance(out, Track)
         ]
         if answers:
-            self._conn.execute(insert(AnswerRecord), answers)
+            self._conn.execute(_ANSWER, answers)
         if events:
-            self._conn.execute(insert(EventRecord), events)
+            self._conn.execute(_EVENT, events)
         for out in outputs:
             if isinstance(out, Progress):
                 self._progress(out, now)

@@ -147,6 +147,8 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        with contextlib.suppress(Exception):  # a clean stop records what it delivered
+            await service.replies.drain()
         await adapter.close()
         await report_engine.dispose()
         await engine.dispose()
