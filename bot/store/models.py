@@ -199,6 +199,9 @@ class Broadcast(Base):
     notify_chat: Mapped[str | None] = mapped_column(String(64))  # admin to tell when done
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # The channel's id for the broadcast's photo once it is uploaded, so every other recipient
+    # (and a resumed run) gets the same picture without another upload.
+    photo_id: Mapped[str | None] = mapped_column(String(256))
 
 
 class OutboxRow(Base):
@@ -208,6 +211,8 @@ class OutboxRow(Base):
     __table_args__ = (
         UniqueConstraint("broadcast_id", "learner_id"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        # The claim: one broadcast's due rows in order, without scanning the others.
+        Index("ix_outbox_claim", "broadcast_id", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -218,9 +223,28 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # The sender run holding a `sending` row (see BroadcastSender); NULL for any other status.
+    owner: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(String(300))
     message_id: Mapped[int | None]
     sent_at: Mapped[datetime | None]
+
+
+class BroadcastSender(Base):
+    """A running broadcast sender and its heartbeat.
+
+    A sender marks the rows it claims with its `owner` id and keeps `beat_at` fresh while it
+    holds any. Rows whose owner has no fresh beat (or, on the same host, whose process is gone)
+    are claimable at once: a crash costs seconds, not a lease.
+    """
+
+    __tablename__ = "broadcast_senders"
+
+    owner: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
 
 
 class Certificate(Base):
