@@ -87,6 +87,12 @@ class _Fault:
     content_type: str = "text/html"
 
 
+@dataclass
+class _Periodic:
+    fault: _Fault  # its `times` is the period
+    seen: int = 0  # matching calls so far
+
+
 class ApiError(Exception):
     def __init__(
         self, status: int, description: str, retry_after: int | None = None,
@@ -161,6 +167,7 @@ class FakeBotAPI:
         self._last_update_id = 0
         self._new_update = asyncio.Event()
         self._faults: list[_Fault] = []
+        self._periodic: list[_Periodic] = []  # from fail_every
         self._blocked: dict[str, tuple[int, str]] = {}  # str(chat_id) -> (status, description)
         self._delay = 0.0
         self._slow: list[tuple[str, float]] = []  # (method, seconds): delay_next()
@@ -228,6 +235,19 @@ class FakeBotAPI:
         fault = _Fault(method and method.lower(), status, description, retry_after, times)
         fault.body, fault.content_type = body, content_type
         self._faults.append(fault)
+
+    def fail_every(
+        self, method: str | None, n: int, status: int, description: str = "",
+        retry_after: int | None = None,
+    ) -> None:  # fmt: skip
+        """Fail every `n`th matching call (the nth, the 2nth, ...) for as long as the fake runs;
+        each call of this counts on its own. method=None: any method but getUpdates."""
+        if status == 429:
+            retry_after = 1 if retry_after is None else retry_after  # clients need a number
+            description = description or f"Too Many Requests: retry after {retry_after}"
+        description = description or f"Error {status}"
+        fault = _Fault(method and method.lower(), status, description, retry_after, n)
+        self._periodic.append(_Periodic(fault))
 
     def clear_faults(self) -> None:
         """Forget every fault still to come (from `fail_next`)."""
@@ -414,6 +434,12 @@ class FakeBotAPI:
                 if fault.times <= 0:
                     self._faults.remove(fault)
                 return fault
+        for periodic in self._periodic:
+            fault = periodic.fault
+            if fault.method == method.lower() or (fault.method is None and method != "getUpdates"):
+                periodic.seen += 1
+                if periodic.seen % fault.times == 0:
+                    return fault
         return None
 
     def _check_limits(self, method: str, p: JSON) -> None:

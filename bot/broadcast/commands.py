@@ -139,11 +139,12 @@ async def send(
 
 
 async def resume(settings: Settings, broadcast_id: int | None, out: TextIO = sys.stdout) -> int:
-    """Continue sending. Messages that were in flight when the old sender died are sent again
-    at once (the old process is gone, so nothing else will), which is the documented window
-    for one duplicate."""
+    """Continue sending. The rows a dead sender held are taken over at once (its process is
+    gone, or its heartbeat a few seconds old); those whose send was in flight when it died are
+    the documented window for duplicates (see bot/broadcast/sender.py). Rows a live sender
+    holds stay with it."""
     async with broadcasting(settings, telegram=True) as b:
-        await b.outbox.release_in_flight(broadcast_id)
+        await b.outbox.reclaim(broadcast_id)
         await b.outbox.audit(actor(), "broadcast.resume", {"broadcast": broadcast_id}, now())
         ids = (
             [broadcast_id]

@@ -6,6 +6,7 @@ knowing which platform or framework is behind them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -36,13 +37,33 @@ class Rejected(DeliveryError):
     """Any other 4xx: retrying would fail the same way."""
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What one send produced."""
+
+    message_id: int  # the platform's id for the message
+    # With a photo: the platform's id for it, to pass back as `photo_id` so the next recipient
+    # gets the same picture without another upload. None if the platform has no such id.
+    photo_id: str | None = None
+
+
 class Deliverer(Protocol):
-    """Sends one broadcast message to one learner; raises the errors above."""
+    """Sends one message to one learner; raises the errors above.
+
+    Every channel implements this. A broadcast photo is uploaded by the first send (`photo_id`
+    None) and then sent by the id that send returned, so it travels once per broadcast.
+    """
 
     channel: str
 
     async def send(
-        self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]], photo: Path | None
-    ) -> int:
-        """Deliver; return the platform's message id. Button data as in the Telegram Keyboard."""
+        self,
+        external_id: str,
+        text: str,
+        keyboard: list[list[tuple[str, str]]],
+        photo: Path | None,
+        photo_id: str | None = None,
+    ) -> Delivered:
+        """Deliver `photo` (if any; by `photo_id` when given) and then `text` with its buttons.
+        Button data as in the Telegram Keyboard."""
         ...
