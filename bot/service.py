@@ -189,8 +189,10 @@ class LessonService:
             waiting = fresh
         caught_up = True
         for reply in waiting:
+            if reply.elsewhere(now):
+                continue
             if not reply.sendable(now):
-                caught_up = False  # paused (429), backing off, or another process's: in order
+                caught_up = False  # paused (429) or backing off: later ones wait, in order
                 break
             try:
                 message = await self._draw(reply.message)

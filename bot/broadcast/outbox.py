@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import (
@@ -57,6 +55,7 @@ from bot.store.models import (
     LessonProgress,
     OutboxRow,
 )
+from bot.store.processes import HOST, pid_gone
 from bot.store.writer import transact
 from bot.zones import COUNTRY_ZONES
 
@@ -64,7 +63,6 @@ OPEN = ("pending", "sending")
 STATUSES = ("pending", "sending", "sent", "failed", "blocked", "skipped")
 # A sender beats every second or so; one silent for this long is taken for dead.
 STALE = timedelta(seconds=5)
-HOST = socket.gethostname()
 RUNNING: set[str] = set()  # the owner ids of this process's sender runs
 
 
@@ -81,20 +79,9 @@ def _gone(owner: str, host: str, pid: int) -> bool:
     """True only when the sender certainly no longer runs: it was in this process and is not
     running now, or on this host and its pid is free or a zombie. Anywhere else, the
     heartbeat's age decides."""
-    if host != HOST:
-        return False
-    if pid == os.getpid():  # us, or a process before us with our pid (a restarted container)
+    if host == HOST and pid == os.getpid():  # us, or one before us with our pid (a container)
         return owner not in RUNNING
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # someone else's process now has that pid
-        return False
-    try:  # killed but not yet reaped by its parent: it sends nothing any more
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+    return pid_gone(host, pid)
 
 
 @dataclass(frozen=True)

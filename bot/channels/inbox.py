@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.store.inbox import Inbox, Receipt, Stored, current_receipt
@@ -28,6 +29,7 @@ Feed = Callable[[dict[str, Any]], Awaitable[None]]
 SenderOf = Callable[[dict[str, Any]], str | None]
 
 BATCH = 500
+ABANDONED = timedelta(seconds=30)  # a pending update this old was left by a process that died
 RETRY_BACKOFF = 1.0
 RETRY_BACKOFF_CAP = 60.0
 
@@ -53,6 +55,7 @@ class InboxWorker:
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, tuple[int, float]] = {}  # key -> (attempts, monotonic due)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started = datetime.now(UTC)
 
     def submit(self, stored: list[tuple[str, dict[str, Any]]]) -> None:
         """Updates just committed to the inbox (key, payload): handle them now, without
@@ -76,7 +79,11 @@ class InboxWorker:
 
     async def _due(self) -> list[Stored]:
         try:
-            rows = await self.inbox.pending(self.channel, BATCH)
+            # What a crash left (received before we started), what another process took in and
+            # has not finished after a while (it died), and our own retries. Not what a live
+            # process took in just now: it is handling that, in order.
+            before = max(self._started, datetime.now(UTC) - ABANDONED)
+            rows = await self.inbox.pending(self.channel, BATCH, before, self._retries)
         except Exception:
             log.exception("could not read the inbox; trying again")
             return []

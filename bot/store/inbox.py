@@ -79,11 +79,17 @@ class Inbox:
         )
         await write(self.engine, statement, rows)
 
-    async def pending(self, channel: str, limit: int) -> list[Stored]:
-        """Updates still to handle, oldest first (a read: an idle bot takes no write lock)."""
+    async def pending(
+        self, channel: str, limit: int, received_before: datetime, keys: Iterable[str] = ()
+    ) -> list[Stored]:
+        """Updates still to handle that were received before a moment, or have one of `keys`,
+        oldest first (a read: an idle bot takes no write lock)."""
+        which = InboxUpdate.received_at < _naive(received_before)
+        if keys := list(keys):
+            which = which | InboxUpdate.key.in_(keys)
         query = (
             select(InboxUpdate.key, InboxUpdate.payload)
-            .where(InboxUpdate.status == "pending", InboxUpdate.channel == channel)
+            .where(InboxUpdate.status == "pending", InboxUpdate.channel == channel, which)
             .order_by(InboxUpdate.id)
             .limit(limit)
         )

@@ -14,7 +14,6 @@ import base64
 import logging
 import os
 import secrets
-import socket
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from bot.engine import Say
 from bot.engine.outputs import Button, Media
 from bot.store.db import for_reading
 from bot.store.models import PendingReply
+from bot.store.processes import HOST, pid_gone
 from bot.store.writer import write
 
 log = logging.getLogger(__name__)
@@ -39,26 +39,20 @@ log = logging.getLogger(__name__)
 # replies at once.
 GRACE = timedelta(seconds=90)
 # This process, as "host:pid:start": a restarted container often has the same host and pid.
-PROCESS = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+PROCESS = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def owner_alive(owner: str | None) -> bool:
     """Whether the process that stored a reply may still be sending it."""
     if owner is None:
         return False  # deferred: whoever finds it due sends it
+    if owner == PROCESS:
+        return True
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine's: trust the grace period
-    if int(pid) == os.getpid():
-        return owner == PROCESS  # this pid, but an earlier start of it: dead
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process now holds that id: not ours, but be safe
-    return True
+    if host == HOST and pid == str(os.getpid()):
+        return False  # our pid, but an earlier start of it (a restarted container)
+    return not (pid.isdigit() and pid_gone(host, int(pid)))
 
 
 def _naive(moment: datetime) -> datetime:
@@ -114,6 +108,12 @@ class Pending:
     def sendable(self, now: datetime) -> bool:
         """This process may send it now: its own, or due, or its owner is gone."""
         return self.owner == PROCESS or self.due_at <= now or not owner_alive(self.owner)
+
+    def elsewhere(self, now: datetime) -> bool:
+        """Another live process stored it and is sending it: not ours, and nothing to wait
+        for (replies are in order per process; two processes' replies to one learner race
+        as their updates did)."""
+        return self.owner not in (None, PROCESS) and not self.sendable(now)
 
 
 def stage(
