@@ -215,10 +215,8 @@ class PtbAdapter:
         await self.app.process_update(Update.de_json(update, self.app.bot))
 
     async def close(self) -> None:
-        # A stop (SIGTERM, a test) can land while polling is still starting, so check here
-        # rather than in poll(): PTB refuses to shut down under a running updater.
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        # getUpdates is driven by bot.channels.telegram.polling, so ptb's own updater never
+        # runs; a stop (SIGTERM, a test) can land before `start` has started the application.
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
