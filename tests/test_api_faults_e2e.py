@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -17,7 +16,14 @@ import pytest
 from bot.config import Settings
 from tests.fakebotapi import Call, FakeBotAPI
 from tests.test_faults import HTML_502, write_lock_held
-from tests.test_telegram_e2e import ANA, Harness, free_port, settings_for
+from tests.test_telegram_e2e import (  # the Telegram harness and its fixtures
+    ANA,
+    Harness,
+    bot,  # noqa: F401
+    fake,  # noqa: F401
+    free_port,
+    settings,  # noqa: F401
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("framework", ["aiogram", "ptb"])]
 
@@ -28,25 +34,6 @@ NOT_JSON = {
     "cut-off-200": (200, '{"ok":true,"result":{"message_id":4', "application/json"),
 }
 FIRST_STEP = "Spot the scam"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(max_poll_wait=0.2) as server:
-        yield server
-
-
-@pytest.fixture
-def settings(fake: FakeBotAPI, database_url: str, framework: str) -> Settings:
-    return settings_for(fake, database_url, framework)
-
-
-@pytest.fixture
-async def bot(fake: FakeBotAPI, settings: Settings) -> AsyncIterator[Harness]:
-    harness = Harness(fake, settings)
-    await harness.start()
-    yield harness
-    await harness.stop()
 
 
 def texts(calls: list[Call]) -> list[str]:

@@ -30,8 +30,8 @@ SECRET = "inbox-test-webhook-secret"
 
 
 async def test_a_poison_update_is_set_aside_and_never_blocks_the_ones_behind_it(
-    bot: Harness,  # noqa: F811
-    settings: Settings,  # noqa: F811
+    bot: Harness,
+    settings: Settings,
 ) -> None:
     # A message with no chat and no date: no framework can build its Update from it.
     bot.fake.push_update({"message": {"message_id": 1, "text": "hi"}})
@@ -46,8 +46,8 @@ async def test_a_poison_update_is_set_aside_and_never_blocks_the_ones_behind_it(
 
 
 async def test_a_429_on_one_reply_holds_neither_the_webhook_nor_other_learners(
-    fake: FakeBotAPI,  # noqa: F811
-    settings: Settings,  # noqa: F811
+    fake: FakeBotAPI,
+    settings: Settings,
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/tg"
@@ -96,8 +96,8 @@ async def test_a_429_on_one_reply_holds_neither_the_webhook_nor_other_learners(
 
 
 async def test_a_database_failure_is_told_once_and_the_update_answered_later(
-    bot: Harness,  # noqa: F811
-    settings: Settings,  # noqa: F811
+    bot: Harness,
+    settings: Settings,
 ) -> None:
     """Every write to learners fails for a while (a trigger standing in for a full disk): the
     learner hears the truth once, the update stays in the inbox, and is answered after."""
