@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine.prompt import Prompt
@@ -56,12 +56,22 @@ class LearnerState:
     streak_day: str = ""  # the last such day, ISO format
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # What `dataclasses.asdict` gave, without its recursive deep copy: every update saves
+        # its state, and asdict was a large share of the update's database work.
+        data = dict(vars(self))
         data["fields"] = dict(self.fields)
+        data["position"] = None if self.position is None else dict(vars(self.position))
         data["completed"] = sorted(self.completed)
         data["scores"] = {key: list(value) for key, value in self.scores.items()}
         data["prompt"] = self.prompt.to_json()
-        data["paused"] = {course: asdict(where) for course, where in self.paused.items()}
+        data["paused"] = {
+            course: {
+                "position": dict(vars(where.position)),
+                "score": where.score,
+                "answered": where.answered,
+            }
+            for course, where in self.paused.items()
+        }
         return data
 
     @classmethod

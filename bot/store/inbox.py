@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import DateTime, bindparam, delete, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.db import for_reading, insert_or_skip
 from bot.store.models import InboxUpdate
-from bot.store.writer import write
+from bot.store.prepared import Prepared
+from bot.store.writer import transact, write
 
 
 def _naive(moment: datetime) -> datetime:
@@ -53,6 +54,14 @@ current_receipt: contextvars.ContextVar[Receipt | None] = contextvars.ContextVar
 )
 
 
+# Every poll and webhook call stores its updates with this (see bot.store.prepared).
+_RECEIVE = Prepared(
+    lambda dialect: insert_or_skip(dialect, InboxUpdate).on_conflict_do_nothing(
+        index_elements=["key"]
+    )
+)
+
+
 class Inbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -72,12 +81,8 @@ class Inbox:
             }
             for key, payload in updates
         ]
-        if not rows:
-            return
-        statement = insert_or_skip(self.engine.dialect.name, InboxUpdate).on_conflict_do_nothing(
-            index_elements=["key"]
-        )
-        await write(self.engine, statement, rows)
+        if rows:
+            await transact(self.engine, lambda conn: _RECEIVE.execute_many(conn, rows))
 
     async def pending(
         self, channel: str, limit: int, received_before: datetime, keys: Iterable[str] = ()
@@ -127,10 +132,12 @@ class Inbox:
         await write(self.engine, statement)
 
 
-_CLAIM = text(
-    "INSERT INTO inbox (key, channel, payload, status, received_at) "
-    "VALUES (:key, :channel, '{}', 'done', :now) "
-    "ON CONFLICT (key) DO UPDATE SET status = 'done' WHERE inbox.status = 'pending'"
+_CLAIM = Prepared(
+    text(
+        "INSERT INTO inbox (key, channel, payload, status, received_at) "
+        "VALUES (:key, :channel, '{}', 'done', :now) "
+        "ON CONFLICT (key) DO UPDATE SET status = 'done' WHERE inbox.status = 'pending'"
+    ).bindparams(bindparam("now", type_=DateTime()))
 )
 
 
@@ -141,5 +148,4 @@ def claim(conn: Connection, key: str, now: datetime) -> bool:
     one handed to the service directly (not stored yet: stored as done).
     """
     channel = key.partition(":")[0]
-    result = conn.execute(_CLAIM, {"key": key, "channel": channel, "now": _naive(now)})
-    return bool(getattr(result, "rowcount", 1))
+    return _CLAIM.rowcount(conn, {"key": key, "channel": channel, "now": _naive(now)}) > 0

@@ -27,6 +27,7 @@ from bot.store.models import (
     LessonProgress,
     MediaFile,
 )
+from bot.store.prepared import Prepared
 from bot.store.replies import Pending, Staged, stage
 from bot.store.writer import transact, write
 
@@ -51,18 +52,52 @@ def db_time(moment: datetime) -> datetime:
 
 # What one update reads of the learner row; the rest of its 25 columns are for reports.
 _LEARNER = Learner.__table__
-_READ = select(
+_READ_LEARNER = select(
     _LEARNER.c.id,
     _LEARNER.c.state,
     _LEARNER.c.first_name,
-    _LEARNER.c.status,
     _LEARNER.c.first_course_done_at,
 ).where(_LEARNER.c.channel == bindparam("channel"), _LEARNER.c.external_id == bindparam("who"))
 _PROGRESS = LessonProgress.__table__
-# Built once: every update runs these, and building a statement costs as much as running it.
-_SAVE = update(Learner).where(Learner.id == bindparam("learner"))
-_ANSWER = insert(AnswerRecord)
-_EVENT = insert(EventRecord)
+# Every update runs these: compiled once, run on the driver's cursor (see bot.store.prepared).
+# PostgreSQL locks the row; SQLite's BEGIN IMMEDIATE already serialises writers.
+_READ = Prepared(
+    lambda dialect: _READ_LEARNER.with_for_update() if dialect == "postgresql" else _READ_LEARNER
+)
+_SAVE = Prepared(update(Learner).where(Learner.id == bindparam("learner")))
+_ANSWER = Prepared(insert(AnswerRecord))
+_EVENT = Prepared(insert(EventRecord))
+
+
+def _progress_upsert(completed: bool) -> Prepared:
+    """A completion records the score; a restart of an unfinished lesson moves its start; a
+    completed lesson stays completed with its first score."""
+
+    def build(dialect: str) -> Any:
+        statement = insert_or_skip(dialect, _PROGRESS)
+        if completed:
+            changes: dict[str, Any] = {
+                "status": "completed",
+                "completed_at": statement.excluded.completed_at,
+                "score": statement.excluded.score,
+                "total": statement.excluded.total,
+            }
+        else:
+            finished = _PROGRESS.c.status == "completed"
+            changes = {
+                "started_at": case(
+                    (finished, _PROGRESS.c.started_at), else_=statement.excluded.started_at
+                )
+            }
+        return statement.on_conflict_do_update(
+            index_elements=["learner_id", "course", "lesson"], set_=changes
+        )
+
+    return Prepared(build)
+
+
+_COMPLETED = _progress_upsert(completed=True)
+_STARTED = _progress_upsert(completed=False)
 
 
 class LearnerRecord:
@@ -73,13 +108,14 @@ class LearnerRecord:
     (certificates, /mydata, /delete) use the ORM, in a session of their own.
     """
 
-    def __init__(self, conn: Connection, who: Identity, row: Any, duplicate: bool = False) -> None:
+    def __init__(
+        self, conn: Connection, who: Identity, row: tuple[Any, ...], duplicate: bool = False
+    ) -> None:
         self._conn = conn
         self.who = who
-        self.id: int = row.id
-        self._state: dict[str, Any] = _as_dict(row.state)
-        self._first_name: str = row.first_name
-        self._course_done: datetime | None = row.first_course_done_at
+        learner_id, state, self._first_name, self._course_done = row
+        self.id: int = learner_id
+        self._state: dict[str, Any] = _as_dict(state)
         self.duplicate = duplicate  # this update was handled before; do nothing
         self.locale = str(self._state.get("locale", "en"))
 
@@ -101,32 +137,30 @@ class LearnerRecord:
         """Store the new state and outputs. `resume_lesson`: what a reminder would open."""
         now = db_time(now)
         consented = state.consent == "yes"
-        done = self._course_done
-        if done is None and any(
+        self.locale = state.locale
+        changes = {
+            "learner": self.id,
+            "state": state.to_json(),
+            "locale": state.locale,
+            "country": state.fields.get("country"),
+            "first_name": self.who.first_name or self._first_name,
+            "status": "active",  # writing to us again means they can be reached
+            "last_active_at": now,
+            "consent": state.consent,
+            # Asked only with consent, and kept only with it.
+            **{name: state.fields.get(name) if consented else None for name in QUESTIONS},
+            "opted_out": state.opted_out,
+            "resume_lesson": resume_lesson,
+            "nudges_sent": 0,  # active again: a new spell of inactivity starts from here
+        }
+        # Set once, and left out of the statement otherwise: SQLite rewrites an index whenever
+        # one of its columns is assigned, even to the same value, and this one is indexed.
+        if self._course_done is None and any(
             isinstance(out, Track) and out.name == "course_completed" for out in outputs
         ):
-            done = now
-        self.locale = state.locale
-        self._conn.execute(
-            _SAVE,
-            {
-                "learner": self.id,
-                "state": state.to_json(),
-                "locale": state.locale,
-                "country": state.fields.get("country"),
-                "first_name": self.who.first_name or self._first_name,
-                "status": "active",  # writing to us again means they can be reached
-                "last_active_at": now,
-                "consent": state.consent,
-                # Asked only with consent, and kept only with it.
-                **{name: state.fields.get(name) if consented else None for name in QUESTIONS},
-                "opted_out": state.opted_out,
-                "resume_lesson": resume_lesson,
-                "nudges_sent": 0,  # active again: a new spell of inactivity starts from here
-                "first_course_done_at": done,
-            },
-        )
-        # Answers and events go in as one multi-row INSERT each.
+            changes["first_course_done_at"] = self._course_done = now
+        _SAVE.rowcount(self._conn, changes)
+        # Answers and events: one driver call each, however many there are.
         answers = [
             {
                 "learner_id": self.id,
@@ -155,42 +189,26 @@ class LearnerRecord:
             for out in outputs
             if isinstance(out, Track)
         ]
-        if answers:
-            self._conn.execute(_ANSWER, answers)
-        if events:
-            self._conn.execute(_EVENT, events)
+        _ANSWER.execute_many(self._conn, answers)
+        _EVENT.execute_many(self._conn, events)
         for out in outputs:
             if isinstance(out, Progress):
                 self._progress(out, now)
 
     def _progress(self, out: Progress, now: datetime) -> None:
-        """One upsert: a completion records the score; a restart of an unfinished lesson
-        moves its start; a completed lesson stays completed with its first score."""
         completed = out.status == "completed"
-        statement = insert_or_skip(self._conn.dialect.name, _PROGRESS).values(
-            learner_id=self.id,
-            course=out.course,
-            lesson=out.lesson,
-            status=out.status,
-            score=out.score if completed else 0,
-            total=out.total if completed else 0,
-            started_at=now,
-            completed_at=now if completed else None,
-        )
-        if completed:
-            changes: dict[str, Any] = {
-                "status": "completed",
-                "completed_at": now,
-                "score": statement.excluded.score,
-                "total": statement.excluded.total,
-            }
-        else:
-            finished = _PROGRESS.c.status == "completed"
-            changes = {"started_at": case((finished, _PROGRESS.c.started_at), else_=now)}
-        self._conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["learner_id", "course", "lesson"], set_=changes
-            )
+        (_COMPLETED if completed else _STARTED).rowcount(
+            self._conn,
+            {
+                "learner_id": self.id,
+                "course": out.course,
+                "lesson": out.lesson,
+                "status": out.status,
+                "score": out.score if completed else 0,
+                "total": out.total if completed else 0,
+                "started_at": now,
+                "completed_at": now if completed else None,
+            },
         )
 
     def stage(self, messages: list[Staged], now: datetime) -> list[Pending]:
@@ -251,9 +269,8 @@ def open_learner(
     """
     now = db_time(now)
     params = {"channel": who.channel, "who": who.external_id}
-    query = _READ.with_for_update() if conn.dialect.name == "postgresql" else _READ
-    row = conn.execute(query, params).first()
-    if row is None:
+    rows = _READ.execute(conn, params)
+    if not rows:
         # Two processes may meet the same new learner at once: one insert wins, the other
         # does nothing and then waits for the winner's row lock.
         state = LearnerState(
@@ -275,9 +292,9 @@ def open_learner(
             )
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         )
-        row = conn.execute(query, params).one()
+        rows = _READ.execute(conn, params)
     duplicate = update_key is not None and not claim(conn, update_key, now)
-    return LearnerRecord(conn, who, row, duplicate)
+    return LearnerRecord(conn, who, rows[0], duplicate)
 
 
 class LearnerStore:

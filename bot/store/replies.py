@@ -18,9 +18,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,8 +29,9 @@ from bot.engine import Say
 from bot.engine.outputs import Button, Media
 from bot.store.db import for_reading
 from bot.store.models import PendingReply
+from bot.store.prepared import Prepared
 from bot.store.processes import HOST, pid_gone
-from bot.store.writer import write
+from bot.store.writer import transact, write
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,11 @@ class Pending:
         return self.owner not in (None, PROCESS) and not self.sendable(now)
 
 
+# Run for every reply (see bot.store.prepared).
+_STAGE = Prepared(insert(PendingReply).returning(PendingReply.id))
+_DELIVERED = Prepared(delete(PendingReply).where(PendingReply.id == bindparam("id")))
+
+
 def stage(
     conn: Connection, channel: str, address: str, messages: list[Staged], now: datetime
 ) -> list[Pending]:
@@ -124,23 +131,23 @@ def stage(
     if not messages:
         return []
     now = _naive(now)
-    ids = conn.scalars(
-        insert(PendingReply).returning(PendingReply.id, sort_by_parameter_order=True),
-        [
+    due = now + GRACE
+    stored = []
+    for message in messages:  # one by one: each returns its id, in order, on every database
+        rows = _STAGE.execute(
+            conn,
             {
                 "channel": channel,
                 "address": address,
                 "payload": encode(message),
                 "attempts": 0,
                 "owner": PROCESS,
-                "due_at": now + GRACE,
+                "due_at": due,
                 "created_at": now,
-            }
-            for message in messages
-        ],
-    )
-    due = (now + GRACE).replace(tzinfo=UTC)
-    return [Pending(i, message, 0, due) for i, message in zip(ids, messages, strict=True)]
+            },
+        )
+        stored.append(Pending(rows[0][0], message, 0, due.replace(tzinfo=UTC)))
+    return stored
 
 
 class Replies:
@@ -208,9 +215,9 @@ class Replies:
         await asyncio.sleep(self._tick)
         while self._delivered:
             ids = set(self._delivered)
-            statement = delete(PendingReply).where(PendingReply.id.in_(ids))
+            rows = [{"id": reply_id} for reply_id in ids]
             try:
-                await write(self.engine, statement)
+                await transact(self.engine, partial(_DELIVERED.execute_many, rows=rows))
             except Exception:
                 # Kept in memory, so this process never sends them again; tried again shortly.
                 log.exception("could not record %d delivered replies; trying again", len(ids))
