@@ -3,9 +3,12 @@
     python -m bench.telegram_throughput [--learners 50] [--updates 1000] [--rounds 5]
         [--frameworks aiogram,ptb] [--postgres URL]
 
-Both bots poll the same loopback fake Bot API in the same run, in interleaved rounds (echo,
-then LessonBot, per framework, again and again), so a slow moment of a shared machine hits
-both; the medians are reported. Each simulated learner is
+Both bots poll the same kind of loopback fake Bot API in the same run, in interleaved rounds
+(echo, then LessonBot, per framework, again and again), so a slow moment of a shared machine
+hits both; the medians are reported. Each measurement runs in a fresh Python process with its
+own fake, so nothing one bot does to the process (LessonBot pins aiogram's response types and
+freezes its start-up objects out of the garbage collector) carries over to the other's later
+rounds. Each simulated learner is
 mid-lesson and sends its next answer as soon as the bot's first reply to the previous one
 arrives (a closed loop, like a person tapping through a lesson). LessonBot persists every step
 in a real SQLite file; the echo bot stores nothing. Reported: updates/s, p50/p99 latency from
@@ -17,12 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -154,6 +159,32 @@ async def measure(
     }
 
 
+BOTS = {"echo": {"aiogram": aiogram_echo, "ptb": ptb_echo}}
+
+
+async def isolated(bot: str, framework: str, database: str, learners: int, updates: int) -> Any:
+    """One measurement in a child process of its own (see the module's docstring)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.telegram_throughput",
+        "--one",
+        f"{bot}:{framework}",
+        "--database",
+        database,
+        "--learners",
+        str(learners),
+        "--updates",
+        str(updates),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"the {bot} bot on {framework} failed (exit {child.returncode})")
+    return json.loads(out.decode().splitlines()[-1])
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=50)
@@ -172,18 +203,25 @@ async def main() -> None:
         help="a PostgreSQL server to create a scratch database on "
         "(postgresql+asyncpg://...); SQLite without it",
     )
+    # The child process's side of `isolated`.
+    parser.add_argument("--one", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--database", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    echoes = {"aiogram": aiogram_echo, "ptb": ptb_echo}
+    if args.one:
+        bot, framework = args.one.split(":")
+        run = BOTS["echo"][framework] if bot == "echo" else lessonbot(framework, args.database)
+        print(json.dumps(await measure(run, args.learners, args.updates)))
+        return
     frameworks = args.frameworks.split(",")
     results: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for round_number in range(args.rounds):
             for framework in frameworks:
-                base = await measure(echoes[framework], args.learners, args.updates)
+                base = await isolated("echo", framework, "", args.learners, args.updates)
                 folder = Path(tmp) / f"{framework}-{round_number}"
                 folder.mkdir()
                 async with fresh_database(folder, args.postgres) as url:
-                    ours = await measure(lessonbot(framework, url), args.learners, args.updates)
+                    ours = await isolated("lessonbot", framework, url, args.learners, args.updates)
                 ours["ratio"] = ours["updates_per_s"] / base["updates_per_s"]
                 ours["p99_ratio"] = ours["p99_ms"] / base["p99_ms"]
                 results.setdefault(f"{framework} bare echo", []).append(base)
