@@ -89,7 +89,7 @@ async def test_healthz_answers_at_once_while_another_process_writes(
     hooked = settings.model_copy(
         update={
             "webhook_url": f"http://127.0.0.1:{port}/tg/hook",
-            "webhook_secret": "s3cret",
+            "webhook_secret": "s3cret-e2e-webhook-token",
             "port": port,
         }
     )

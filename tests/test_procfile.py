@@ -57,7 +57,7 @@ async def test_honcho_start_keeps_web_and_worker_running_and_stops_cleanly(
         "LESSONS_DIR": str(ROOT / "lessons"),
         "LOCALES_DIR": str(ROOT / "locales"),
         "WEBHOOK_URL": f"http://127.0.0.1:{port}/tg",
-        "WEBHOOK_SECRET": "procfile-secret",
+        "WEBHOOK_SECRET": "procfile-webhook-secret",
         "PORT": str(port),
         # honcho runs each line with `sh -c`; `lessonbot` must be the one of this environment
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

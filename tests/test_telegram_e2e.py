@@ -368,7 +368,7 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settin
     hooked = settings.model_copy(
         update={
             "webhook_url": f"http://127.0.0.1:{port}/tg/hook",
-            "webhook_secret": "s3cret",
+            "webhook_secret": "s3cret-e2e-webhook-token",
             "port": port,
         }
     )
@@ -376,7 +376,7 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settin
     await harness.start()
     try:
         hooks = await harness.until(lambda: fake.calls_of("setWebhook"))
-        assert hooks[0].params["secret_token"] == "s3cret"
+        assert hooks[0].params["secret_token"] == "s3cret-e2e-webhook-token"
         url = f"http://127.0.0.1:{port}/tg/hook"
         update = fake.make_message(ANA, "/start")
         update["update_id"] = 777
@@ -390,7 +390,7 @@ async def test_webhook_mode_checks_the_secret(fake: FakeBotAPI, settings: Settin
                 async with http.post(url, json=update, headers=headers) as response:
                     assert response.status == 401
             assert not fake.sent_messages(ANA)
-            right = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            right = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-e2e-webhook-token"}
             for _ in range(2):  # the same update delivered twice is handled once
                 async with http.post(url, json=update, headers=right) as response:
                     assert response.status == 200

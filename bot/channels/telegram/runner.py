@@ -73,11 +73,31 @@ def make_adapter(settings: Settings) -> Adapter:
 def check_settings(settings: Settings) -> None:
     if not settings.bot_token:
         raise ConfigError(NO_TOKEN)
-    if settings.webhook_url and not settings.webhook_secret:
+    if not settings.webhook_url:
+        return  # polling: no webhook, and the secret is not used
+    secret = settings.webhook_secret
+    # Telegram's setWebhook takes a secret_token of 1-256 characters from A-Z a-z 0-9 _ -;
+    # fewer than 16 can be guessed by whoever finds the URL.
+    generate = "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+    if not secret:
         raise ConfigError(
-            "WEBHOOK_URL is set but WEBHOOK_SECRET is not: set WEBHOOK_SECRET to "
-            "a random string (letters, digits, _ and -), so only Telegram can "
-            "post updates"
+            "WEBHOOK_URL is set but WEBHOOK_SECRET is not: set WEBHOOK_SECRET to a random "
+            "string of 16 to 256 letters, digits, _ and -, so only Telegram can post "
+            f"updates; {generate}"
+        )
+    if len(secret) < 16:
+        raise ConfigError(
+            f"WEBHOOK_SECRET must be at least 16 characters (it has {len(secret)}); {generate}"
+        )
+    if len(secret) > 256:
+        raise ConfigError(
+            "WEBHOOK_SECRET must be at most 256 characters, Telegram's limit "
+            f"(it has {len(secret)}); {generate}"
+        )
+    if not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
+        raise ConfigError(
+            "WEBHOOK_SECRET may hold only the letters A-Z and a-z, the digits 0-9, _ and -, "
+            f"as Telegram requires; {generate}"
         )
 
 
