@@ -12,6 +12,7 @@ from babel.messages.pofile import read_po
 from bot.content import Diagnostic, Severity, load_library
 from bot.content.loader import COURSE_FILE, load_course
 from bot.content.schemes import SCHEMES_DIR
+from bot.content.source import MAX_FILE_BYTES, file_problem, read_file
 from bot.i18n.check import Coverage, check_catalog
 from bot.i18n.extract import extract_lessons
 
@@ -62,6 +63,9 @@ def lint(
                     if locale is None or Path(d.path).resolve().is_relative_to(path.resolve())
                 )
                 coverage += [c for c in covered if locale is None or c.locale == locale]
+        elif path.suffix in (".yaml", ".yml") and file_problem(path) is not None:
+            # A link to nowhere, a folder named `*.yaml`, a huge file: say so on its path.
+            found.update(read_file(path).problems)
         elif _is_broadcast(path):
             found.update(_lint_broadcasts(path, lessons))
         elif path.is_file():
@@ -127,6 +131,8 @@ def current_lesson_messages(lessons_dir: Path) -> set[tuple[str | None, str]]:
     """(context, source) of every translatable lesson text as the lessons are today."""
     keys: set[tuple[str | None, str]] = set()
     for path in sorted(lessons_dir.glob("**/*.yaml")):
+        if file_problem(path) is not None:
+            continue  # unreadable or too big: linting the lessons reports it on that file
         with path.open("rb") as handle:
             keys.update(
                 (ctx, text) for _, _, (ctx, text), _ in extract_lessons(handle, None, None, {})
@@ -144,15 +150,26 @@ def _template_keys(po: Path) -> set[tuple[str | None, str]] | None:
 
 
 def _is_broadcast(path: Path) -> bool:
-    """A broadcast file, or a folder of them (told apart from lessons by `kind:`)."""
+    """A broadcast file, or a folder of them (told apart from lessons by `kind:`).
+
+    Only the files that can be read decide: a link to nowhere or a folder named `*.yaml`
+    among the broadcasts is reported as an error on its own path, not taken for a lesson
+    (nor is a folder holding nothing else; it has no course.yaml either).
+    """
     files = [path] if path.is_file() else sorted(path.glob("*.yaml")) if path.is_dir() else []
     if path.is_dir() and (path / COURSE_FILE).exists():
         return False
-    return bool(files) and all(_kind(f) == "broadcast" for f in files)
+    readable = [f for f in files if file_problem(f) is None]
+    return bool(files) and all(_kind(f) == "broadcast" for f in readable)
 
 
 def _kind(path: Path) -> str:
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(MAX_FILE_BYTES)  # never more than a content file may hold
+    except OSError:
+        return ""
+    for line in head.decode("utf-8", errors="replace").splitlines():
         if line.startswith("kind:"):
             return line.partition(":")[2].strip()
     return ""

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from bot.channels.delivery import Delivered, Deliverer, Rejected
 from bot.content import text as tx
+from bot.content.checks import inside
 from bot.content.diagnostics import Diagnostic, Severity
 from bot.content.library import Library
 from bot.content.model import Country, Id, Text, _Model
-from bot.content.source import Source, read_source
+from bot.content.source import Source, read_file
 from bot.content.validate import validate
+from bot.errors import LessonBotError
+
+log = logging.getLogger(__name__)
 
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
@@ -81,8 +88,12 @@ class BroadcastFile(_Model):
 def load_broadcast(
     path: Path, library: Library | None = None
 ) -> tuple[BroadcastFile | None, list[Diagnostic]]:
-    """A validated broadcast file, and every problem in it at `path:line:col`."""
-    src = read_source(str(path), path.read_bytes())
+    """A validated broadcast file, and every problem in it at `path:line:col`.
+
+    Never raises for a bad file: one that can't be read (a link to nowhere, a folder named
+    `*.yaml`, a huge file) is one error on its path, and the other broadcasts still load.
+    """
+    src = read_file(path)
     found = validate(src, BroadcastFile)
     if found is not None:
         _check(src, found, path.parent, library)
@@ -120,5 +131,85 @@ def _check(src: Source, found: BroadcastFile, folder: Path, library: Library | N
                     src.place_of(("buttons", i, "lesson")),
                     f"no lesson `{button.lesson}`; write course-id/lesson-id",
                 )
-    if found.media and not (folder / found.media).is_file():
-        src.error(src.place_of(("media",)), f"media file `{found.media}` not found in {folder}")
+    if found.media:
+        try:
+            media_file(folder, found.media)
+        except MediaError as exc:
+            src.error(src.place_of(("media",)), str(exc))
+
+
+class MediaError(LessonBotError):
+    """A broadcast's photo is outside its folder, missing, or not the file that was checked."""
+
+
+def media_file(folder: Path, media: str) -> Path:
+    """The photo `media:` names, as the sender must upload it: resolved, links followed.
+
+    The same confinement as lessons' media (`bot.content.checks.inside`): it must lie inside
+    `folder`, the broadcast file's folder, so an absolute or `../` path, or a link to a file
+    elsewhere, can't make the bot upload /etc/passwd or its own database. MediaError says why
+    and what to do otherwise.
+    """
+    photo = inside(folder, media)
+    if photo is None:
+        raise MediaError(
+            f"media `{media}` is not inside the broadcasts folder {folder} (or is a link to a "
+            "file outside it); copy the photo into that folder and name it relative to it, "
+            "like `media: poster.jpg`"
+        )
+    if not photo.is_file():
+        raise MediaError(
+            f"media file `{media}` not found in {folder}; check the name (it is relative to "
+            "the broadcasts folder)"
+        )
+    return photo
+
+
+def changed_photo(photo: Path) -> str | None:
+    """Why `photo`, resolved by `media_file` when its broadcast was queued, must not be
+    uploaded now; None if it is still that file.
+
+    A scheduled or resumed broadcast is sent long after it was checked: in the meantime the
+    photo may have been replaced by a link (to /etc/passwd, to the database). Resolved again,
+    it must still be itself: no link anywhere in its path, and a file.
+    """
+    if inside(photo.parent, photo.name) == photo and photo.is_file():
+        return None
+    return (
+        f"the photo {photo} is no longer the file checked when this broadcast was queued "
+        "(replaced by a link, moved or deleted), so it was not uploaded; put the photo back "
+        "in the broadcasts folder and send the broadcast again"
+    )
+
+
+@dataclass
+class CheckedPhotos:
+    """A Deliverer that uploads a broadcast photo only while `changed_photo` finds it unchanged.
+
+    Otherwise the send fails with the reason (the admin's summary and `lessonbot broadcast
+    status` list it, and it is logged once): nothing is uploaded.
+    """
+
+    inner: Deliverer
+    channel: str = field(init=False)
+    _refused: set[Path] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.channel = self.inner.channel
+
+    async def send(
+        self,
+        external_id: str,
+        text: str,
+        keyboard: list[list[tuple[str, str]]],
+        photo: Path | None,
+        photo_id: str | None = None,
+    ) -> Delivered:
+        if photo is not None and photo_id is None:  # an upload, not a reuse of Telegram's copy
+            problem = changed_photo(photo)
+            if problem is not None:
+                if photo not in self._refused:
+                    self._refused.add(photo)
+                    log.error("broadcast photo refused: %s", problem)
+                raise Rejected(problem)
+        return await self.inner.send(external_id, text, keyboard, photo, photo_id)

@@ -54,7 +54,7 @@ from pathlib import Path
 from aiolimiter import AsyncLimiter
 
 from bot.broadcast.hours import QuietHours
-from bot.broadcast.message import BroadcastFile
+from bot.broadcast.message import BroadcastFile, CheckedPhotos
 from bot.broadcast.outbox import RUNNING, STALE, Claimed, Outbox, Result
 from bot.channels.delivery import (
     Delivered,
@@ -517,10 +517,14 @@ def admin_summaries(outbox: Outbox, deliverer: Deliverer) -> Callable[[int, str]
 def configured_sender(
     settings: Settings, outbox: Outbox, deliverer: Deliverer, library: Library
 ) -> Sender:
-    """The sender as BROADCAST_RATE and QUIET_HOURS say, telling admins when a broadcast ends."""
+    """The sender as BROADCAST_RATE and QUIET_HOURS say, telling admins when a broadcast ends.
+
+    Its photos are checked again right before each upload (`CheckedPhotos`): a broadcast sent
+    long after it was queued must not upload whatever a link now put in the photo's place.
+    """
     return Sender(
         outbox,
-        deliverer,
+        CheckedPhotos(deliverer),
         library,
         rate=settings.broadcast_rate,
         quiet=QuietHours.parse(settings.quiet_hours),

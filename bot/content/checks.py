@@ -105,12 +105,31 @@ def _check_step(src: Source, at: Path, step: Step, ids: dict[str, int], course_d
                 _check_media(src, (*at, key), rel, course_dir)
 
 
+def inside(folder: FsPath, rel: str) -> FsPath | None:
+    """Where `rel` (relative to `folder`) really is, links followed, if that is inside `folder`.
+
+    None if it leads out: an absolute or `../` path, a link to a file elsewhere, a loop of
+    links. The bot sends whatever file the path names, so such a path could send any file
+    the bot can read (its database, its settings, /etc/passwd) to every learner. Lessons'
+    and broadcasts' media are both confined by this.
+    """
+    try:
+        found = (folder / rel).resolve()
+        root = folder.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL in the name
+        return None
+    return found if found.is_relative_to(root) else None
+
+
 def _check_media(src: Source, path: Path, rel: str, course_dir: FsPath) -> None:
-    media = course_dir / rel
-    # The bot sends whatever file the path names, so an absolute or `../` path could send any
-    # file the bot can read (its database, its settings) to every learner.
-    if not media.resolve().is_relative_to(course_dir.resolve()):
-        src.error(src.place_of(path), f"media must be inside the course folder; `{rel}` is not")
+    media = inside(course_dir, rel)
+    if media is None:
+        src.error(
+            src.place_of(path),
+            f"media must be inside the course folder; `{rel}` is not (or is a link to a "
+            "file outside it): copy the file into the course folder and name it relative "
+            "to it, like `media/photo.jpg`",
+        )
     elif not media.is_file():
         src.error(
             src.place_of(path),

@@ -15,7 +15,7 @@ from bot.content.diagnostics import Diagnostic, Severity
 from bot.content.library import Library, LoadedCourse, LoadedLesson
 from bot.content.model import ChoiceStep, Course, InputStep, Lesson
 from bot.content.schemes import load_schemes
-from bot.content.source import Source, read_source
+from bot.content.source import Source, read_file
 from bot.content.validate import validate
 
 COURSE_FILE = "course.yaml"
@@ -85,9 +85,11 @@ def _folders_without_course(root: Path) -> list[Diagnostic]:
 def load_course(
     course_dir: Path, today: date | None = None
 ) -> tuple[LoadedCourse | None, list[Diagnostic]]:
-    course_src = _read(course_dir / COURSE_FILE)
+    # Each file's size is checked before it is read; a link to nowhere, or a folder named
+    # `*.yaml`, is an error on that file and the others still load.
+    course_src = read_file(course_dir / COURSE_FILE)
     course = validate(course_src, Course)
-    lesson_srcs = [_read(p) for p in sorted(course_dir.glob("*.yaml")) if p.name != COURSE_FILE]
+    lesson_srcs = [read_file(p) for p in sorted(course_dir.glob("*.yaml")) if p.name != COURSE_FILE]
     lessons = {id(src): validate(src, Lesson) for src in lesson_srcs}
     known = tx.BUILTIN_PLACEHOLDERS | {
         step.field
@@ -111,9 +113,8 @@ def load_course(
             continue
         srcs_by_id[lesson.id] = src
         if not _has_errors(src):
-            raw = Path(src.path).read_bytes()
             loaded[lesson.id] = LoadedLesson.build(
-                _course_id(course, course_dir), lesson, src.path, raw
+                _course_id(course, course_dir), lesson, src.path, src.raw
             )
     # Every lesson id a file names, even a file that fails validation: its own errors say what
     # is wrong, and other files must not add errors about it (on course.yaml, such an error
@@ -140,16 +141,6 @@ def load_course(
         return None, problems
     ordered = tuple(loaded[i] for i in course.lessons if i in loaded)
     return LoadedCourse(course, str(course_dir / COURSE_FILE), ordered, tuple(schemes)), problems
-
-
-def _read(path: Path) -> Source:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        src = Source(str(path))
-        src.error(None, f"cannot read file: {exc.strerror}")
-        return src
-    return read_source(str(path), raw)
 
 
 def _has_errors(src: Source) -> bool:
@@ -214,7 +205,7 @@ def _check_jumps(
 def _lesson_id_in_dir(course_dir: Path, lesson_id: str) -> bool:
     # Cross-course jumps are rare, so reading the other folder's files here is cheap enough.
     for path in course_dir.glob("*.yaml"):
-        src = read_source(str(path), path.read_bytes())
+        src = read_file(path)  # an unreadable one is reported when its own course is linted
         if isinstance(src.data, dict) and src.data.get("id") == lesson_id:
             return True
     return False

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.content.model import SchemeFile
-from bot.content.source import Source, read_source
+from bot.content.source import Source, read_file
 from bot.content.validate import validate
 
 SCHEMES_DIR = "schemes"
@@ -22,7 +22,7 @@ def load_schemes(course_dir: Path, today: date) -> tuple[list[SchemeFile], list[
     found: list[SchemeFile] = []
     sources: list[Source] = []
     for path in sorted((course_dir / SCHEMES_DIR).glob("*.yaml")):
-        src = read_source(str(path), path.read_bytes())
+        src = read_file(path)  # its size checked first; a broken link is an error, not a crash
         sources.append(src)
         directory = validate(src, SchemeFile)
         if directory is None:

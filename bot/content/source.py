@@ -7,6 +7,8 @@ executed) and build the data while checking what authors get wrong.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +57,7 @@ class Source:
     # that it is missing or of the wrong type there.
     refused: set[Path] = field(default_factory=set)
     lines: list[str] = field(default_factory=list, repr=False)  # the file's text, for columns
+    raw: bytes = field(default=b"", repr=False)  # the bytes parsed, so nobody reads them again
 
     def error(self, place: Place | None, message: str) -> None:
         self._add(place, Severity.ERROR, message)
@@ -141,12 +144,70 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _too_big(size: int) -> str:
+    return f"file is {size} bytes; a content file must be under {MAX_FILE_BYTES}"
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the content file at `path` can't be read, found before reading it; None if it can.
+
+    The size comes from `stat`, so a huge file (a 6 GB sparse one costs no disk) is refused
+    without being read into memory. A link that leads nowhere and a folder named `*.yaml` get
+    a message saying what to do, not a crash.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return (
+                f"this is a link to `{os.readlink(path)}`, which does not exist; point the "
+                "link at an existing file, or delete it"
+            )
+        return "no such file; check the name and the folder"
+    except OSError as exc:  # a loop of links, no permission
+        return f"cannot read file: {exc.strerror}; fix the file (or the link) or delete it"
+    except ValueError:
+        return "the file name has a character no file name can hold; rename it"
+    if stat.S_ISDIR(info.st_mode):
+        return (
+            "this is a folder, not a file, but its name ends in .yaml; rename the folder "
+            "(or delete it) so only content files end in .yaml"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        return "this is not a regular file (a device or a pipe?); replace it with a text file"
+    if info.st_size > MAX_FILE_BYTES:
+        return _too_big(info.st_size)
+    return None
+
+
+def read_file(path: str | os.PathLike[str]) -> Source:
+    """Read and parse the content file at `path`: its size is checked before it is read.
+
+    Never raises for a bad or unreadable file; the Source's problems say what is wrong.
+    """
+    problem = file_problem(path)
+    if problem is None:
+        try:
+            with open(path, "rb") as handle:
+                # Never more than the limit (and one byte to tell), even if the file has
+                # grown since it was measured.
+                raw = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            problem = f"cannot read file: {exc.strerror}; fix the file (or the link) or delete it"
+        else:
+            return read_source(os.fspath(path), raw)
+    src = Source(os.fspath(path))
+    src.error(None, problem)
+    return src
+
+
 def read_source(path: str, raw: bytes) -> Source:
     """Parse `raw` (the bytes of `path`) into a Source. Never raises for bad content."""
     src = Source(path)
     if len(raw) > MAX_FILE_BYTES:
-        src.error(None, f"file is {len(raw)} bytes; a content file must be under {MAX_FILE_BYTES}")
+        src.error(None, _too_big(len(raw)))
         return src
+    src.raw = raw
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

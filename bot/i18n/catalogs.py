@@ -8,33 +8,44 @@ never written to.
 Fuzzy entries (a translation whose source text changed since) are shown: a slightly stale
 translation serves a learner better than a sudden switch to English. `lessonbot lint` lists
 them so a translator updates them.
+
+An entry that `lessonbot lint` reports an error on (bot/i18n/check.py: an unclosed `<b>`, a
+placeholder renamed) is not served: Telegram would refuse every message holding it, or the
+text couldn't be filled in. Learners see its source text instead, and the log says so once
+per entry, at its `.po` line, as the lessons with errors are left out.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import struct
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
+
+from bot.i18n.check import rejected_entries
 
 log = logging.getLogger(__name__)
 
 
-def compiled(po: Path) -> BinaryIO:
-    """`po`'s compiled form: its `.mo` if that is up to date, else compiled in memory."""
+def compiled(po: Path, catalog: Catalog | None = None) -> BinaryIO:
+    """`po`'s compiled form: its `.mo` if that is up to date, else compiled in memory (from
+    `catalog`, `po` already read, if given)."""
     mo = po.with_suffix(".mo")
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         return io.BytesIO(mo.read_bytes())
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=po.parent.parent.name, domain=po.stem)
+    if catalog is None:
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name, domain=po.stem)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=True)  # fuzzy included: see the module docstring
     buffer.seek(0)
@@ -73,10 +84,41 @@ class Catalogs:
         if key not in self._cache:
             po = self.dir / locale / "LC_MESSAGES" / f"{domain}.po"
             if po.exists():
-                self._cache[key] = Translations(compiled(po), domain=domain)
+                self._cache[key] = self._load(po, locale, domain)
             else:
                 self._cache[key] = NullTranslations()
         return self._cache[key]
+
+    def _load(self, po: Path, locale: str, domain: str) -> NullTranslations:
+        """`po`'s translations, less the entries lint rejects: those show their source text."""
+        try:
+            with po.open("rb") as handle:
+                source = read_po(handle, locale=locale, domain=domain)
+            translations = Translations(compiled(po, source), domain=domain)
+        except (OSError, ValueError, PoFileError, struct.error) as exc:
+            log.error(
+                "%s: cannot read this catalog (%s); learners see the source text of all of "
+                "it until it is fixed (run `lessonbot lint %s`)",
+                po,
+                exc,
+                po,
+            )
+            return NullTranslations()
+        # The .mo holds what the .po held when it was compiled; the .po has the line numbers.
+        table = getattr(translations, "_catalog", {})
+        for (context, msgid), errors in rejected_entries(str(po), source).items():
+            table.pop(msgid if context is None else f"{context}\x04{msgid}", None)
+            if context is not None:
+                self._missing_logged.add((locale, context))  # logged here, with the reason
+            log.error(
+                "%s:%d: %s; learners see the source text instead until it is fixed "
+                "(run `lessonbot lint %s`)",
+                po,
+                errors[0].line,
+                "; also ".join(sorted(d.message for d in errors)),
+                po,
+            )
+        return translations
 
     def ui(self, locale: str, message: str) -> str:
         return self._catalog(locale, "messages").gettext(message)

@@ -3,7 +3,8 @@
 Each `.po` entry is checked against its English source: placeholders kept, HTML balanced and
 allowed (none at all in button labels), Telegram's length limit. Fuzzy entries (the English
 changed since) are warnings: the bot still shows them, a translator should update them.
-Coverage compares each catalog with what the lessons and the code contain today.
+Coverage compares each catalog with what the lessons and the code contain today. The bot runs
+the same checks when it loads a catalog, and serves the source text of an entry they reject.
 """
 
 from __future__ import annotations
@@ -102,6 +103,30 @@ def check_catalog(
             )
         )
     return problems, coverage
+
+
+Key = tuple[str | None, str]  # (context, source text) of an entry
+
+
+def rejected_entries(where: str, catalog: Catalog) -> dict[Key, list[Diagnostic]]:
+    """The entries whose translation lint reports an error on, with those errors.
+
+    The bot serves their source text instead (bot/i18n/catalogs.py): a broken translation
+    (an unclosed `<b>`, a renamed `{n}`) would fail every send of it. Warnings don't count.
+    """
+    found: dict[Key, list[Diagnostic]] = {}
+    for message in catalog:
+        if not message.id or not isinstance(message.id, str):
+            continue
+        translation = message.string if isinstance(message.string, str) else ""
+        if not translation:
+            continue
+        errors = [
+            d for d in _check_entry(where, message, translation) if d.severity is Severity.ERROR
+        ]
+        if errors:
+            found[(message.context, message.id)] = errors
+    return found
 
 
 def _check_entry(where: str, message: Message, translation: str) -> list[Diagnostic]:
