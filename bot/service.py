@@ -29,8 +29,9 @@ from bot.i18n import negotiate
 from bot.i18n.zawgyi import to_unicode
 from bot.journey.actions import carry_out, certificate_message
 from bot.store import Identity, LearnerStore
-from bot.store.inbox import current_receipt
+from bot.store.inbox import current_receipt, report_done
 from bot.store.learners import open_learner
+from bot.store.personal import describe
 from bot.store.replies import Pending, Replies, Staged
 
 log = logging.getLogger(__name__)
@@ -159,17 +160,20 @@ class LessonService:
         try:
             outcome = await self.store.transact(job)
         except StoreError:
-            log.exception("could not save %r for %s:%s", event, who.channel, who.external_id)
+            log.exception(
+                "could not save %s for %s:%s", describe(event), who.channel, who.external_id
+            )
             locale = seen["locale"]
             if receipt is not None and receipt.key == update_key:
                 receipt.retry = True  # the inbox keeps it; tell the learner only the first time
                 return ([] if receipt.attempt else [Say(self.texts.ui(locale, WILL_RETRY))]), False
             return [Say(self.texts.ui(locale, NOT_SAVED))], False
         except Exception:
-            log.exception("failed to handle %r for %s:%s", event, who.channel, who.external_id)
+            log.exception(
+                "failed to handle %s for %s:%s", describe(event), who.channel, who.external_id
+            )
             return [Say(self.texts.ui(seen["locale"], NOT_SAVED))], False
-        if receipt is not None and receipt.key == update_key:
-            receipt.done = True
+        report_done(update_key)
         return outcome
 
     async def _flush(

@@ -120,7 +120,11 @@ class InboxWorker:
             try:
                 await self._feed(row.payload)
             except Exception as exc:
-                log.error("update %s could not be read and is set aside: %r", row.key, exc)
+                # Only the error's kind: its text may quote what the learner sent (the inbox
+                # keeps it, with the update, for whoever looks into it).
+                log.error(
+                    "update %s could not be read (%s); set aside", row.key, type(exc).__name__
+                )
                 await self._quietly(self.inbox.set_aside(row.key, f"{type(exc).__name__}: {exc}"))
                 return
             finally:

@@ -23,10 +23,10 @@ READ_ONLY = "lessonbot_read_only"  # an execution option: this connection only r
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
     configure_sqlite(engine.sync_engine)
     return engine
 
@@ -46,6 +46,10 @@ def configure_sqlite(engine: Engine) -> None:
             "synchronous=FULL",
             "foreign_keys=ON",
             "busy_timeout=30000",
+            # Deleted rows are overwritten with zeros, not left in free space: after /delete
+            # nothing of the learner stays in the file (many builds, e.g. Debian's, default to
+            # this; others do not). See `bot.store.personal.erase`.
+            "secure_delete=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -101,3 +105,27 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 def insert_or_skip(dialect: str, table: Any) -> Any:
     """INSERT that takes this database's ON CONFLICT clause (both dialects spell it alike)."""
     return postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
+def checkpoint_wal(dbapi_conn: Any, wait: float = 2.0) -> bool:
+    """Copy SQLite's WAL into the database file and truncate the WAL to nothing.
+
+    On a DBAPI connection outside any transaction. Rows deleted since the last checkpoint
+    survive in the WAL's older frames (and a plain checkpoint leaves those frames in the file
+    to be overwritten later); TRUNCATE takes them out. It waits at most `wait` seconds for
+    readers of older snapshots; False if they kept it from finishing (the next checkpoint
+    does it).
+    """
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout")
+        (timeout,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = cursor.fetchone()
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
+    finally:
+        cursor.close()
+    return not busy

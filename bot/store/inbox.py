@@ -54,6 +54,14 @@ current_receipt: contextvars.ContextVar[Receipt | None] = contextvars.ContextVar
 )
 
 
+def report_done(key: str | None) -> None:
+    """Tell the inbox worker that the update `key` was marked done by the handler's own
+    transaction (`claim`), so the worker need not record it again."""
+    receipt = current_receipt.get()
+    if receipt is not None and key is not None and receipt.key == key:
+        receipt.done = True
+
+
 # Every poll and webhook call stores its updates with this (see bot.store.prepared).
 _RECEIVE = Prepared(
     lambda dialect: insert_or_skip(dialect, InboxUpdate).on_conflict_do_nothing(

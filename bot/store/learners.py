@@ -44,6 +44,20 @@ class Identity:
     language: str = ""  # the channel's language hint, e.g. Telegram's language_code
     language_chosen: bool = False  # the person picked it (`chat --lang`): don't ask again
 
+    def __post_init__(self) -> None:
+        # As the channel sent them, these could hold what one database refuses (NUL, a lone
+        # surrogate, a name longer than its column): every update would then fail to save.
+        for name, limit in (
+            ("channel", None),
+            ("external_id", None),
+            ("first_name", personal.FIRST_NAME_LIMIT),
+            ("language", None),
+        ):
+            value = getattr(self, name)
+            clean = personal.storable(value, limit)
+            if clean != value:
+                object.__setattr__(self, name, clean)
+
 
 def db_time(moment: datetime) -> datetime:
     """Naive UTC, which every backend stores the same way."""

@@ -94,7 +94,10 @@ class _SqliteWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         url = engine.url.set(drivername="sqlite")
         self._engine: Engine = create_sync_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, poolclass=NullPool
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=NullPool,
+            hide_parameters=True,
         )
         configure_sqlite(self._engine)
         self._queue: queue.SimpleQueue[_Entry] = queue.SimpleQueue()

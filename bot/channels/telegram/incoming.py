@@ -7,10 +7,18 @@ duck-typed reader serves both adapters.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.store.personal import FIRST_NAME_LIMIT, storable
+
 Kind = Literal["text", "callback", "other", "edited", "member", "ignored"]
+
+# An update is keyed "telegram:<update_id>" in the inbox, a column of 64 characters.
+ID_DIGITS = 64 - len("telegram:")
+_TOO_LONG: int = 10**ID_DIGITS  # the first id with more digits than that
+_STAND_INS: int = 10 ** (ID_DIGITS - 1)  # the first of ID_DIGITS digits: stand-ins start here
 
 
 @dataclass(frozen=True)
@@ -28,23 +36,36 @@ class Incoming:
     member_status: str = ""  # the bot's new status in the chat: member, kicked, ...
 
 
+def update_id(raw: Any) -> int:
+    """The update's id, or for one too long for its inbox key, a stable stand-in: a digest of
+    it, as a number of exactly `ID_DIGITS` digits (so never the id of an ordinary update)."""
+    uid = int(raw)
+    if -_STAND_INS < uid < _TOO_LONG:  # (a minus sign takes the place of a digit)
+        return uid
+    # Its bytes, not its digits: Python refuses to write an int of over 4300 digits as text.
+    number = uid.to_bytes(uid.bit_length() // 8 + 1, "big", signed=True)
+    digest = int.from_bytes(hashlib.sha256(number).digest(), "big")
+    return _STAND_INS + digest % (_TOO_LONG - _STAND_INS)
+
+
 def _who(user: Any, chat: Any) -> dict[str, Any]:
+    # Names come as the person typed them in the app: clean (see `storable`), never refused.
     return {
         "user_id": int(user.id) if user else 0,
         "chat_id": int(chat.id) if chat else 0,
         "chat_type": str(getattr(chat.type, "value", chat.type)) if chat else "private",
-        "first_name": (user.first_name or "") if user else "",
-        "language": (user.language_code or "") if user else "",
+        "first_name": storable(user.first_name or "", FIRST_NAME_LIMIT) if user else "",
+        "language": storable(user.language_code or "") if user else "",
     }
 
 
 def read_update(update: Any) -> Incoming:
-    uid = int(update.update_id)
+    uid = update_id(update.update_id)
     if update.message is not None:
         msg = update.message
         who = _who(msg.from_user, msg.chat)
         if msg.text is not None:
-            return Incoming(uid, "text", text=msg.text, **who)
+            return Incoming(uid, "text", text=storable(msg.text), **who)
         return Incoming(uid, "other", **who)
     if update.edited_message is not None:
         msg = update.edited_message
@@ -56,7 +77,7 @@ def read_update(update: Any) -> Incoming:
         return Incoming(
             uid,
             "callback",
-            text=query.data or "",
+            text=storable(query.data or ""),
             callback_id=str(query.id),
             message_id=int(getattr(message, "message_id", 0) or 0),
             **_who(query.from_user, chat),

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from bot.channels.telegram.api import ALLOWED_UPDATES
+from bot.channels.telegram.incoming import update_id
 from bot.errors import ConfigError
 from bot.store.inbox import Inbox
 
@@ -29,8 +30,9 @@ LONG_POLL = 25  # seconds Telegram may hold a getUpdates open; below common prox
 BACKOFF_CAP = 30.0
 
 
-def update_key(update_id: int) -> str:
-    return f"{CHANNEL}:{update_id}"
+def update_key(raw_id: Any) -> str:
+    """The inbox key of an update: its id, or for an id too long to store, a stable digest."""
+    return f"{CHANNEL}:{update_id(raw_id)}"
 
 
 def sender_of(update: dict[str, Any]) -> str | None:
