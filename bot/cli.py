@@ -77,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     stop = b_sub.add_parser("cancel", help="stop a broadcast; unsent messages are skipped")
     stop.add_argument("id", type=int)
 
+    admins = sub.add_parser("admins", help="who may use /broadcast and /stats (audited)")
+    a_sub = admins.add_subparsers(dest="admins_command", required=True, metavar="ACTION")
+    a_sub.add_parser("list", help="every admin, and who granted it when")
+    for name, text in (("grant", "make a Telegram user an admin"), ("revoke", "take it away")):
+        change = a_sub.add_parser(name, help=text)
+        change.add_argument("user", metavar="USER_ID", help="the Telegram user id (a number)")
+
     report = sub.add_parser("report", help="impact report: HTML with charts, plus CSV")
     report.add_argument(
         "--out",
@@ -164,6 +171,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "broadcast":
         return _broadcast(args, settings)
+    if args.command == "admins":
+        from bot.store.admin_commands import admins
+
+        return asyncio.run(admins(settings, args.admins_command, getattr(args, "user", None)))
     if args.command in ("report", "demo-data"):
         from bot.report import commands as reporting
 

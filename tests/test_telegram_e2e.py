@@ -22,6 +22,7 @@ import pytest
 from bot.channels.telegram.runner import serve
 from bot.config import Settings
 from bot.store import Identity, LearnerStore, create_engine
+from tests.databases import rows
 from tests.fakebotapi import Call, FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,11 +326,11 @@ async def test_blocked_learner_is_marked_and_not_retried(bot: Harness, settings:
 async def test_my_chat_member_marks_blocked_and_back(bot: Harness, settings: Settings) -> None:
     await bot.begin()
 
-    def member(status: str) -> dict[str, Any]:
+    def member(status: str, chat: dict[str, Any] | None = None) -> dict[str, Any]:
         user = {"id": ANA, "is_bot": False, "first_name": "Ana"}
         return {
             "my_chat_member": {
-                "chat": {"id": ANA, "type": "private", "first_name": "Ana"},
+                "chat": chat or {"id": ANA, "type": "private", "first_name": "Ana"},
                 "from": user,
                 "date": int(time.time()),
                 "old_chat_member": {
@@ -355,6 +356,17 @@ async def test_my_chat_member_marks_blocked_and_back(bot: Harness, settings: Set
     assert await becomes("blocked") == "blocked"
     bot.fake.push_update(member("member"))
     assert await becomes("active") == "active"
+
+    # Ana removes the bot from her shop's group: she can still be reached in private.
+    group = {"id": -100777, "type": "supergroup", "title": "Shop"}
+    key = f"telegram:{bot.fake.push_update(member('left', group))['update_id']}"
+    query = "SELECT status FROM inbox WHERE key = :key"
+    for _ in range(200):
+        if await rows(settings.database_url, query, key=key) == [("done",)]:
+            break
+        await asyncio.sleep(0.05)
+    assert await rows(settings.database_url, query, key=key) == [("done",)]
+    assert await status_of(settings, ANA) == "active"
 
 
 def free_port() -> int:

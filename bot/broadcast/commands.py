@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,16 +12,20 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from bot.broadcast.message import BroadcastFile, Schedule, Segment, load_broadcast
+from bot.broadcast.message import (
+    BroadcastFile,
+    MediaError,
+    Schedule,
+    Segment,
+    load_broadcast,
+    media_file,
+)
 from bot.broadcast.outbox import Outbox
 from bot.broadcast.sender import Sender, Tally, configured_sender
 from bot.config import Settings
 from bot.content import Library, load_library
 from bot.errors import ConfigError, LessonBotError
-
-
-def actor() -> str:
-    return f"cli:{getpass.getuser()}"
+from bot.store.admin_commands import cli_actor
 
 
 def now() -> datetime:
@@ -96,8 +99,15 @@ def read_file(path: Path, library: Library) -> BroadcastFile:
         print(problem, file=sys.stderr)
     if message is None:
         raise LessonBotError(f"{path} has errors; fix them (lessonbot lint {path}) and retry")
-    if message.media:  # resolve now: the worker may run somewhere with another cwd
-        message = message.model_copy(update={"media": str((path.parent / message.media).resolve())})
+    if message.media:
+        # Resolved now (the worker may run somewhere with another cwd), and confined again as
+        # it is resolved: what is queued is the photo inside the broadcast's folder, links
+        # followed, never a file elsewhere that a link or `../` leads to.
+        try:
+            photo = media_file(path.parent, message.media)
+        except MediaError as exc:
+            raise LessonBotError(f"{path}: {exc}; nothing was sent") from exc
+        message = message.model_copy(update={"media": str(photo)})
     return message
 
 
@@ -129,7 +139,9 @@ async def send(
             out.write("Not sent.\n")
             return 1
         assert b.sender is not None
-        broadcast_id = await b.outbox.create(message, segment, b.library, actor=actor(), now=now())
+        broadcast_id = await b.outbox.create(
+            message, segment, b.library, actor=cli_actor(), now=now()
+        )
         out.write(f"queued as broadcast {broadcast_id}\n")
         if message.schedule:
             when = message.schedule.at or f"{message.schedule.local_time} local time"
@@ -145,7 +157,7 @@ async def resume(settings: Settings, broadcast_id: int | None, out: TextIO = sys
     holds stay with it."""
     async with broadcasting(settings, telegram=True) as b:
         await b.outbox.reclaim(broadcast_id)
-        await b.outbox.audit(actor(), "broadcast.resume", {"broadcast": broadcast_id}, now())
+        await b.outbox.audit(cli_actor(), "broadcast.resume", {"broadcast": broadcast_id}, now())
         ids = (
             [broadcast_id]
             if broadcast_id
@@ -215,7 +227,7 @@ async def show_list(settings: Settings, out: TextIO = sys.stdout) -> int:
 
 async def cancel(settings: Settings, broadcast_id: int, out: TextIO = sys.stdout) -> int:
     async with broadcasting(settings, telegram=False) as b:
-        skipped = await b.outbox.cancel(broadcast_id, actor(), now())
+        skipped = await b.outbox.cancel(broadcast_id, cli_actor(), now())
     out.write(f"broadcast {broadcast_id} cancelled; {skipped} unsent message(s) skipped\n")
     return 0
 

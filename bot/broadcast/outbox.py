@@ -43,12 +43,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.broadcast.drafts import consume
 from bot.broadcast.hours import next_local
 from bot.broadcast.message import BroadcastFile, Segment
 from bot.content.library import Library
+from bot.store.admins import audit
 from bot.store.db import for_reading, insert_or_skip
 from bot.store.models import (
-    AuditEntry,
     Broadcast,
     BroadcastSender,
     Learner,
@@ -208,8 +209,11 @@ class Outbox:
         actor: str,
         now: datetime,
         notify_chat: str | None = None,
+        draft: int | None = None,
     ) -> int:
-        """Record the broadcast and queue every recipient, in one transaction."""
+        """Record the broadcast and queue every recipient, in one transaction. With `draft`,
+        that previewed draft is consumed in it too: AlreadyQueued, and nothing queued, if it
+        was consumed before (see bot.broadcast.drafts)."""
         first = (
             naive(message.schedule.at) if message.schedule and message.schedule.at else naive(now)
         )
@@ -230,6 +234,8 @@ class Outbox:
                     .returning(Broadcast.id)
                 )
             ).scalar_one()
+            if draft is not None:
+                await consume(conn, draft, actor, broadcast_id)
             reached = self.audience(segment, library, now).subquery()
             due: Any = literal(first)
             if message.schedule and message.schedule.local_time:
@@ -248,7 +254,7 @@ class Outbox:
                     ),
                 )
             )
-            await self._audit(
+            await audit(
                 conn,
                 actor,
                 "broadcast.create",
@@ -602,19 +608,9 @@ class Outbox:
                 .where(Broadcast.id == broadcast_id)
                 .values(status="cancelled", finished_at=naive(now))
             )
-            await self._audit(conn, actor, "broadcast.cancel", {"broadcast": broadcast_id}, now)
+            await audit(conn, actor, "broadcast.cancel", {"broadcast": broadcast_id}, now)
         return int(getattr(skipped, "rowcount", 0) or 0)
 
     async def audit(self, actor: str, action: str, detail: dict[str, Any], now: datetime) -> None:
         async with self.engine.begin() as conn:
-            await self._audit(conn, actor, action, detail, now)
-
-    @staticmethod
-    async def _audit(
-        conn: Any, actor: str, action: str, detail: dict[str, Any], now: datetime
-    ) -> None:
-        await conn.execute(
-            insert(AuditEntry).values(
-                actor=actor, action=action, detail=detail, created_at=naive(now)
-            )
-        )
+            await audit(conn, actor, action, detail, now)

@@ -204,6 +204,20 @@ class Broadcast(Base):
     photo_id: Mapped[str | None] = mapped_column(String(256))
 
 
+class BroadcastDraft(Base):
+    """A broadcast as an admin previewed it. Sending it sets `broadcast_id`, in the transaction
+    that queues the broadcast, so it can be sent once only (a double tap, an old button)."""
+
+    __tablename__ = "broadcast_drafts"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # an old button never names a newer one
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    message: Mapped[dict[str, Any]]  # the validated broadcast file, as previewed
+    created_at: Mapped[datetime]
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
+
+
 class OutboxRow(Base):
     """One recipient of one broadcast: the durable record of whether they got it."""
 

@@ -13,7 +13,14 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.broadcast.message import BroadcastFile, Schedule, load_broadcast
+from bot.broadcast.drafts import AlreadyQueued, Drafts
+from bot.broadcast.message import (
+    BroadcastFile,
+    MediaError,
+    Schedule,
+    load_broadcast,
+    media_file,
+)
 from bot.broadcast.outbox import Outbox
 from bot.content.library import Library, digest
 from bot.content.text import (
@@ -31,16 +38,19 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 ADMIN_COMMANDS = ("broadcast", "broadcasts", "stats")
-# Admin button tokens: a:f:<key> preview, a:s:<key> send now, a:t:<key> schedule, a:x cancel,
-# a:w write a message, a:g:<locale or *> audience of the written message. Key `d` is the draft.
+# Admin button tokens: a:f:<key> preview (a file's key, or `d` for the message being written),
+# a:s:<draft id> send now, a:t:<draft id> schedule, a:x cancel, a:w write a message,
+# a:g:<locale or *> audience of the written message. Send and schedule name the stored draft of
+# the preview (bot.broadcast.drafts), which can be queued once only.
 PREFIX = "a:"
 DRAFT = "d"
 SCHEDULE_AT = time(9, 0)  # "schedule" means tomorrow-or-today 09:00 in each learner's zone
 
 
 @dataclass
-class Draft:
-    """A broadcast an admin is writing in the chat; kept in memory, so a restart drops it."""
+class Writing:
+    """A broadcast an admin is writing in the chat; kept in memory, so a restart drops it
+    (what they previewed is stored, see `Drafts`)."""
 
     text: str = ""
     message: BroadcastFile | None = None
@@ -55,7 +65,10 @@ class AdminDesk:
     languages: tuple[str, ...] = ()
     # Reads for /stats: a read-only engine, so its queries never hold SQLite's write lock.
     report_engine: AsyncEngine | None = None
-    drafts: dict[int, Draft] = field(default_factory=dict)
+    drafts: dict[int, Writing] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.previews = Drafts(self.outbox.engine)
 
     def writing(self, user_id: int) -> bool:
         """Whether this admin's next typed text is the message they are writing."""
@@ -86,7 +99,7 @@ class AdminDesk:
 
     async def text(self, user_id: int, typed: str) -> list[Say]:
         """The message an admin typed: check it like a broadcast file, then ask who gets it."""
-        draft = self.drafts.setdefault(user_id, Draft())
+        draft = self.drafts.setdefault(user_id, Writing())
         problems = check_html(typed) + check_placeholders(typed, {"first_name"})
         if visible_length(typed) > TELEGRAM_TEXT_LIMIT:
             problems.append(TextProblem(0, f"it is over {TELEGRAM_TEXT_LIMIT} characters"))
@@ -111,7 +124,7 @@ class AdminDesk:
             self.drafts.pop(user_id, None)
             return [Say("Not sent.")]
         if action == "w":
-            self.drafts[user_id] = Draft()
+            self.drafts[user_id] = Writing()
             return [
                 Say(
                     "Send the message as one text. You can use <b>bold</b>, <i>italic</i> "
@@ -120,39 +133,64 @@ class AdminDesk:
             ]
         if action == "g":
             return await self._audience(user_id, key, first_name)
-        draft = self.drafts.get(user_id) if key == DRAFT else None
-        found = (
-            (draft.message.id, draft.message) if draft and draft.message else self._files().get(key)
-        )
-        if found is None:
-            return [Say("That file or draft is gone; send /broadcast again.")]
-        name, message = found
-        if action == "f":
-            return await self._preview(key, message, first_name)
-        if action == "t":
-            message = message.model_copy(update={"schedule": Schedule(local_time=SCHEDULE_AT)})
         if action in ("s", "t"):
-            self.drafts.pop(user_id, None)
+            return await self._queue(user_id, key, scheduled=action == "t")
+        if action == "f":
+            draft = self.drafts.get(user_id) if key == DRAFT else None
+            found = (
+                (draft.message.id, draft.message)
+                if draft and draft.message
+                else self._files().get(key)
+            )
+            if found is None:
+                return [Say("That file or draft is gone; send /broadcast again.")]
+            return await self._preview(user_id, found[1], first_name)
+        return [Say("Send /broadcast again.")]
+
+    async def _queue(self, user_id: int, key: str, *, scheduled: bool) -> list[Say]:
+        """Queue a previewed draft, once: the same button again queues nothing."""
+        actor = f"telegram:{user_id}"
+        draft = await self.previews.get(int(key), actor) if key.isdigit() else None
+        if draft is None:
+            return [Say("That preview is gone; send /broadcast again.")]
+        if draft.broadcast_id is not None:
+            return [self._already(draft.broadcast_id)]
+        message = draft.message
+        if scheduled:
+            message = message.model_copy(update={"schedule": Schedule(local_time=SCHEDULE_AT)})
+        try:
             broadcast_id = await self.outbox.create(
                 message,
                 message.segment,
                 self.library,
-                actor=f"telegram:{user_id}",
+                actor=actor,
                 now=_now(),
                 notify_chat=str(user_id),
+                draft=draft.id,
             )
-            counts = await self.outbox.counts(broadcast_id)
-            when = f"for {SCHEDULE_AT:%H:%M} in each learner's own time" if action == "t" else "now"
-            return [
-                Say(
-                    f"✅ Broadcast {broadcast_id} ({html.escape(name)}) is queued {when} "
-                    f"for {counts['pending']} learner(s). I'll send you a summary when "
-                    "it's done; /broadcasts shows progress."
-                )
-            ]
-        return [Say("Send /broadcast again.")]
+        except AlreadyQueued:  # a second tap that raced the first
+            again = await self.previews.get(draft.id, actor)
+            return [self._already(again.broadcast_id if again else None)]
+        self.drafts.pop(user_id, None)
+        counts = await self.outbox.counts(broadcast_id)
+        when = f"for {SCHEDULE_AT:%H:%M} in each learner's own time" if scheduled else "now"
+        return [
+            Say(
+                f"✅ Broadcast {broadcast_id} ({html.escape(message.id)}) is queued {when} "
+                f"for {counts['pending']} learner(s). I'll send you a summary when "
+                "it's done; /broadcasts shows progress."
+            )
+        ]
 
-    async def _preview(self, key: str, message: BroadcastFile, first_name: str) -> list[Say]:
+    @staticmethod
+    def _already(broadcast_id: int | None) -> Say:
+        return Say(
+            f"That preview was queued already, as broadcast {broadcast_id}; nothing was sent "
+            "again. /broadcasts shows its progress; send /broadcast for a new one."
+        )
+
+    async def _preview(self, user_id: int, message: BroadcastFile, first_name: str) -> list[Say]:
+        draft_id = await self.previews.save(message, f"telegram:{user_id}", _now())
         audience = await self.outbox.count_by_locale(message.segment, self.library, _now())
         lines = [
             f"📣 <b>{html.escape(message.id)}</b> reaches {sum(audience.values())} learner(s):"
@@ -175,8 +213,8 @@ class AdminDesk:
             Say(
                 "Send it?",
                 (
-                    (Button("✅ Send now", f"{PREFIX}s:{key}"),),
-                    (Button(f"⏰ At {SCHEDULE_AT:%H:%M}, their time", f"{PREFIX}t:{key}"),),
+                    (Button("✅ Send now", f"{PREFIX}s:{draft_id}"),),
+                    (Button(f"⏰ At {SCHEDULE_AT:%H:%M}, their time", f"{PREFIX}t:{draft_id}"),),
                     (Button("✖️ Cancel", f"{PREFIX}x"),),
                 ),
             )
@@ -198,7 +236,7 @@ class AdminDesk:
                 "segment": {} if choice == "*" else {"locale": [choice]},
             }
         )
-        return await self._preview(DRAFT, draft.message, first_name)
+        return await self._preview(user_id, draft.message, first_name)
 
     async def _progress(self) -> Say:
         rows = []
@@ -216,12 +254,15 @@ class AdminDesk:
         found = {}
         for path in sorted(self.broadcasts_dir.glob("*.yaml")):
             message, _ = load_broadcast(path, self.library)
-            if message is not None:
-                if message.media:
-                    message = message.model_copy(
-                        update={"media": str((path.parent / message.media).resolve())}
-                    )
-                found[digest(path.name)] = (path.stem, message)
+            if message is None:
+                continue  # its errors are lint's to report; the other files are offered
+            if message.media:
+                try:  # resolved as the sender will upload it, confined to the folder
+                    photo = media_file(path.parent, message.media)
+                except MediaError:
+                    continue  # it went away since it was checked
+                message = message.model_copy(update={"media": str(photo)})
+            found[digest(path.name)] = (path.stem, message)
         return found
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +27,7 @@ from bot.channels.telegram.admin import ADMIN_COMMANDS, AdminDesk
 from bot.channels.telegram.admin import PREFIX as ADMIN_PREFIX
 from bot.channels.telegram.api import BotApi, Keyboard, RetryLater, Transient, Unreachable
 from bot.channels.telegram.incoming import Incoming
+from bot.channels.telegram.polling import update_key
 from bot.channels.telegram.signing import key_from_token, sign, verify
 from bot.channels.telegram.split import split_text
 from bot.engine import Command, Event, Press, Say, Start, Text, Unsupported
@@ -33,6 +35,7 @@ from bot.engine.context import N_
 from bot.engine.events import COMMANDS
 from bot.service import LessonService
 from bot.store import Identity
+from bot.store.inbox import claim, report_done
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,6 +98,10 @@ class TelegramBridge:
         if update.kind == "ignored" or not update.user_id:
             return
         if update.kind == "member":
+            if update.chat_type != "private":
+                # The bot added to or removed from a group says nothing about whether the
+                # person who did it can be reached in their private chat with it.
+                return
             blocked = update.member_status in ("kicked", "left")
             await self.service.store.set_status(who, "blocked" if blocked else "active")
             return
@@ -107,9 +114,7 @@ class TelegramBridge:
         event = self._event(update)
         if await self._for_admin(update, who, event):
             return
-        delivered = await self.service.handle(
-            who, event, update_key=f"{CHANNEL}:{update.update_id}"
-        )
+        delivered = await self.service.handle(who, event, update_key=update_key(update.update_id))
         if delivered and update.kind == "callback" and update.message_id:
             # A pressed keyboard goes away, so a second press can't answer twice.
             await self._try(self.api.clear_keyboard(update.chat_id, update.message_id))
@@ -125,6 +130,17 @@ class TelegramBridge:
             return False
         if not await self.admin.is_admin(update.user_id):
             return False  # the engine answers as for any unknown command or stale button
+        # Deduplicated like a learner's update, so a redelivery is not handled twice. It is
+        # marked done before it is handled: an admin's action happens at most once, and one
+        # lost to a crash is simply asked again. (Queuing a broadcast is also once per preview:
+        # see bot.broadcast.drafts.)
+        key = update_key(update.update_id)
+        now = datetime.now(UTC)
+        first_time = await self.service.store.transact(lambda conn: claim(conn, key, now))
+        report_done(key)
+        if not first_time:
+            log.info("admin update %s was handled before; skipped", key)
+            return True
         if isinstance(event, Command):
             messages = await self.admin.command(update.user_id, event.name)
         elif isinstance(event, Text):
