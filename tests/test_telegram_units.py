@@ -7,6 +7,7 @@ import pytest
 from bot.channels.telegram.signing import CALLBACK_LIMIT, key_from_token, sign, verify
 from bot.channels.telegram.split import split_text
 from bot.content.library import LoadedLesson
+from bot.content.text import check_html
 from bot.engine.tokens import step_token
 
 KEY = key_from_token("123:abc")
@@ -61,3 +62,27 @@ def test_unbroken_text_still_fits(text: str) -> None:
     assert "".join(chunks).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(
         " ", ""
     )
+
+
+def test_a_huge_number_in_bold_is_split_into_chunks_telegram_accepts() -> None:
+    # A 10,000-digit answer echoed in bold: every chunk must be valid HTML on its own.
+    text = "You typed <b>" + "7" * 10_000 + "</b> &amp; that is <i>a lot</i>."
+    chunks = split_text(text)
+    assert len(chunks) == 3
+    for chunk in chunks:
+        assert len(chunk) <= 4096
+        assert check_html(chunk) == [], chunk[-40:]
+    assert chunks[1].startswith("<b>") and chunks[0].endswith("</b>")
+    assert "".join(c.replace("<b>", "").replace("</b>", "") for c in chunks) == text.replace(
+        "<b>", ""
+    ).replace("</b>", "")
+
+
+@pytest.mark.parametrize("size", range(4080, 4100))
+def test_no_cut_inside_a_tag_or_an_entity(size: int) -> None:
+    # Pieces straddle the limit at every offset: a link's tag and an entity must stay whole.
+    text = "x" * (size - 30) + '<a href="https://example.org/a">link</a>&amp;&#x1F600;' + "y" * 50
+    for chunk in split_text(text):
+        assert len(chunk) <= 4096
+        assert check_html(chunk) == [], chunk[-60:]
+        assert not chunk.endswith(("&", "&amp", "<a", '"')) and "&#x1F6" not in chunk[-6:]

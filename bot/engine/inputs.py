@@ -10,6 +10,9 @@ from bot.engine.context import N_
 from bot.engine.matching import fold, match_label
 
 MAX_TEXT = 200
+# Digits in a number answer: more than any real price, count or amount (a trillion dong has
+# 13), and few enough that an answer echoed back can never outgrow a message.
+MAX_DIGITS = 15
 _PHONE_JUNK = re.compile(r"[\s\-().]")
 
 
@@ -30,7 +33,8 @@ def check_input(step: InputStep, typed: str) -> tuple[str | None, str]:
     text = " ".join(unicodedata.normalize("NFKC", typed).split())
     if step.check == "number":
         candidate = _ascii_digits(text).replace(",", "").replace(" ", "")
-        if re.fullmatch(r"-?\d+(\.\d+)?", candidate):
+        digits = sum(ch.isdigit() for ch in candidate)
+        if re.fullmatch(r"-?\d+(\.\d+)?", candidate) and digits <= MAX_DIGITS:
             return candidate, ""
         return None, N_("Please type a number, like 25.")
     if step.check == "phone":
