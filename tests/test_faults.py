@@ -19,7 +19,7 @@ import pytest
 from aiogram.client.session.base import DEFAULT_TIMEOUT as AIOGRAM_TIMEOUT
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import event, make_url, text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.telegram.aiogram_adapter import AiogramAdapter
@@ -46,6 +46,16 @@ async def service(tmp_path: Path, library: Any, database_url: str):  # type: ign
     await engine.dispose()
 
 
+@asynccontextmanager
+async def ddl(url: str) -> AsyncIterator[Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
+
+
 @needs_postgres
 async def test_connection_dropped_mid_transaction(
     service: LessonService, database_url: str
@@ -53,17 +63,26 @@ async def test_connection_dropped_mid_transaction(
     await service.handle(ANA, Start("online-safety"))
     await service.handle(ANA, Text("Start learning"))
     before = await saved_step(database_url, ANA.external_id)
-    armed = {"on": True}
-
-    @event.listens_for(service.store.engine.sync_engine, "before_cursor_execute")
-    def drop(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        # The server ends this session half-way through the learner's update (after the
-        # learner row was read and locked, before the events are written).
-        if armed["on"] and statement.startswith("INSERT INTO events"):
-            armed["on"] = False
-            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-
+    # The server ends the session half-way through the learner's update: after the learner
+    # row was read and locked, when the events are written. A trigger does it on the server,
+    # so it happens however the bot runs its statements.
+    async with ddl(database_url) as conn:
+        await conn.execute(
+            text(
+                "CREATE FUNCTION end_session() RETURNS trigger AS $$ BEGIN "
+                "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$ "
+                "LANGUAGE plpgsql"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TRIGGER drop_connection BEFORE INSERT ON events "
+                "FOR EACH ROW EXECUTE FUNCTION end_session()"
+            )
+        )
     replies = await service.handle(ANA, Text("1"))
+    async with ddl(database_url) as conn:
+        await conn.execute(text("DROP TRIGGER drop_connection ON events"))
     assert [r.text for r in replies] == [NOT_SAVED]
     # Rolled back: nothing half-saved.
     assert await saved_step(database_url, ANA.external_id) == before
