@@ -16,13 +16,13 @@ import pytest
 
 from tests.databases import rows
 from tests.fakebotapi import FakeBotAPI
-from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness, keyboard, message_id
+from tests.test_admin_e2e import ALERT, LEARNER, alerts, to_the_send_button
+from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness
 from tests.test_telegram_e2e import settings_for as telegram_settings
 
 pytestmark = pytest.mark.slow
 
 SECRET = "an-attack-test-webhook-secret"
-LEARNER = 2002
 
 
 @pytest.fixture
@@ -80,10 +80,7 @@ class Bot:
 def environment(fake: FakeBotAPI, database_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
     folder = tmp_path / "broadcasts"
     folder.mkdir(exist_ok=True)
-    (folder / "alert.yaml").write_text(
-        "version: 1\nkind: broadcast\nid: alert\nurgent: true\n"
-        "text: {en: 'Scam alert, {first_name}!'}\n"
-    )
+    (folder / "alert.yaml").write_text(ALERT)
     return {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": fake.url,
@@ -157,22 +154,13 @@ async def test_send_now_twice_and_admin_ids_emptied_in_real_processes(
     env = environment(fake, database_url, tmp_path)
     harness = Harness(fake, telegram_settings(fake, database_url, "aiogram"))  # to talk, only
     async with Bot(fake, env, tmp_path):
-        await harness.begin(user=LEARNER)
-        await harness.begin()
-        await harness.say("/broadcast")
-        await harness.press("alert")
-        last = harness.last_keyboard()
-        data = next(
-            b["callback_data"] for row in keyboard(last) for b in row if "Send now" in b["text"]
-        )
-        fake.push_callback(ANA, data, message_id(last))  # a double tap
-        fake.push_callback(ANA, data, message_id(last))
-        await harness.until(lambda: any(t.startswith("Scam alert") for t in harness.texts(LEARNER)))
+        data, mid = await to_the_send_button(harness)
+        fake.push_callback(ANA, data, mid)  # a double tap
+        fake.push_callback(ANA, data, mid)
+        await harness.until(lambda: alerts(fake, LEARNER))
         await harness.quiet(ANA, settle=1.0)
     assert await rows(database_url, "SELECT count(*) FROM broadcasts") == [(1,)]
-    assert [t for t in harness.texts(LEARNER) if t.startswith("Scam alert")] == [
-        "Scam alert, Test!"
-    ]
+    assert alerts(fake, LEARNER) == ["Scam alert, Test!"]
 
     async with Bot(fake, {**env, "ADMIN_IDS": ""}, tmp_path):  # restarted without the admin
         refused = await harness.say("/stats")
