@@ -23,7 +23,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import Pool
 from telegram import Update as PtbUpdate
 
-from bot.channels.telegram.api import Keyboard, Sent
 from bot.channels.telegram.bridge import TelegramBridge
 from bot.channels.telegram.incoming import ID_DIGITS, read_update, update_id
 from bot.content import Library
@@ -43,6 +42,7 @@ from bot.store.models import (
 )
 from bot.store.personal import FIRST_NAME_LIMIT, describe, storable
 from tests.databases import rows, sqlite_only
+from tests.test_fuzz import Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-privacy-hardening"
@@ -296,42 +296,6 @@ async def test_mydata_holds_replies_outbox_roles_and_audit_rows_of_the_learner_o
 # -- 4. names and ids one database refuses never lock a learner out -------------------------
 
 
-@dataclass
-class BotApi:
-    """The Bot API, in memory."""
-
-    username: str = "lessonbot_test_bot"
-    sent: list[tuple[int, str]] = field(default_factory=list)
-
-    async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent:
-        self.sent.append((chat_id, text))
-        return Sent(len(self.sent))
-
-    async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
-        return Sent(len(self.sent), "file")
-
-    async def send_upload(self, chat_id: int, kind: str, filename: str, data: bytes) -> Sent:
-        return Sent(len(self.sent), "file")
-
-    async def answer_callback(self, callback_id: str) -> None:
-        return None
-
-    async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
-        return None
-
-    async def set_commands(self, commands: list[tuple[str, str]], language: str | None) -> None:
-        return None
-
-    async def set_menu_button(self) -> None:
-        return None
-
-    async def set_webhook(self, url: str, secret: str) -> None:
-        return None
-
-    async def delete_webhook(self) -> None:
-        return None
-
-
 def message(update: int, first_name: str, text: str) -> dict[str, Any]:
     """A private text message as Telegram sends it (as JSON decodes it)."""
     user = {"id": 4242, "is_bot": False, "first_name": first_name, "language_code": "en"}
@@ -364,7 +328,7 @@ async def test_a_hostile_update_gets_a_normal_reply_and_is_stored(
     world: World, case: str, framework: str
 ) -> None:
     raw, stored_name = HOSTILE[case]
-    api = BotApi()
+    api = Recorder()  # the Bot API in memory, refusing what Telegram would refuse
     bridge = TelegramBridge(world.service, api, TOKEN)
     parsed = (
         AiogramUpdate.model_validate(raw)
@@ -372,7 +336,7 @@ async def test_a_hostile_update_gets_a_normal_reply_and_is_stored(
         else PtbUpdate.de_json(raw, None)
     )
     await bridge.handle(read_update(parsed))
-    texts = [text for _, text in api.sent]
+    texts = [text for _, text, _ in api.sent]
     assert texts and not {NOT_SAVED, WILL_RETRY} & set(texts), texts
     [(name, state)] = await world.rows("SELECT first_name, state FROM learners")
     assert name == stored_name
@@ -383,7 +347,7 @@ async def test_a_hostile_update_gets_a_normal_reply_and_is_stored(
     assert await world.rows("SELECT key, status FROM inbox") == [(key, "done")]
     # Telegram delivering it again: handled once.
     await bridge.handle(read_update(parsed))
-    assert [text for _, text in api.sent] == texts
+    assert [text for _, text, _ in api.sent] == texts
 
 
 def column_length(model: type[Base], column: str) -> int | None:
