@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -17,24 +15,19 @@ import pytest
 from tests.databases import rows
 from tests.fakebotapi import FakeBotAPI
 from tests.test_admin_e2e import ALERT, LEARNER, alerts, to_the_send_button
-from tests.test_telegram_e2e import ANA, ROOT, TOKEN, Harness
+from tests.test_telegram_e2e import (  # the Telegram harness and its fixtures
+    ANA,
+    ROOT,
+    TOKEN,
+    Harness,
+    fake,  # noqa: F401
+    free_port,
+)
 from tests.test_telegram_e2e import settings_for as telegram_settings
 
 pytestmark = pytest.mark.slow
 
 SECRET = "an-attack-test-webhook-secret"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(max_poll_wait=0.2) as server:
-        yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Bot:
