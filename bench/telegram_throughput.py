@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.telegram.runner import serve  # noqa: E402
+from bot.channels.runner import serve  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from tests.databases import fresh_database  # noqa: E402
 from tests.fakebotapi import Call, FakeBotAPI  # noqa: E402

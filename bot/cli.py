@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
     sub.add_parser("schema", help="print the JSON Schema of lesson files")
-    run = sub.add_parser("run", help="serve Telegram (polling, or webhook when WEBHOOK_URL is set)")
+    run = sub.add_parser("run", help="serve every configured channel (Telegram, WhatsApp)")
     run.add_argument(
         "--no-worker",
         action="store_true",
@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("report"),
         help="folder to write report.html and the CSV files to (default: report)",
+    )
+    report.add_argument(
+        "--channel",
+        metavar="NAME",
+        help="only the learners of one channel: telegram, whatsapp, line, messenger, zalo "
+        "or console",
     )
     demo = sub.add_parser("demo-data", help="fill a new database with demo learners")
     demo.add_argument("--learners", type=int, required=True, metavar="N")
@@ -140,7 +146,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         paths = args.paths or [
             settings.lessons_dir,
             settings.locales_dir,
-            *([settings.broadcasts_dir] if Path(settings.broadcasts_dir).exists() else []),
+            *(
+                optional
+                for optional in (settings.broadcasts_dir, settings.whatsapp_templates)
+                if Path(optional).exists()
+            ),
         ]
         problems, coverage = lint(paths, settings.lessons_dir)
         return report(problems, args.format, sys.stdout, sys.stderr, coverage)
@@ -158,13 +168,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_chat(settings, args.learner or getpass.getuser(), args.lang))
         return 0
     if args.command == "run":
-        from bot.channels.telegram.runner import check_settings, serve
+        from bot.channels.runner import check_settings, serve
 
         check_settings(settings)  # before any import or database work, so the message is quick
         _run_until_signal(serve(settings, worker=not args.no_worker))
         return 0
     if args.command == "worker":
-        from bot.channels.telegram.runner import check_settings, work
+        from bot.channels.runner import check_settings, work
 
         check_settings(settings)
         _run_until_signal(work(settings))
@@ -179,7 +189,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.report import commands as reporting
 
         if args.command == "report":
-            return asyncio.run(reporting.report(settings, args.out))
+            return asyncio.run(reporting.report(settings, args.out, args.channel))
         return asyncio.run(reporting.demo_data(settings, args.learners, args.seed, args.force))
     if args.command == "db":
         return asyncio.run(_db(settings, args.db_command, getattr(args, "revision", None)))

@@ -9,6 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 
+# WhatsApp's messaging tiers (developers.facebook.com/docs/whatsapp/messaging-limits, checked
+# 2026-12-02): distinct users per rolling 24 h; 0 stands for unlimited.
+TIERS = {"250": 250, "2000": 2000, "10000": 10_000, "100000": 100_000, "unlimited": 0}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -32,6 +36,18 @@ class Settings(BaseSettings):
     remind_max: int = Field(2, ge=0)  # per spell of inactivity; 0 turns reminders off
     remind_hours: str = "09:00-19:00"  # learners' local time
     survey_after_days: float = Field(150, gt=0)  # after a learner's first finished course
+    # The WhatsApp templates approved in WhatsApp Manager; a missing file means none.
+    whatsapp_templates: str = "templates/whatsapp.yaml"
+    # WhatsApp Cloud API: on when WHATSAPP_TOKEN is set; the others are then required.
+    whatsapp_token: str = Field("", repr=False)
+    whatsapp_phone_number_id: str = ""
+    whatsapp_app_secret: str = Field("", repr=False)
+    whatsapp_verify_token: str = Field("", repr=False)
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_rate: float = Field(80.0, gt=0)  # messages/s per number: the Cloud API's default
+    # The number's messaging tier: distinct users per 24 h that templates may reach (Meta
+    # raises it with quality and volume: 250, 2000, 10000, 100000, unlimited).
+    whatsapp_tier: str = "250"
 
     @field_validator("remind_hours", "quiet_hours")
     @classmethod
@@ -44,6 +60,18 @@ class Settings(BaseSettings):
         if not dash:
             raise ValueError(f"`{value}` is not a time window like 09:00-19:00")
         return value
+
+    @field_validator("whatsapp_tier")
+    @classmethod
+    def _tier(cls, value: str) -> str:
+        if value.strip().lower() not in TIERS:
+            raise ValueError(f"WHATSAPP_TIER must be one of {', '.join(TIERS)}, not `{value}`")
+        return value.strip().lower()
+
+    @property
+    def whatsapp_tier_users(self) -> int:
+        """The tier as a number of users; 0 for unlimited."""
+        return TIERS[self.whatsapp_tier]
 
     @field_validator("telegram_framework")
     @classmethod

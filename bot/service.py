@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from bot.channels.delivery import Rejected, RetryLater, Transient, Unreachable
+from bot.channels.delivery import NotAllowed, Rejected, RetryLater, Transient, Unreachable
 from bot.content import Library
 from bot.engine import Context, Event, Say, Text, Texts, advance
 from bot.engine.context import N_
@@ -133,7 +133,9 @@ class LessonService:
         sender); False for an apology (nothing was saved)."""
         receipt = current_receipt.get()
         now = self.clock()
-        ctx = Context(now=now, texts=self.texts, languages=self.languages)
+        ctx = Context(
+            now=now, texts=self.texts, languages=self.languages, country_hint=who.country_hint
+        )
         if isinstance(event, Text):
             event = Text(to_unicode(event.text))  # Burmese typed in Zawgyi
         seen = {"locale": self.locale_for(who.language)}  # the learner's, once their row is read
@@ -223,6 +225,10 @@ class LessonService:
                 await self.store.set_status(who, "blocked")
                 await self.replies.drop_all(who.channel, who.external_id)
                 break
+            except NotAllowed as exc:
+                # The channel's window closed before the reply could go (it waited out an
+                # outage): the learner's next message opens it, and the prompt is shown again.
+                log.warning("a reply to %s was not sent: %s", who.external_id, exc)
             except Rejected:
                 log.exception("the platform refused a reply to %s; dropped", who.external_id)
             except Exception:

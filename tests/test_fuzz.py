@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.channels.signing import CALLBACK_LIMIT, key_from_token, sign
 from bot.channels.telegram.api import Keyboard, Sent
 from bot.channels.telegram.bridge import TelegramBridge
 from bot.channels.telegram.incoming import Incoming
-from bot.channels.telegram.signing import CALLBACK_LIMIT, key_from_token, sign
 from bot.content import Library
 from bot.content.text import TELEGRAM_TEXT_LIMIT, check_html, visible_length
 from bot.engine import Command, Context, LearnerState, Press, Say, Start, Text, advance

@@ -233,3 +233,33 @@ def test_a_stale_button_at_the_notice_asks_the_notice_again() -> None:
     after, out = advance(LIB, state, Press("q:erase"), Context())
     assert after.onboarding == "notice" and "earlier message" in texts(out)[0]
     assert "I keep your progress" in texts(out)[-1]
+
+
+def test_a_channels_country_guess_is_offered_first_and_never_assumed() -> None:
+    two = library_of(
+        lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+        lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+    )
+    guessed = Context(languages=CTX.languages, country_hint="ID")
+    state, out = advance(two, LearnerState(onboarding=""), Start("c"), guessed)
+    state, out = advance(two, state, Text("yes"), guessed)  # consent
+    assert state.onboarding == "country" and "Is your business in ID?" in texts(out)[-1]
+    assert labels(out) == ["ID", "Another country", "Prefer not to say"]
+    assert "country" not in state.fields  # only offered
+    confirmed, _ = advance(two, state, Text("yes"), guessed)  # the guess means "yes"
+    assert confirmed.fields["country"] == "ID" and confirmed.onboarding == "business"
+    state, out = advance(two, state, Text("Another country"), guessed)
+    assert state.onboarding == "country" and "Which country" in texts(out)[-1]
+    assert len(labels(out)) == 11  # the ten members and "Prefer not to say"
+    state, out = advance(two, state, Text("MY"), guessed)
+    assert state.fields["country"] == "MY" and state.onboarding == "business"
+
+
+def test_no_guess_from_a_channel_that_cannot_tell() -> None:
+    two = library_of(
+        lesson_from({"id": "a", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+        lesson_from({"id": "b", "steps": [{"id": "e", "type": "end", "text": "x"}]}),
+    )
+    state, out = advance(two, LearnerState(onboarding=""), Start("c"), CTX)
+    state, out = advance(two, state, Text("yes"), CTX)
+    assert "Which country" in texts(out)[-1] and len(labels(out)) == 11

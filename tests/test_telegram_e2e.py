@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.channels.telegram.runner import serve
+from bot.channels.runner import serve
 from bot.config import Settings
 from bot.store import Identity, LearnerStore, create_engine
 from tests.databases import rows

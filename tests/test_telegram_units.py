@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.telegram.signing import CALLBACK_LIMIT, key_from_token, sign, verify
+from bot.channels.signing import CALLBACK_LIMIT, key_from_token, sign, verify
 from bot.channels.telegram.split import split_text
 from bot.content.library import LoadedLesson
 from bot.content.text import check_html

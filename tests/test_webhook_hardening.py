@@ -189,7 +189,7 @@ async def test_refusals_are_summed_up_once_the_interval_has_passed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    refusals = Refusals(every=0.2)
+    refusals = Refusals(logging.getLogger(WEBHOOK_LOG), every=0.2)
     for _ in range(5):
         refusals.refuse("203.0.113.9")
     assert len(warnings_of_the_webhook(caplog)) == 1

@@ -63,3 +63,6 @@ class Context:
     languages: Mapping[str, str] = field(default_factory=lambda: {"en": "English"})
     # countries learners can pick on first contact: the ten ASEAN members
     countries: tuple[str, ...] = ("BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "VN")
+    # The channel's guess of the learner's country (a WhatsApp number's calling code), offered
+    # first for the learner to confirm; "" when the channel can't tell.
+    country_hint: str = ""

@@ -147,7 +147,28 @@ class Onboarding(Core):
         # Every language names itself, so a learner can find theirs before we share one.
         self.say("🌏 " + " · ".join(self.ctx.languages.values()), self.language_buttons())
 
-    def ask_country(self) -> None:
+    def ask_country(self, *, guess: bool = True) -> None:
+        hint = self.ctx.country_hint
+        if guess and hint in self.ctx.countries:
+            # The channel's guess (a phone number's country code) is offered, never assumed:
+            # numbers travel with migrant workers, and the learner says where the business is.
+            self.say(
+                self.t(
+                    "Is your business in {country}? Some lessons have tips for your country."
+                ).format(country=self.ctx.texts.country(self.state.locale, hint)),
+                [
+                    [
+                        Button(
+                            self.ctx.texts.country(self.state.locale, hint),
+                            tokens.country_token(hint),
+                            "yes",
+                        )
+                    ],
+                    [Button(self.t("Another country"), tokens.country_token(tokens.OTHER_COUNTRY))],
+                    [Button(self.t("Prefer not to say"), tokens.country_token(tokens.NO_COUNTRY))],
+                ],
+            )
+            return
         self.say(
             self.t("Which country is your business in? Some lessons have tips for your country."),
             self.country_buttons(),

@@ -122,6 +122,8 @@ class _Run(Onboarding, Account):
             self.command(parsed.value, "")
         elif parsed.kind == "g" and parsed.value in self.ctx.languages:
             self.set_language(parsed.value)
+        elif parsed.kind == "k" and parsed.value == tokens.OTHER_COUNTRY:
+            self.ask_country(guess=False)
         elif parsed.kind == "k" and (
             parsed.value in self.ctx.countries or parsed.value == tokens.NO_COUNTRY
         ):

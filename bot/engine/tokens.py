@@ -39,6 +39,7 @@ def locale_token(locale: str) -> str:
 
 
 NO_COUNTRY = "-"
+OTHER_COUNTRY = "*"  # "another country" after a guessed one: show them all
 
 
 def country_token(code: str) -> str:

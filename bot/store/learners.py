@@ -43,6 +43,7 @@ class Identity:
     first_name: str = ""
     language: str = ""  # the channel's language hint, e.g. Telegram's language_code
     language_chosen: bool = False  # the person picked it (`chat --lang`): don't ask again
+    country_hint: str = ""  # the channel's guess (a phone number's calling code), to confirm
 
     def __post_init__(self) -> None:
         # As the channel sent them, these could hold what one database refuses (NUL, a lone

@@ -23,16 +23,16 @@ from tenacity import (
     wait_random,
 )
 
+from bot.channels.signing import key_from_token, sign, verify
 from bot.channels.telegram.admin import ADMIN_COMMANDS, AdminDesk
 from bot.channels.telegram.admin import PREFIX as ADMIN_PREFIX
 from bot.channels.telegram.api import BotApi, Keyboard, RetryLater, Transient, Unreachable
 from bot.channels.telegram.incoming import Incoming
 from bot.channels.telegram.polling import update_key
-from bot.channels.telegram.signing import key_from_token, sign, verify
 from bot.channels.telegram.split import split_text
-from bot.engine import Command, Event, Press, Say, Start, Text, Unsupported
+from bot.channels.typed import typed_event
+from bot.engine import Command, Event, Press, Say, Text, Unsupported
 from bot.engine.context import N_
-from bot.engine.events import COMMANDS
 from bot.service import LessonService
 from bot.store import Identity
 from bot.store.inbox import claim, report_done
@@ -160,16 +160,7 @@ class TelegramBridge:
             return Press(token or "")
         if update.kind in ("other", "edited"):
             return Unsupported(update.kind)
-        text = update.text.strip()
-        if text.startswith("/"):
-            name, _, arg = text[1:].partition(" ")
-            name = name.split("@", 1)[0].lower()  # /start@lessonbot in some clients
-            if name == "start":
-                return Start(arg.strip())
-            if name in COMMANDS:
-                return Command(name, arg.strip())
-            return Command(name)
-        return Text(text)
+        return typed_event(update.text)
 
     async def _private_only(self, update: Incoming, who: Identity) -> None:
         if update.kind not in ("text", "callback"):

@@ -16,9 +16,17 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.delivery import Delivered, Rejected, RetryLater, Transient, Unreachable
+from bot.channels.capabilities import TELEGRAM, Capabilities
+from bot.channels.delivery import (
+    Delivered,
+    Proactive,
+    Rejected,
+    RetryLater,
+    Transient,
+    Unreachable,
+)
+from bot.channels.signing import sign
 from bot.channels.telegram.api import BotApi, Keyboard, is_link
-from bot.channels.telegram.signing import sign
 
 TIMEOUT = aiohttp.ClientTimeout(total=60)  # aiogram's own default
 
@@ -28,6 +36,7 @@ class TelegramDeliverer:
     api: BotApi
     key: bytes  # the button-signing key, so a broadcast's "open lesson" button is trusted
     channel: str = "telegram"
+    capabilities: Capabilities = TELEGRAM
     _plain: PlainText | None = field(default=None, init=False, repr=False)
     _looked: bool = field(default=False, init=False, repr=False)
 
@@ -38,6 +47,8 @@ class TelegramDeliverer:
         keyboard: list[list[tuple[str, str]]],
         photo: Path | None,
         photo_id: str | None = None,
+        *,
+        proactive: Proactive | None = None,  # Telegram has no window: anything may go out
     ) -> Delivered:
         chat = int(external_id)
         reuse: str | None = None

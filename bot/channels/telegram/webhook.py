@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -11,65 +10,21 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.server import Refusals, base_app
 from bot.store.health import Health
+
+__all__ = ["SECRET_HEADER", "Refusals", "add_webhook", "webhook_app"]
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-REFUSALS_LOGGED_EVERY = 60.0  # seconds: wrong guesses cannot flood the log
 
 
-class Refusals:
-    """Calls refused for a wrong or missing secret, logged as at most one WARNING per `every`
-    seconds: the first at once, the rest counted and summed up when the interval has passed
-    (or when the server stops). Every call is still answered 401."""
-
-    def __init__(self, every: float = REFUSALS_LOGGED_EVERY) -> None:
-        self.every = every
-        self._unlogged = 0
-        self._latest: str | None = None
-        self._logged_at: float | None = None  # loop time of the last WARNING
-        self._timer: asyncio.TimerHandle | None = None
-
-    def refuse(self, remote: str | None) -> None:
-        self._unlogged += 1
-        self._latest = remote
-        if self._timer is not None:  # a line is already due
-            return
-        loop = asyncio.get_running_loop()
-        wait = 0.0 if self._logged_at is None else self._logged_at + self.every - loop.time()
-        if wait <= 0:
-            self.flush()
-        else:
-            self._timer = loop.call_later(wait, self.flush)
-
-    def flush(self) -> None:
-        """Log the calls refused since the last line, if any."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._unlogged:
-            return
-        if self._unlogged == 1:
-            log.warning("webhook call without the right secret from %s", self._latest)
-        else:
-            log.warning(
-                "%d webhook calls without the right secret since the last such warning, "
-                "the latest from %s",
-                self._unlogged,
-                self._latest,
-            )
-        self._unlogged = 0
-        self._logged_at = asyncio.get_running_loop().time()
-
-
-def webhook_app(
-    path: str,
-    secret: str,
-    store: Callable[[dict[str, Any]], Awaitable[None]],
-    healthy: Callable[[], Awaitable[Health]],
-) -> web.Application:
+def add_webhook(
+    app: web.Application, path: str, secret: str, store: Callable[[dict[str, Any]], Awaitable[None]]
+) -> None:
+    """Telegram's webhook route on the shared server."""
     expected = secret.encode()
-    refusals = Refusals()
+    refusals = Refusals(log)
 
     async def receive(request: web.Request) -> web.Response:
         # aiohttp decodes header bytes as UTF-8 with "surrogateescape": encoding back the same
@@ -97,17 +52,20 @@ def webhook_app(
             return web.Response(status=503, text="could not store the update; send it again")
         return web.Response(text="ok")
 
-    async def health(_request: web.Request) -> web.Response:
-        # {"database": "ok"}, or e.g. {"database": "unwritable", "reason": "database or disk
-        # is full"}; "busy" (another writer has the lock) is still 200.
-        report = await healthy()
-        return web.json_response(report.as_json(), status=report.http_status)
-
     async def log_last_refusals(_app: web.Application) -> None:
         refusals.flush()
 
-    app = web.Application(client_max_size=1024 * 1024)
     app.router.add_post(path, receive)
-    app.router.add_get("/healthz", health)
     app.on_cleanup.append(log_last_refusals)
+
+
+def webhook_app(
+    path: str,
+    secret: str,
+    store: Callable[[dict[str, Any]], Awaitable[None]],
+    healthy: Callable[[], Awaitable[Health]],
+) -> web.Application:
+    """A server with Telegram's webhook alone (and /healthz)."""
+    app = base_app(healthy)
+    add_webhook(app, path, secret, store)
     return app
