@@ -163,6 +163,25 @@ class MediaFile(Base):
     file_id: Mapped[str] = mapped_column(String(256))
 
 
+class TemplateSend(Base):
+    """A template message sent outside a learner's window: what WhatsApp's messaging tier counts
+    (distinct users per 24 h) and what a programme pays for, by category."""
+
+    __tablename__ = "template_sends"
+    __table_args__ = (
+        Index("ix_template_sends_recent", "channel", "sent_at"),
+        Index("ix_template_sends_address", "channel", "address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))  # reminder | survey | broadcast
+    template: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(16))  # utility | marketing | authentication
+    sent_at: Mapped[datetime]
+
+
 class Role(Base):
     """Who may do what beyond learning. Keyed by the channel's user id, never a username."""
 
@@ -241,6 +260,10 @@ class OutboxRow(Base):
     owner: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(String(300))
     message_id: Mapped[int | None]
+    # A channel whose message ids are strings (WhatsApp's wamid) keeps it here, and the latest
+    # status its webhook reported for it (delivered, read, failed).
+    platform_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    receipt: Mapped[str | None] = mapped_column(String(16))
     sent_at: Mapped[datetime | None]
 
 
