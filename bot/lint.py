@@ -9,7 +9,10 @@ from typing import TextIO
 
 from babel.messages.pofile import read_po
 
-from bot.content import Diagnostic, Severity, load_library
+from bot.channels import fit
+from bot.channels.templates import KIND as TEMPLATES_KIND
+from bot.channels.templates import load_templates
+from bot.content import Diagnostic, Library, Severity, load_library
 from bot.content.loader import COURSE_FILE, load_course
 from bot.content.schemes import SCHEMES_DIR
 from bot.content.source import MAX_FILE_BYTES, file_problem, read_file
@@ -23,31 +26,39 @@ def lint_paths(paths: Iterable[str], lessons_dir: str | None = None) -> list[Dia
 
 
 def lint(
-    paths: Iterable[str], lessons_dir: str | None = None
+    paths: Iterable[str], lessons_dir: str | None = None, default_locale: str = "en"
 ) -> tuple[list[Diagnostic], list[Coverage]]:
     """Problems in `paths`, and the coverage of any translation catalogs among them.
 
-    `lessons_dir` is what catalogs' coverage is measured against.
+    `lessons_dir` is what catalogs' coverage (and their labels' fit in each app) is measured
+    against. The shipped locales a template file is checked against are `default_locale` and
+    the catalogs' locales (those among `paths`, else the `locales/` beside `templates/`).
     """
+    paths = list(paths)
     found: set[Diagnostic] = set()
     coverage: list[Coverage] = []
     lessons = Path(lessons_dir) if lessons_dir else None
+    loaded: dict[Path, tuple[Library, list[Diagnostic]]] = {}
+
+    def library_of(folder: Path) -> tuple[Library, list[Diagnostic]]:
+        """Each folder's lessons are loaded once, however many paths need them."""
+        key = folder.resolve()
+        if key not in loaded:
+            loaded[key] = load_library(folder)
+        return loaded[key]
+
+    catalog_roots = [r for r in map(_catalog_root, map(Path, paths)) if r is not None]
     for raw in paths:
         path = Path(raw)
+        registry = path / TEMPLATES_FILE[1] / TEMPLATES_FILE[0]
+        if path.is_dir() and registry.is_file():  # the repository's root: its templates too
+            found.update(_lint_templates(registry, catalog_roots, default_locale))
         one_locale = path.is_dir() and any(path.glob("LC_MESSAGES/*.po"))  # locales/th
-        if (
-            path.suffix == ".po"
-            or one_locale
-            or (path.is_dir() and any(path.glob("*/LC_MESSAGES/*.po")))
-        ):
-            root = (
-                path.parent.parent.parent
-                if path.suffix == ".po"
-                else path.parent
-                if one_locale
-                else path
+        root = _catalog_root(path)
+        if root is not None:
+            problems, covered = lint_catalogs(
+                root, lessons, library_of(lessons)[0] if lessons else None
             )
-            problems, covered = lint_catalogs(root, lessons)
             if path.suffix == ".po":
                 found.update(d for d in problems if Path(d.path).resolve() == path.resolve())
                 coverage += [
@@ -66,6 +77,10 @@ def lint(
         elif path.suffix in (".yaml", ".yml") and file_problem(path) is not None:
             # A link to nowhere, a folder named `*.yaml`, a huge file: say so on its path.
             found.update(read_file(path).problems)
+        elif _is_templates(path):
+            files = [path] if path.is_file() else _template_files(path)
+            for file in files:
+                found.update(_lint_templates(file, catalog_roots, default_locale))
         elif _is_broadcast(path):
             found.update(_lint_broadcasts(path, lessons))
         elif path.is_file():
@@ -83,11 +98,36 @@ def lint(
                     )
                 )
                 continue
-            _, problems = load_course(course_dir)
+            course, problems = load_course(course_dir)
+            if course is not None:
+                problems += fit.check_lessons(Library((course,)))
             found.update(d for d in problems if Path(d.path).resolve() == path.resolve())
         else:
-            found.update(load_library(path)[1])
+            library, problems = library_of(path)
+            # A template registry below (the repository's root) is linted as one, not as a
+            # folder of lessons without its course.yaml.
+            found.update(d for d in problems if not _registry_taken_for_lessons(d))
+            found.update(fit.check_lessons(library))
     return sorted(found), coverage
+
+
+def _catalog_root(path: Path) -> Path | None:
+    """The locales folder of a catalog path (a `.po` file, one locale's folder, or the folder
+    of all locales); None if `path` is no catalog."""
+    if path.suffix == ".po":
+        return path.parent.parent.parent
+    if path.is_dir() and any(path.glob("LC_MESSAGES/*.po")):  # locales/th
+        return path.parent
+    if path.is_dir() and any(path.glob("*/LC_MESSAGES/*.po")):
+        return path
+    return None
+
+
+def _shipped(roots: Iterable[Path], default_locale: str) -> set[str] | None:
+    """The locales the bot ships: the default and each catalog's (Catalogs.locales); None if no
+    catalogs can be found, so nothing can be said about which locales are shipped."""
+    found = {po.parent.parent.name for root in roots for po in root.glob("*/LC_MESSAGES/*.po")}
+    return {default_locale, *found} if found else None
 
 
 def report(
@@ -112,12 +152,16 @@ def report(
 
 
 def lint_catalogs(
-    locales_dir: Path, lessons_dir: Path | None
+    locales_dir: Path, lessons_dir: Path | None, library: Library | None = None
 ) -> tuple[list[Diagnostic], list[Coverage]]:
-    """Every catalog under `locales_dir`; lesson coverage is measured against the lessons."""
+    """Every catalog under `locales_dir`; lesson coverage is measured against the lessons, and
+    the translated labels are checked against every app (`library`: the lessons, if loaded)."""
     expected_lessons = current_lesson_messages(lessons_dir) if lessons_dir else None
     problems: list[Diagnostic] = []
     coverage: list[Coverage] = []
+    if lessons_dir is not None:  # how the translated labels fit in each app
+        library = library or load_library(lessons_dir)[0]
+        problems += fit.check_translations(library, locales_dir)
     for po in sorted(locales_dir.glob("*/LC_MESSAGES/*.po")):
         expected = expected_lessons if po.stem == "lessons" else _template_keys(po)
         found, covered = check_catalog(po, expected)
@@ -147,6 +191,35 @@ def _template_keys(po: Path) -> set[tuple[str | None, str]] | None:
         return None
     with pot.open("rb") as handle:
         return {(m.context, str(m.id)) for m in read_po(handle) if m.id}
+
+
+def _lint_templates(file: Path, catalog_roots: list[Path], default_locale: str) -> list[Diagnostic]:
+    """A template registry's problems, against the locales the bot ships."""
+    shipped = _shipped(catalog_roots or [file.parent.parent / "locales"], default_locale)
+    return load_templates(file, shipped=shipped)[1]
+
+
+def _registry_taken_for_lessons(problem: Diagnostic) -> bool:
+    return problem.message.startswith(f"no {COURSE_FILE} in this folder") and _is_templates(
+        Path(problem.path)
+    )
+
+
+def _is_templates(path: Path) -> bool:
+    """A template registry (`kind: whatsapp-templates`, or `templates/whatsapp.yaml` however
+    broken), or a folder of them."""
+    if path.is_dir():
+        return not (path / COURSE_FILE).exists() and bool(_template_files(path))
+    return path.is_file() and (
+        _kind(path) == TEMPLATES_KIND or (path.name, path.parent.name) == TEMPLATES_FILE
+    )
+
+
+TEMPLATES_FILE = ("whatsapp.yaml", "templates")
+
+
+def _template_files(folder: Path) -> list[Path]:
+    return [f for f in sorted(folder.glob("*.yaml")) if _is_templates(f)]
 
 
 def _is_broadcast(path: Path) -> bool:

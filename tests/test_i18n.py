@@ -107,7 +107,7 @@ def test_changed_source_goes_fuzzy_keeps_showing_and_lint_reports_it(project: Pa
     assert coverage[0].fuzzy == 1
 
 
-def test_a_translated_label_over_20_characters_is_flagged_at_its_line(project: Path) -> None:
+def test_a_translated_label_too_long_for_a_channel_is_flagged_at_its_line(project: Path) -> None:
     po = init_catalog(project, "id")
     warned = translate(po, CTX, "Tunjukkan kepada saya dulu")  # 26 characters
     problems, _ = lint([str(po)], str(project / "lessons"))
@@ -115,8 +115,9 @@ def test_a_translated_label_over_20_characters_is_flagged_at_its_line(project: P
         (
             warned,
             "warning",
-            "the translation's button label is 26 characters; WhatsApp, LINE and Messenger cut "
-            "labels past 20: shorten it",
+            "whatsapp shows this choice as a list, and cuts a row's label past 24 characters "
+            "(the whole label shows only in the row's description); in `id` the translation "
+            "`Tunjukkan kepada saya dulu` is 26 characters: shorten the translation",
         )
     ]
     refused = translate(po, CTX, "Tunjukkan kepada saya dulu semuanya sekarang")  # 44

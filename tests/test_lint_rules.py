@@ -711,12 +711,16 @@ CASES = [
         "button labels are plain text; remove the HTML",
     ),
     Case(
-        "option-label-over-20",
-        before_last_step(question().replace("label: The second", "label: The second answer here")),
-        At("The second answer here"),
+        "option-label-cut-in-a-whatsapp-list",
+        before_last_step(
+            question().replace("label: The second", "label: The second answer, in full")
+        ),
+        At("The second answer, in full"),
         WARNING,
-        "button label is 22 characters; WhatsApp, LINE and Messenger cut labels past 20: "
-        "shorten it, and put the whole answer in the option's `text:`",
+        "whatsapp shows these 2 choices as a list, and cuts a row's label past 24 characters "
+        "(the whole label shows only in the row's description); in `en` the label `The second "
+        "answer, in full` is 26 characters: shorten it, and put the whole answer in the "
+        "option's `text:`",
     ),
     Case(
         "option-label-over-40",
@@ -728,12 +732,13 @@ CASES = [
         "button label is 59 characters; Telegram cuts labels past 40",
     ),
     Case(
-        "button-label-over-20",
+        "button-label-cut-on-whatsapp",
         before_last_step(message("extra", "Look", "    button: Show me the whole thing now")),
         At("Show me the whole thing now"),
         WARNING,
-        "button label is 27 characters; WhatsApp, LINE and Messenger cut labels past 20: "
-        "shorten it",
+        "whatsapp shows this choice as a list, and cuts a row's label past 24 characters (the "
+        "whole label shows only in the row's description); in `en` the label `Show me the whole "
+        "thing now` is 27 characters: shorten it",
     ),
     Case(
         "html-in-option-feedback",

@@ -26,8 +26,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-# A button's words. Lint warns past 20 characters (WhatsApp, LINE and Messenger cut there) and
-# refuses past 40 (Telegram starts cutting); a longer answer goes in the option's `text`.
+# A button's words. Lint checks them against each channel's limits (WhatsApp's buttons hold 20)
+# and refuses past 40 (Telegram starts cutting); a longer answer goes in the option's `text`.
 Label = Annotated[str, StringConstraints(min_length=1)]
 _LABEL = "The button's words, up to 20 characters."
 _ANSWER = (

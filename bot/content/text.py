@@ -15,9 +15,9 @@ PHONE_SCREEN_CHARS = 700
 # checking the limit, so a long name can never push a message over it.
 PLACEHOLDER_MAX_CHARS = 64
 
-# Button labels: WhatsApp reply buttons, LINE and Messenger quick replies cut at 20 characters;
-# Telegram starts cutting a label on a phone at about 40.
-LABEL_CHARS = 20
+# Telegram starts cutting a button label on a phone at about 40 characters: past that a label is
+# an error. How each other app shows and cuts labels is that app's declared capability, which
+# `lessonbot lint` checks every label against, in every locale (bot/channels/fit.py).
 LABEL_HARD_CHARS = 40
 
 ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
@@ -164,17 +164,15 @@ class _TagChecker(HTMLParser):
 
 
 def label_length_problem(label: str, *, option: bool) -> tuple[bool, str] | None:
-    """(is it an error, message) when a button label is too long for the apps, else None."""
+    """(is it an error, message) when a button label is too long for any app, else None.
+
+    Only Telegram's hard limit is checked here; the limits of each app are lint's per-channel
+    check (content knows no channel).
+    """
     length = len(label)
-    if length <= LABEL_CHARS:
+    if length <= LABEL_HARD_CHARS:
         return None
     fix = "shorten it, and put the whole answer in the option's `text:`" if option else "shorten it"
-    if length > LABEL_HARD_CHARS:
-        return True, (
-            f"button label is {length} characters; Telegram cuts labels past "
-            f"{LABEL_HARD_CHARS} and WhatsApp, LINE and Messenger past {LABEL_CHARS}: {fix}"
-        )
-    return False, (
-        f"button label is {length} characters; WhatsApp, LINE and Messenger cut labels past "
-        f"{LABEL_CHARS}: {fix}"
+    return True, (
+        f"button label is {length} characters; Telegram cuts labels past {LABEL_HARD_CHARS}: {fix}"
     )
