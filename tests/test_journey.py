@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.channels.delivery import Unreachable
+from bot.channels.capabilities import TELEGRAM, Capabilities
+from bot.channels.delivery import Delivered, DeliveryError, Proactive, Unreachable
 from bot.content import Library, load_library
 from bot.engine import Command, Press, Say, Start, Text
 from bot.i18n import Catalogs
@@ -87,19 +88,35 @@ class Clock:
 @dataclass
 class Recorder:
     """A Deliverer that keeps what it was asked to send (the Telegram one is tested end to end
-    in test_telegram_e2e)."""
+    in test_telegram_e2e). `capabilities` says which app's rules it stands for (Telegram's: no
+    window); `refuse` makes it raise a delivery error for an address, as a channel would."""
 
     channel: str = "test"
+    capabilities: Capabilities = TELEGRAM
     sent: list[tuple[str, str, list[list[tuple[str, str]]]]] = field(default_factory=list)
+    proactive: list[Proactive | None] = field(default_factory=list)  # one per message sent
+    attempts: list[str] = field(default_factory=list)  # every call, sent or refused
     unreachable: set[str] = field(default_factory=set)
+    refuse: dict[str, DeliveryError] = field(default_factory=dict)
 
     async def send(
-        self, external_id: str, text: str, keyboard: list[list[tuple[str, str]]], photo: Path | None
-    ) -> int:
+        self,
+        external_id: str,
+        text: str,
+        keyboard: list[list[tuple[str, str]]],
+        photo: Path | None,
+        photo_id: str | None = None,
+        *,
+        proactive: Proactive | None = None,
+    ) -> Delivered:
+        self.attempts.append(external_id)
         if external_id in self.unreachable:
             raise Unreachable("Forbidden: bot was blocked by the user")
+        if external_id in self.refuse:
+            raise self.refuse[external_id]
         self.sent.append((external_id, text, keyboard))
-        return len(self.sent)
+        self.proactive.append(proactive)
+        return Delivered(len(self.sent))
 
     def to(self, external_id: str) -> list[str]:
         return [text for who, text, _ in self.sent if who == external_id]
