@@ -94,6 +94,70 @@ def test_learners_by_country(built: Built, raw: sqlite3.Connection) -> None:
     assert (total["country"], total["learners"]) == ("All learners", "10000")
 
 
+def test_learners_by_channel(built: Built, raw: sqlite3.Connection, library: Library) -> None:
+    """The demo's learners are on Telegram and WhatsApp; how far each channel's got, from the
+    rows: lessons of listed courses, every lesson of a course, certificates, survey answers."""
+    channel = dict(raw.execute("SELECT id, channel FROM learners"))
+    learners = Counter(channel.values())
+    assert set(learners) == {"telegram", "whatsapp"} and sum(learners.values()) == 10_000
+    assert 0.3 < learners["whatsapp"] / 10_000 < 0.42
+    listed = {c.id: {lesson.id for lesson in c.lessons} for c in library.courses if c.course.listed}
+    started: set[int] = set()
+    completed: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for learner, course, lesson, status in raw.execute(
+        "SELECT learner_id, course, lesson, status FROM progress"
+    ):
+        if course in listed:
+            started.add(learner)
+            if status == "completed":
+                completed[(learner, course)].add(lesson)
+    one_lesson = {learner for learner, _ in completed}
+    one_course = {
+        learner for (learner, course), done in completed.items() if listed[course] <= done
+    }
+    certificates = Counter(
+        channel[learner]
+        for learner, course in raw.execute("SELECT learner_id, course FROM certificates")
+        if course in listed
+    )
+    respondents = {
+        learner
+        for (learner,) in raw.execute(
+            "SELECT DISTINCT learner_id FROM answers WHERE course = 'follow-up' AND lesson = "
+            "'five-months-on'"
+        )
+    }
+    expected = {
+        c: {
+            "learners": learners[c],
+            "started_lesson": sum(1 for n in started if channel[n] == c),
+            "completed_lesson": sum(1 for n in one_lesson if channel[n] == c),
+            "completed_course": sum(1 for n in one_course if channel[n] == c),
+            "certificates": certificates[c],
+            "survey_respondents": sum(1 for n in respondents if channel[n] == c),
+        }
+        for c in ("telegram", "whatsapp")
+    }
+    rows = rows_of(built.out / "learners_by_channel.csv")
+    shown = {row.pop("value"): row for row in rows}
+    assert [shown[c].pop("channel") for c in ("telegram", "whatsapp", "")] == [
+        "Telegram",
+        "WhatsApp",
+        "All learners",
+    ]
+    for c in ("telegram", "whatsapp"):
+        assert shown[c].pop("percent") == str(percent(learners[c], 10_000))
+        assert shown[c] == {k: str(v) for k, v in expected[c].items()}, c
+    assert shown[""]["certificates"] == str(sum(certificates.values()))
+    headline = {row["figure"]: row["value"] for row in rows_of(built.out / "headline.csv")}
+    assert shown[""]["survey_respondents"] == headline["survey_respondents"]
+    page = (built.out / "report.html").read_text(encoding="utf-8")
+    assert (
+        "<h3>Channel</h3>" in page
+        and f'<td>WhatsApp</td><td class="num">{learners["whatsapp"]:,}<' in page
+    )
+
+
 def test_share_of_women_and_youth(built: Built, raw: sqlite3.Connection) -> None:
     genders = Counter(dict(raw.execute("SELECT gender, count(*) FROM learners GROUP BY gender")))
     answered = genders["woman"] + genders["man"] + genders["other"]
@@ -508,9 +572,26 @@ async def test_demo_is_reproducible_and_refuses_real_databases(
     assert forced.learners == 10
     with closing(sqlite3.connect(tmp_path / "d.db")) as conn:
         assert conn.execute("SELECT count(*) FROM learners").fetchone()[0] == 11
-        assert (
-            conn.execute("SELECT count(*) FROM learners WHERE channel = 'telegram'").fetchone()[0]
-            == 1
+        real = "SELECT id FROM learners WHERE external_id NOT LIKE 'demo-%'"
+        assert conn.execute(real).fetchall() == [(5000,)]
+    assert first.channels == {"telegram": 197, "whatsapp": 103}
+    assert sum(forced.channels.values()) == 10
+
+
+async def test_demo_replaces_demo_learners_of_before(tmp_path: Path, library: Library) -> None:
+    """Demo learners used to have channel "demo": a new run replaces them, it isn't refused."""
+    engine = await _small_db(tmp_path / "old.db")
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Learner),
+            [_learner(n, "ID", channel="demo", external_id=f"demo-{n}") for n in (1, 2)],
+        )
+    made = await demo.generate(engine, library, 20, seed=1, now=NOW)
+    await engine.dispose()
+    assert made.learners == 20
+    with closing(sqlite3.connect(tmp_path / "old.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM learners WHERE channel = 'demo'").fetchone() == (
+            0,
         )
 
 
@@ -553,7 +634,7 @@ def test_cli_demo_data_then_report(tmp_path: Path) -> None:
 def test_cli_demo_data_refuses_a_real_database(tmp_path: Path) -> None:
     assert _lessonbot(tmp_path, "demo-data", "--learners", "3").returncode == 0
     with closing(sqlite3.connect(tmp_path / "x.db")) as conn, conn:
-        conn.execute("UPDATE learners SET channel = 'telegram' WHERE id = 1")
+        conn.execute("UPDATE learners SET external_id = '424242' WHERE id = 1")  # a real id
     refused = _lessonbot(tmp_path, "demo-data", "--learners", "3")
     assert refused.returncode == 2
     assert "real learner" in refused.stderr and "--force" in refused.stderr

@@ -1,7 +1,8 @@
 """Collect the figures, then write report.html and one CSV per table.
 
 All queries run on one connection inside one read transaction, so every table describes the
-same moment even while the bot keeps writing.
+same moment even while the bot keeps writing. A report can be about one channel's learners
+(`channel`); every figure is then theirs only.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.content.library import Library
+from bot.errors import LessonBotError
 from bot.report import queries
-from bot.report.tables import Report, ReportData, Table, build
+from bot.report.demo import is_demo
+from bot.report.tables import FOLLOW_UP, Report, ReportData, Table, build, channel_refusal
 from bot.store import create_engine
 from bot.store.models import Learner
 
@@ -60,29 +63,49 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             yield conn
 
 
-async def collect(engine: AsyncEngine, library: Library, now: datetime) -> ReportData:
+class ReportRefused(LessonBotError):
+    """A report that would undo the small-cell suppression of the full report."""
+
+
+async def collect(
+    engine: AsyncEngine, library: Library, now: datetime, *, channel: str | None = None
+) -> ReportData:
+    """Every figure, from one snapshot; with `channel`, of that channel's learners only.
+
+    Raises ReportRefused for a channel whose learner count the full report hides.
+    """
+    who = None if channel is None else Learner.channel == channel
+    mine = [] if who is None else [who]
     async with snapshot(engine) as conn:
-        first = (await conn.execute(select(func.min(Learner.created_at)))).scalar()
+        if channel is not None:
+            problem = channel_refusal(channel, await queries.breakdown(conn, "channel"))
+            if problem:
+                raise ReportRefused(f"no report for --channel {channel}: {problem}")
+        first = (await conn.execute(select(func.min(Learner.created_at)).where(*mine))).scalar()
         demo_learners = (
-            await conn.execute(
-                select(func.count()).select_from(Learner).where(Learner.channel == "demo")
-            )
+            await conn.execute(select(func.count()).select_from(Learner).where(is_demo(), *mine))
         ).scalar()
         return ReportData(
             generated=now,
-            learners=await queries.learner_count(conn),
-            breakdowns={d: await queries.breakdown(conn, d) for d in queries.DIMENSIONS},
-            erased=await queries.erased(conn),
-            funnels=await queries.funnels(conn, library),
-            certificates=await queries.certificates_by_course(conn),
-            stops=await queries.drop_offs(conn),
-            quiz=await queries.quiz(conn),
-            surveys=await queries.survey(conn, library),
-            weekly=await queries.weekly(conn, library),
+            learners=await queries.learner_count(conn, who=who),
+            breakdowns={d: await queries.breakdown(conn, d, who=who) for d in queries.DIMENSIONS},
+            # What erased learners left is not kept per channel: a channel's report leaves it out.
+            erased={} if channel is not None else await queries.erased(conn),
+            funnels=await queries.funnels(conn, library, who=who),
+            certificates=await queries.certificates_by_course(conn, who=who),
+            stops=await queries.drop_offs(conn, who=who),
+            quiz=await queries.quiz(conn, who=who),
+            surveys=await queries.survey(conn, library, who=who),
+            weekly=await queries.weekly(conn, library, who=who),
             first_seen=first.date()
             if isinstance(first, datetime)
             else (date.fromisoformat(str(first)[:10]) if first else None),
             demo_learners=int(demo_learners or 0),
+            outcomes={
+                d: await queries.outcomes(conn, library, d, FOLLOW_UP, who=who)
+                for d in queries.OUTCOME_DIMENSIONS
+            },
+            channel=channel,
         )
 
 
@@ -104,12 +127,20 @@ def write_csv(table: Table, path: Path) -> None:
 
 
 async def write_report(
-    engine: AsyncEngine, library: Library, out_dir: Path, now: datetime
+    engine: AsyncEngine,
+    library: Library,
+    out_dir: Path,
+    now: datetime,
+    *,
+    channel: str | None = None,
 ) -> list[Path]:
-    """Write report.html and the CSV files into `out_dir`; return their paths."""
+    """Write report.html and the CSV files into `out_dir`; return their paths.
+
+    With `channel`, about that channel's learners only (see `collect`).
+    """
     from bot.report.html import render
 
-    report: Report = build(await collect(engine, library, now), library)
+    report: Report = build(await collect(engine, library, now, channel=channel), library)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     page = out_dir / "report.html"

@@ -39,14 +39,22 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
-async def report(settings: Settings, out: Path) -> int:
+async def report(settings: Settings, out: Path, channel: str | None = None) -> int:
+    """`lessonbot report`; with `channel`, about that channel's learners only.
+
+    `channel` is a name as stored or as the page shows it: "whatsapp" or "WhatsApp", "console"
+    or "Terminal". A channel whose learner count the full report hides is refused
+    (`ReportRefused`, a LessonBotError: the command line prints it and exits with 2).
+    """
+    from bot.report import labels
     from bot.report.build import reader, write_report
 
     library = _library(settings)
     await _migrate(settings.database_url)
     engine = reader(settings.database_url)
+    code = None if channel is None else labels.channel_code(channel)
     try:
-        written = await write_report(engine, library, out, datetime.now(UTC))
+        written = await write_report(engine, library, out, datetime.now(UTC), channel=code)
     finally:
         await engine.dispose()
     for path in written:

@@ -8,7 +8,9 @@ months after a first course; and the anonymous counts left by learners who erase
 
 Everything comes from one seeded `random.Random`, so a seed gives the same database every time.
 Rows go in with executemany in chunks, so 250,000 learners take about a minute, not hours.
-Demo learners have channel "demo"; `generate` refuses a database holding anyone else.
+Demo learners are on Telegram and WhatsApp, with external ids "demo-1", "demo-2", ... (no real
+channel's user id looks like that: `is_demo`), with the status "demo", so nothing is ever sent
+to them; `generate` refuses a database holding anyone else.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import ColumnElement, and_, delete, func, insert, not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.content.library import Library, LoadedCourse, LoadedLesson
 from bot.content.model import EndStep, InputStep, QuestionStep, Step, SurveyStep
 from bot.errors import LessonBotError
+from bot.report import labels
 from bot.report.bulk import Batch
 from bot.store.models import (
     AnonymousCount,
@@ -38,7 +41,12 @@ from bot.store.models import (
     LessonProgress,
 )
 
-CHANNEL = "demo"
+# The channels demo learners use, and their shares. The channel is drawn from a generator of
+# its own, so that the rest of a seed's data is what it was when every demo learner was "demo".
+CHANNELS = {"telegram": 0.64, "whatsapp": 0.36}
+EXTERNAL_ID = "demo-"  # + the learner's number
+LEGACY_CHANNEL = "demo"  # what demo learners had before they were spread over channels
+DEMO_STATUS = "demo"  # not "active": nothing proactive is ever sent to a demo learner
 WEEKS = 40
 SURVEY_AFTER = timedelta(days=150)  # "five months on"
 FOLLOW_UP = ("follow-up", "five-months-on")
@@ -103,6 +111,14 @@ class DemoRefused(LessonBotError):
     """The database holds real learners; demo data must not be mixed in by accident."""
 
 
+def is_demo() -> ColumnElement[bool]:
+    """A condition on `Learner`: made up by `generate` (this version or an earlier one)."""
+    return or_(
+        Learner.channel == LEGACY_CHANNEL,
+        and_(Learner.channel.in_(list(CHANNELS)), Learner.external_id.like(f"{EXTERNAL_ID}%")),
+    )
+
+
 @dataclass
 class DemoSummary:
     learners: int = 0
@@ -112,6 +128,7 @@ class DemoSummary:
     certificates: int = 0
     survey_respondents: int = 0
     erased: int = 0
+    channels: dict[str, int] = field(default_factory=dict)  # learners per channel
 
 
 def _pick(rng: random.Random, weights: Mapping[T, float]) -> T:
@@ -136,6 +153,7 @@ CHOOSE_LOCALE = {c: _Choice(locales) for c, (_, locales) in COUNTRIES.items()}
 CHOOSE_CONSENT = _Choice(CONSENT)
 CHOOSE_CONSENT_NEW = _Choice({"": 0.5, "yes": 0.4, "no": 0.1})
 CHOOSE_PROFILE = {name: _Choice(shares) for name, shares in PROFILE.items()}
+CHOOSE_CHANNEL = _Choice(CHANNELS)
 
 
 def _matches(step: Step, fields: Mapping[str, str]) -> bool:
@@ -321,12 +339,14 @@ class _World:
 
 
 class _Generator:
-    def __init__(self, world: _World, rows: _Rows) -> None:
+    def __init__(self, world: _World, rows: _Rows, channels: random.Random) -> None:
         # Rows of the chunk being made; `generate` swaps in a new one per chunk.
         self.world = world
         self.rng = world.rng
+        self.channel_rng = channels
         self.rows = rows
         self.respondents = 0
+        self.channels: dict[str, int] = {}
 
     def learner(self, learner_id: int, n: int) -> None:
         rng, world = self.rng, self.world
@@ -362,14 +382,18 @@ class _Generator:
             "consent": consent,
             "opted_out": opted_out,
         }
+        channel = CHOOSE_CHANNEL(self.channel_rng)
+        self.channels[channel] = self.channels.get(channel, 0) + 1
         self.rows.learners.add(
             learner_id,
-            CHANNEL,
-            f"demo-{n}",
+            channel,
+            f"{EXTERNAL_ID}{n}",
             fields["first_name"],
             locale,
             country,
-            "blocked" if rng.random() < 0.03 else "active",
+            # Never "active": broadcasts and reminders go only to active learners, so a bot
+            # started on a demo database can't try to message these made-up ids.
+            "blocked" if rng.random() < 0.03 else DEMO_STATUS,
             state,
             [],
             created,
@@ -625,10 +649,10 @@ def _erased_counts(world: _World, rng: random.Random, learners: int) -> dict[tup
 
 async def _clear(conn: AsyncConnection, counts_too: bool) -> None:
     """Remove earlier demo data, so a second run replaces the first instead of adding to it."""
-    demo_ids = select(Learner.id).where(Learner.channel == CHANNEL).scalar_subquery()
+    demo_ids = select(Learner.id).where(is_demo()).scalar_subquery()
     for model in (EventRecord, AnswerRecord, LessonProgress, Certificate):
         await conn.execute(delete(model).where(model.learner_id.in_(demo_ids)))
-    await conn.execute(delete(Learner).where(Learner.channel == CHANNEL))
+    await conn.execute(delete(Learner).where(is_demo()))
     if counts_too:
         await conn.execute(delete(AnonymousCount))
 
@@ -645,7 +669,7 @@ async def generate(
 ) -> DemoSummary:
     """Replace any earlier demo data with `learners` new demo learners, in one transaction.
 
-    Refuses (DemoRefused) when the database has learners of another channel, unless `force`.
+    Refuses (DemoRefused) when the database has learners not made here, unless `force`.
     With `force`, real learners and the anonymous counts are left as they are; without it the
     database holds only demo data, so its anonymous counts are demo counts too.
     """
@@ -654,9 +678,7 @@ async def generate(
     summary = DemoSummary()
     async with engine.begin() as conn:
         others = (
-            await conn.execute(
-                select(func.count()).select_from(Learner).where(Learner.channel != CHANNEL)
-            )
+            await conn.execute(select(func.count()).select_from(Learner).where(not_(is_demo())))
         ).scalar_one()
         if others and not force:
             raise DemoRefused(
@@ -671,7 +693,7 @@ async def generate(
         await _clear(conn, counts_too=not others)
         first_id = int((await conn.execute(select(func.max(Learner.id)))).scalar() or 0) + 1
         world = _World(library, rng, now)
-        generator = _Generator(world, _Rows())
+        generator = _Generator(world, _Rows(), random.Random(f"channels-{seed}"))
 
         for first in range(1, learners + 1, chunk):
             generator.rows = _Rows()
@@ -679,6 +701,7 @@ async def generate(
                 generator.learner(first_id + n - 1, n)
             await generator.rows.prepare(conn.dialect.name).flush(conn, summary)
         summary.survey_respondents = generator.respondents
+        summary.channels = dict(sorted(generator.channels.items()))
         if not others:
             counts = _erased_counts(world, rng, learners)
             summary.erased = counts[("learners_erased", "")]
@@ -700,8 +723,11 @@ async def generate(
 
 
 def describe(summary: DemoSummary) -> Sequence[str]:
+    channels = ", ".join(
+        f"{n:,} on {labels.channel_name(channel)}" for channel, n in summary.channels.items()
+    )
     return [
-        f"{summary.learners:,} demo learners",
+        f"{summary.learners:,} demo learners" + (f" ({channels})" if channels else ""),
         f"{summary.progress:,} lesson progress rows",
         f"{summary.answers:,} answers",
         f"{summary.events:,} events",

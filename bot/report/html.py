@@ -175,6 +175,22 @@ def _reach(report: Report) -> str:
             '<div class="grid"><div><h3>Language</h3>',
             table(tables["learners_by_locale"]),
             "</div><div></div></div>",
+            _channels(report),
+        ]
+    )
+
+
+def _channels(report: Report) -> str:
+    channels = report.tables["learners_by_channel"]
+    return "".join(
+        [
+            "<h3>Channel</h3>",
+            "<p>The messaging app each learner uses the bot on, and how far the learners of "
+            "each got: those who started a lesson, completed at least one lesson, completed "
+            "every lesson of at least one course, and answered the follow-up survey, with the "
+            "certificates issued to them. Each column is checked for small numbers on its "
+            "own.</p>",
+            table(channels),
         ]
     )
 
@@ -327,6 +343,14 @@ def _activity(report: Report) -> str:
 
 
 def _erased(report: Report) -> str:
+    if "erased" not in report.tables:
+        return "".join(
+            [
+                "<h2>Learners who erased their data</h2>",
+                "<p>What learners who erased their data leave behind does not say which "
+                "channel they used, so this report of one channel leaves them out.</p>",
+            ]
+        )
     erased = report.tables["erased"]
     lessons = [r for r, row in enumerate(erased.rows) if row[0] == "lesson_completed"]
     others = [r for r in range(len(erased.rows)) if r not in lessons]
@@ -387,9 +411,17 @@ def render(report: Report, library: Library) -> str:
         else "No learners yet"
     )
     files = [f"{each.slug}.csv" for each in report.tables.values() if each.csv]
+    title = "LessonBot impact report"
     banner = ""
+    if data.channel is not None:
+        title += f": {labels.channel_name(data.channel)}"
+        banner += (
+            f'<p class="demo">Only the learners who use the bot on '
+            f"{escape(labels.channel_name(data.channel))}: every figure in this report is "
+            "theirs.</p>"
+        )
     if data.demo_learners:
-        banner = (
+        banner += (
             f'<p class="demo">Demo data: {data.demo_learners:,} of these learners were '
             "made up by <code>lessonbot demo-data</code>. They are not real people.</p>"
         )
@@ -412,9 +444,9 @@ def render(report: Report, library: Library) -> str:
         [
             '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            "<title>LessonBot impact report</title>",
+            f"<title>{escape(title)}</title>",
             f"<style>{CSS}</style></head><body><main>",
-            f'<header><h1>LessonBot impact report</h1><div class="sub">Generated {generated}. '
+            f'<header><h1>{escape(title)}</h1><div class="sub">Generated {generated}. '
             f"{escape(period)}.</div></header>",
             *sections,
             "<footer>Made with <code>lessonbot report</code>.</footer>",

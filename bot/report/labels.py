@@ -22,6 +22,7 @@ PREFER_NOT = "Prefer not to say"
 
 DIMENSION_TITLES = {
     "country": "Country",
+    "channel": "Channel",
     "locale": "Language",
     "consent": "Agreed to the profile questions",
     "gender": "Gender",
@@ -56,8 +57,18 @@ VALUE_LABELS = {
 }
 
 # The order categories are listed in; anything else follows, then "prefer not to say" and
-# "not asked".
+# "not asked". Channels, like countries, have no fixed order: the biggest comes first.
 VALUE_ORDER = {name: tuple(labels) for name, labels in VALUE_LABELS.items()}
+
+# `Learner.channel` as a reader knows it; a channel not listed here shows as it is stored.
+CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
+    "line": "LINE",
+    "messenger": "Messenger",
+    "zalo": "Zalo",
+    "console": "Terminal",  # `lessonbot chat`
+}
 
 _ALLOWED_TAG = re.compile(rf"</?({'|'.join(sorted(ALLOWED_TAGS))})(\s[^<>]*)?>")
 _SPACE = re.compile(r"\s+")
@@ -76,8 +87,23 @@ def language_name(code: str) -> str:
         return code
 
 
+def channel_name(code: str) -> str:
+    return CHANNEL_NAMES.get(code, code)
+
+
+def channel_code(name: str) -> str:
+    """What `--channel` was given, as stored: "WhatsApp" and "whatsapp" are "whatsapp"."""
+    wanted = name.strip()
+    for code, shown in CHANNEL_NAMES.items():
+        if wanted.lower() in (code, shown.lower()):
+            return code
+    return wanted
+
+
 def value_label(dimension: str, value: str | None) -> str:
     """How a funder reads one stored value of a learner column."""
+    if dimension == "channel" and value is not None:
+        return channel_name(value)
     if value is None:
         return NOT_GIVEN if dimension == "country" else NOT_ASKED
     if value == "skip":

@@ -6,6 +6,9 @@ gets back a handful of numbers. The numbers are exact; hiding small counts is `p
 
 Everything is SQLAlchemy Core and runs on SQLite and PostgreSQL. The only dialect-specific piece
 is the start of an ISO week (`week_start`).
+
+Every figure can be narrowed to some learners (`who`, a condition on `Learner`, such as
+`Learner.channel == "whatsapp"`); without it the queries are exactly the unnarrowed ones.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, Select
 
 from bot.content.library import Library, LoadedCourse
 from bot.content.model import QuestionStep, SurveyStep
@@ -41,11 +44,13 @@ from bot.store.models import (
 )
 
 Source = AsyncEngine | AsyncConnection
+Who = ColumnElement[bool] | None  # which learners the figures are about; None: all of them
 
 # The learner columns the report breaks reach down by. NULL means "not given" (country) or "not
 # asked" (the profile, which is asked only with consent).
 DIMENSIONS = (
     "country",
+    "channel",
     "locale",
     "consent",
     "gender",
@@ -55,6 +60,15 @@ DIMENSIONS = (
     "minority",
 )
 YOUTH = ("15-24", "18-24", "25-35")  # 15-24 from before the bands matched the 18–35 youth band
+# The breakdowns that also show how far learners got (`outcomes`), not only how many they are.
+OUTCOME_DIMENSIONS = ("channel",)
+OUTCOMES = (
+    "started_lesson",  # learners with progress in a lesson of a listed course
+    "completed_lesson",  # learners who completed at least one such lesson
+    "completed_course",  # learners who completed every lesson of at least one listed course
+    "certificates",  # certificates issued for listed courses
+    "survey_respondents",  # learners who answered the follow-up survey (as `survey` counts)
+)
 
 
 async def _rows(source: Source, query: Executable) -> list[tuple[Any, ...]]:
@@ -69,6 +83,22 @@ async def _scalar(source: Source, query: Executable) -> int:
     return int(rows[0][0] or 0) if rows else 0
 
 
+def _learners(who: Who) -> list[ColumnElement[bool]]:
+    """The WHERE clause of a query on `Learner` itself."""
+    return [] if who is None else [who]
+
+
+def _of(learner_id: Any, who: Who) -> list[ColumnElement[bool]]:
+    """The WHERE clause of a query on rows that belong to a learner (`learner_id`)."""
+    return [] if who is None else [learner_id.in_(select(Learner.id).where(who))]
+
+
+def _dimension(dimension: str) -> Any:
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    return getattr(Learner, dimension)
+
+
 def listed_courses(library: Library) -> list[LoadedCourse]:
     """The courses funnels are about: the follow-up survey (unlisted) is not one."""
     return [c for c in library.courses if c.course.listed]
@@ -77,23 +107,119 @@ def listed_courses(library: Library) -> list[LoadedCourse]:
 # -- reach ------------------------------------------------------------------------------------
 
 
-async def learner_count(source: Source) -> int:
-    return await _scalar(source, select(func.count()).select_from(Learner))
+async def learner_count(source: Source, *, who: Who = None) -> int:
+    return await _scalar(source, select(func.count()).select_from(Learner).where(*_learners(who)))
 
 
-async def breakdown(source: Source, dimension: str) -> dict[str | None, int]:
+async def breakdown(source: Source, dimension: str, *, who: Who = None) -> dict[str | None, int]:
     """Learners per value of one learner column, e.g. {"ID": 2301, "PH": 1720, None: 98}."""
-    if dimension not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension!r}")
-    column = getattr(Learner, dimension)
-    query = select(column, func.count()).group_by(column)
+    column = _dimension(dimension)
+    query = select(column, func.count()).where(*_learners(who)).group_by(column)
     return {value: int(n) for value, n in await _rows(source, query)}
+
+
+async def outcomes(
+    source: Source,
+    library: Library,
+    dimension: str,
+    survey_lesson: tuple[str, str],
+    *,
+    who: Who = None,
+) -> dict[str, dict[str | None, int]]:
+    """How far learners got, per value of one learner column: {outcome: {value: count}}.
+
+    The outcomes are `OUTCOMES`, each defined as the report defines it elsewhere, so that each
+    one's values add up to the total the rest of the report knows: a course is completed when
+    all its lessons are (as in `funnel`); respondents answered a known option of a question of
+    `survey_lesson` (as in `survey`). Three GROUP BY queries: progress, certificates, answers.
+    """
+    column = _dimension(dimension)
+    c, a = Certificate, AnswerRecord
+    listed = [course.id for course in listed_courses(library)]
+    courses = [course for course in listed_courses(library) if course.lessons]
+
+    async def per_value(query: Any, learner_id: Any) -> dict[str | None, int]:
+        query = query.join(Learner, Learner.id == learner_id).where(*_learners(who))
+        return {value: int(n) for value, n in await _rows(source, query.group_by(column))}
+
+    found: dict[str, dict[str | None, int]] = {
+        "started_lesson": {},
+        "completed_lesson": {},
+        "completed_course": {},
+    }
+    if courses:
+        query = _progress_flags(column, courses).where(*_learners(who))
+        for value, started, lesson, course in await _rows(source, query.group_by(column)):
+            found["started_lesson"][value] = int(started)
+            found["completed_lesson"][value] = int(lesson or 0)
+            found["completed_course"][value] = int(course or 0)
+    found["certificates"] = await per_value(
+        select(column, func.count()).select_from(c).where(c.course.in_(listed)), c.learner_id
+    )
+    steps = [step for cid, lid, step in survey_steps(library) if (cid, lid) == survey_lesson]
+    found["survey_respondents"] = await per_value(
+        select(column, func.count(distinct(a.learner_id)))
+        .select_from(a)
+        .where(a.course == survey_lesson[0], a.lesson == survey_lesson[1], _known_answers(steps)),
+        a.learner_id,
+    )
+    return {name: found[name] for name in OUTCOMES}
 
 
 async def erased(source: Source) -> dict[tuple[str, str], int]:
     """What learners who erased their data left behind: {(metric, key): count}."""
     query = select(AnonymousCount.metric, AnonymousCount.key, AnonymousCount.count)
     return {(metric, key): int(n) for metric, key, n in await _rows(source, query)}
+
+
+def _progress_flags(column: Any, courses: list[LoadedCourse]) -> Select[Any]:
+    """Per value of `column`: learners who started, completed a lesson, completed a course.
+
+    One pass over progress in its key's order (learner, course, lesson): per learner, the
+    completed rows, and per course those of its lessons; a course is completed when all its
+    lessons are, as in `funnel`. Then per value, the learners and how many have each flag.
+    """
+    p = LessonProgress
+    completed = p.status == "completed"
+    per_learner = (
+        select(
+            p.learner_id,
+            func.sum(case((completed, 1), else_=0)).label("done"),
+            *[
+                func.sum(
+                    case(
+                        (
+                            and_(
+                                p.course == course.id,
+                                completed,
+                                p.lesson.in_([lesson.id for lesson in course.lessons]),
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ).label(f"c{i}")
+                for i, course in enumerate(courses)
+            ],
+        )
+        .where(p.course.in_([course.id for course in courses]))
+        .group_by(p.learner_id)
+        .subquery()
+    )
+    any_course = or_(
+        false(),
+        *[per_learner.c[f"c{i}"] == len(course.lessons) for i, course in enumerate(courses)],
+    )
+    return (
+        select(
+            column,
+            func.count(),
+            func.sum(case((per_learner.c.done > 0, 1), else_=0)),
+            func.sum(case((any_course, 1), else_=0)),
+        )
+        .select_from(per_learner)
+        .join(Learner, Learner.id == per_learner.c.learner_id)
+    )
 
 
 # -- courses ----------------------------------------------------------------------------------
@@ -112,7 +238,7 @@ class Funnel:
         return self.through[-1] if self.through else 0
 
 
-async def funnel(source: Source, course: LoadedCourse) -> Funnel:
+async def funnel(source: Source, course: LoadedCourse, *, who: Who = None) -> Funnel:
     """One query: per learner, a 0/1 flag per lesson; then sums of running products."""
     p = LessonProgress
     lessons = tuple(lesson.id for lesson in course.lessons)
@@ -124,7 +250,7 @@ async def funnel(source: Source, course: LoadedCourse) -> Funnel:
     ]
     per_learner = (
         select(*flags)
-        .where(p.course == course.id, p.lesson.in_(lessons))
+        .where(p.course == course.id, p.lesson.in_(lessons), *_of(p.learner_id, who))
         .group_by(p.learner_id)
         .subquery()
     )
@@ -138,12 +264,13 @@ async def funnel(source: Source, course: LoadedCourse) -> Funnel:
     return Funnel(course.id, lessons, int(row[0]), tuple(int(n) for n in row[1:]))
 
 
-async def funnels(source: Source, library: Library) -> list[Funnel]:
-    return [await funnel(source, course) for course in listed_courses(library)]
+async def funnels(source: Source, library: Library, *, who: Who = None) -> list[Funnel]:
+    return [await funnel(source, course, who=who) for course in listed_courses(library)]
 
 
-async def certificates_by_course(source: Source) -> dict[str, int]:
-    query = select(Certificate.course, func.count()).group_by(Certificate.course)
+async def certificates_by_course(source: Source, *, who: Who = None) -> dict[str, int]:
+    c = Certificate
+    query = select(c.course, func.count()).where(*_of(c.learner_id, who)).group_by(c.course)
     return {course: int(n) for course, n in await _rows(source, query)}
 
 
@@ -157,7 +284,7 @@ class Stop:
     learners: int
 
 
-async def drop_offs(source: Source) -> list[Stop]:
+async def drop_offs(source: Source, *, who: Who = None) -> list[Stop]:
     """For every started-not-completed lesson, the step of its latest `step_shown` event.
 
     "Latest" is the event with the highest id for that learner and lesson: a correlated
@@ -177,7 +304,7 @@ async def drop_offs(source: Source) -> list[Stop]:
     )
     stuck = (
         select(p.course, p.lesson, last_seen.label("event_id"))
-        .where(p.status == "started")
+        .where(p.status == "started", *_of(p.learner_id, who))
         .subquery()
     )
     step = func.coalesce(e.step, "")
@@ -201,7 +328,7 @@ class QuizResult:
     correct: int  # of them, right at their first try
 
 
-async def quiz(source: Source) -> list[QuizResult]:
+async def quiz(source: Source, *, who: Who = None) -> list[QuizResult]:
     """Accuracy per quiz question, first attempts only.
 
     A learner who repeats a lesson answers its questions again at attempt 1; only their first
@@ -210,7 +337,7 @@ async def quiz(source: Source) -> list[QuizResult]:
     a = AnswerRecord
     first = (
         select(func.min(a.id).label("id"))
-        .where(a.attempt == 1, a.correct.is_not(None))
+        .where(a.attempt == 1, a.correct.is_not(None), *_of(a.learner_id, who))
         .group_by(a.learner_id, a.course, a.lesson, a.step)
         .subquery()
     )
@@ -260,7 +387,19 @@ def survey_steps(library: Library) -> list[tuple[str, str, SurveyStep]]:
     ]
 
 
-async def survey(source: Source, library: Library) -> list[Survey]:
+def _known_answers(steps: list[SurveyStep]) -> ColumnElement[bool]:
+    """An answer to one of `steps` that is one of its options (never what a learner typed)."""
+    a = AnswerRecord
+    return or_(
+        false(),
+        *[
+            and_(a.step == step.id, a.value.in_([o.id for o in step.options or ()]))
+            for step in steps
+        ],
+    )
+
+
+async def survey(source: Source, library: Library, *, who: Who = None) -> list[Survey]:
     """Per survey lesson: respondents and, per question, the learners choosing each option.
 
     Only option ids the lesson defines are read back, never what a learner may have typed. A
@@ -272,14 +411,8 @@ async def survey(source: Source, library: Library) -> list[Survey]:
         by_lesson.setdefault((course_id, lesson_id), []).append(step)
     found = []
     for (course_id, lesson_id), steps in by_lesson.items():
-        here = and_(a.course == course_id, a.lesson == lesson_id)
-        known = or_(
-            false(),
-            *[
-                and_(a.step == step.id, a.value.in_([o.id for o in step.options or ()]))
-                for step in steps
-            ],
-        )
+        here = and_(a.course == course_id, a.lesson == lesson_id, *_of(a.learner_id, who))
+        known = _known_answers(steps)
         latest = (
             select(func.max(a.id).label("id"))
             .where(here, known)
@@ -338,15 +471,19 @@ class Weekly:
     certificates: dict[date, int]
 
 
-async def weekly(source: Source, library: Library) -> Weekly:
-    p = LessonProgress
-    listed = [c.id for c in listed_courses(library)]
+async def weekly(source: Source, library: Library, *, who: Who = None) -> Weekly:
+    p, c = LessonProgress, Certificate
+    listed = [course.id for course in listed_courses(library)]
     return Weekly(
-        new_learners=await per_week(source, Learner.created_at),
+        new_learners=await per_week(source, Learner.created_at, *_learners(who)),
         lessons_completed=await per_week(
-            source, p.completed_at, p.status == "completed", p.course.in_(listed)
+            source,
+            p.completed_at,
+            p.status == "completed",
+            p.course.in_(listed),
+            *_of(p.learner_id, who),
         ),
-        certificates=await per_week(source, Certificate.issued_at),
+        certificates=await per_week(source, c.issued_at, *_of(c.learner_id, who)),
     )
 
 

@@ -7,15 +7,26 @@ to a total someone can know) goes through `privacy.protect` as a whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.content.library import Library, LoadedLesson
 from bot.content.model import SurveyStep
 from bot.report import labels
-from bot.report.privacy import HIDDEN, Count, Share, base_without, count, protect, protect_map
+from bot.report.privacy import (
+    HIDDEN,
+    MIN_COUNT,
+    SMALL,
+    Count,
+    Share,
+    base_without,
+    count,
+    protect,
+    protect_map,
+)
 from bot.report.queries import (
+    OUTCOMES,
     YOUTH,
     Funnel,
     QuizResult,
@@ -82,6 +93,9 @@ class ReportData:
     weekly: Weekly
     first_seen: date | None = None
     demo_learners: int = 0  # made by `lessonbot demo-data`: the page says so
+    # dimension -> outcome -> value -> learners (`queries.outcomes`), for OUTCOME_DIMENSIONS
+    outcomes: dict[str, dict[str, dict[str | None, int]]] = field(default_factory=dict)
+    channel: str | None = None  # a report about the learners of one channel only
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,12 @@ class Report:
 def build(data: ReportData, library: Library) -> Report:
     tables: dict[str, Table] = {}
     for dimension in labels.DIMENSION_TITLES:
-        table = breakdown_table(dimension, data.breakdowns.get(dimension, {}), data.learners)
+        table = breakdown_table(
+            dimension,
+            data.breakdowns.get(dimension, {}),
+            data.learners,
+            data.outcomes.get(dimension),
+        )
         tables[table.slug] = table
     completed = protect_map({f.course: f.completed for f in data.funnels})
     for table in (
@@ -104,7 +123,8 @@ def build(data: ReportData, library: Library) -> Report:
         quiz_table(data.quiz, library),
         survey_table(data.surveys, library),
         weekly_table(data.weekly),
-        erased_table(data.erased, library),
+        # The anonymous counts of erased learners say nothing of their channel.
+        *([] if data.channel else [erased_table(data.erased, library)]),
     ):
         tables[table.slug] = table
     report = Report(data, headline_figures(data, library), tables)
@@ -145,9 +165,35 @@ def breakdown_cells(
     return cells, base_without(total, cells, EXCLUDED.get(dimension, ()))
 
 
-def breakdown_table(dimension: str, counts: dict[str | None, int], total: int) -> Table:
+OUTCOME_LABELS = {
+    "started_lesson": "Started a lesson",
+    "completed_lesson": "Completed a lesson",
+    "completed_course": "Completed a course",
+    "certificates": "Certificates issued",
+    "survey_respondents": "Survey respondents",
+}
+
+
+def breakdown_table(
+    dimension: str,
+    counts: dict[str | None, int],
+    total: int,
+    outcomes: Mapping[str, Mapping[str | None, int]] | None = None,
+) -> Table:
+    """Learners per value of `dimension`; with `outcomes`, a column for each of them too.
+
+    Each outcome column adds up to a total (printed in the last row, and known from the rest of
+    the report: survey respondents, certificates per course), so each is protected as a whole,
+    like the learners column.
+    """
     cells, base = breakdown_cells(dimension, counts, total)
     excluded = EXCLUDED.get(dimension, ())
+    names = [name for name in OUTCOMES if outcomes is not None and name in outcomes]
+    found = {name: (outcomes or {}).get(name, {}) for name in names}
+    columns = [
+        dict(zip(cells, protect([found[name].get(v, 0) for v in cells]), strict=True))
+        for name in names
+    ]
     # The page says above the tables what the percentages are of; narrow columns here.
     percent_label = "%" if excluded else "% of learners"
     rows: list[tuple[Cell, ...]] = [
@@ -156,23 +202,52 @@ def breakdown_table(dimension: str, counts: dict[str | None, int], total: int) -
             labels.value_label(dimension, v),
             cell,
             "" if v in excluded else Share(cell, base),
+            *(column[v] for column in columns),
         )
         for v, cell in cells.items()
     ]
-    rows.append(("", "All learners", count(total), ""))
+    rows.append(
+        ("", "All learners", count(total), "", *(count(sum(found[n].values())) for n in names))
+    )
     title = labels.DIMENSION_TITLES[dimension]
     return Table(
         slug=f"learners_by_{dimension}",
         title=title,
         columns=(
             Column("value", "Code", html=False),
-            Column(dimension, title if dimension in ("country", "locale") else "Answer"),
+            Column(dimension, title if dimension in ("country", "locale", "channel") else "Answer"),
             Column("learners", "Learners"),
             Column("percent", percent_label),
+            *(Column(name, OUTCOME_LABELS[name]) for name in names),
         ),
         rows=tuple(rows),
         total_rows=frozenset({len(rows) - 1}),
     )
+
+
+def channel_refusal(channel: str, counts: Mapping[str | None, int]) -> str:
+    """Why a report of `channel`'s learners alone must not be made ("" when it may be).
+
+    `counts` are the learners of every channel. A report of one channel prints that channel's
+    learner count exactly; where the full report hides it ("<5", or hidden so that another
+    small channel can't be worked out from the total), the two reports together would undo it.
+    """
+    total = sum(counts.values())
+    cells, _ = breakdown_cells("channel", dict(counts), total)
+    cell = cells.get(channel)
+    name = labels.channel_name(channel)
+    if cell is None or cell.value == 0:
+        known = ", ".join(sorted(str(c) for c in counts if c))
+        return f"no learners on channel {channel!r}" + (f" (there are: {known})" if known else "")
+    if cell.hidden == SMALL:
+        return f"fewer than {MIN_COUNT} learners on {name}: too few for a report of their own"
+    if not cell.shown:
+        return (
+            f"the full report hides how many learners are on {name}, so that a smaller "
+            "channel's count can't be worked out from the total; a report of "
+            f"{name} alone would give it away"
+        )
+    return ""
 
 
 def profile_share(data: ReportData, dimension: str, values: Sequence[str]) -> Share:
