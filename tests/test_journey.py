@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import insert
 
 from bot.channels.capabilities import TELEGRAM, Capabilities
 from bot.channels.delivery import Delivered, DeliveryError, Proactive, Unreachable
@@ -23,6 +24,7 @@ from bot.i18n import Catalogs
 from bot.journey.followups import FollowUps, Policy
 from bot.service import LessonService
 from bot.store import Identity, LearnerStore, create_engine, upgrade
+from bot.store.models import TemplateSend
 from tests.databases import rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,6 +256,19 @@ async def test_delete_erases_rows_and_keeps_only_counts(world: World) -> None:
     await join(world, bo)
     await finish_lesson(world, ana)
     await finish_lesson(world, bo)
+    for address in ("1", "2"):  # a WhatsApp template each had, outside their window
+        await world.service.store.transact(
+            lambda conn, a=address: conn.execute(
+                insert(TemplateSend).values(
+                    channel=ana.channel,
+                    address=a,
+                    purpose="reminder",
+                    template="lesson_reminder",
+                    category="marketing",
+                    sent_at=MORNING.replace(tzinfo=None),
+                )
+            )
+        )
     replies = await world.service.handle(ana, Command("delete"))
     assert await world.rows("SELECT count(*) FROM learners") == [(2,)]  # not before the tap
     replies = await tap(world, ana, replies, "Yes, erase everything")
@@ -270,6 +285,7 @@ async def test_delete_erases_rows_and_keeps_only_counts(world: World) -> None:
         ("lesson_completed", "mini/one", 1),
     ]
     assert await world.rows("SELECT count(*) FROM answers") == [(1,)]  # Bo's answers stay
+    assert await world.rows("SELECT address FROM template_sends") == [("2",)]  # Bo's stays
     replies = await world.service.handle(ana, Start())  # writing again: a new learner
     assert "I keep your progress" in replies[-1].text
 

@@ -39,6 +39,7 @@ from bot.store.models import (
     OutboxRow,
     PendingReply,
     Role,
+    TemplateSend,
 )
 from bot.store.personal import FIRST_NAME_LIMIT, describe, storable
 from tests.databases import rows, sqlite_only
@@ -272,6 +273,17 @@ async def test_mydata_holds_replies_outbox_roles_and_audit_rows_of_the_learner_o
                 channel="test", external_id="1", role="author", granted_by="test:9", granted_at=NOON
             )
         )
+        for address in ("1", "2"):
+            await conn.execute(
+                insert(TemplateSend).values(
+                    channel="test",
+                    address=address,
+                    purpose="broadcast",
+                    template="programme_update",
+                    category="marketing",
+                    sent_at=NOON,
+                )
+            )
         for actor in ("test:1", "test:9"):
             await conn.execute(
                 insert(AuditEntry).values(
@@ -286,6 +298,7 @@ async def test_mydata_holds_replies_outbox_roles_and_audit_rows_of_the_learner_o
     assert [(r["broadcast_id"], r["status"]) for r in data["outbox"]] == [(broadcast, "sent")]
     assert [(r["external_id"], r["role"]) for r in data["roles"]] == [("1", "author")]
     assert [r["actor"] for r in data["audit_log"]] == ["test:1"]
+    assert [r["address"] for r in data["template_sends"]] == ["1"]
     assert data["learner"]["id"] == ana_id and OTHER not in document.data.decode()
     # Every table the README says /mydata covers is there, under its own name.
     exported = set(data) - {"learner"} | {"learners"}

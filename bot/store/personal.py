@@ -33,6 +33,7 @@ from bot.store.models import (
     OutboxRow,
     PendingReply,
     Role,
+    TemplateSend,
 )
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,12 @@ def export(session: Session, learner: Learner) -> dict[str, Any]:
         ),
         ("outbox", OutboxRow, OutboxRow.learner_id == learner.id),
         (
+            "template_sends",
+            TemplateSend,
+            (TemplateSend.channel == learner.channel)
+            & (TemplateSend.address == learner.external_id),
+        ),
+        (
             "roles",
             Role,
             (Role.channel == learner.channel) & (Role.external_id == learner.external_id),
@@ -189,6 +196,13 @@ def erase(session: Session, learner: Learner) -> None:
     # Events would survive as anonymous rows (their key is SET NULL), but timings can point at
     # a person: they go too. Progress, answers, certificates and outbox rows cascade.
     session.execute(delete(EventRecord).where(EventRecord.learner_id == learner.id))
+    # Keyed by address, like replies; the tier counts one user fewer, which errs on the safe
+    # side of the learner's privacy, not of the quota.
+    session.execute(
+        delete(TemplateSend).where(
+            TemplateSend.channel == learner.channel, TemplateSend.address == learner.external_id
+        )
+    )
     session.execute(delete(Learner).where(Learner.id == learner.id))
     if conn.dialect.name == "sqlite":
         _checkpoint_after_commit(conn)
