@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="narrow the audience: locale=th,en country=TH enrolled=COURSE "
+        help="narrow the audience: channel=whatsapp locale=th,en country=TH enrolled=COURSE "
         "completed=COURSE active_within_days=30 tags=a,b",
     )
     send.add_argument("--at", help="HH:MM in each learner's own time, or an ISO time with offset")

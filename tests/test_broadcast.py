@@ -267,7 +267,7 @@ async def test_blocked_and_missing_chats(
     report = io.StringIO()
     assert await outbox.write_failures(broadcast_id, report) == 2
     assert report.getvalue().splitlines()[0] == (
-        "telegram_id,locale,country,status,attempts,reason"
+        "channel,external_id,locale,country,status,attempts,reason"
     )
 
 
@@ -429,11 +429,12 @@ async def test_one_failing_send_fails_nobody_else(
 
         class Garbled:
             channel = "telegram"
+            capabilities = deliverer.capabilities
 
-            async def send(self, external_id: str, *args: Any) -> Delivered:
+            async def send(self, external_id: str, *args: Any, **kwargs: Any) -> Delivered:
                 if external_id == "104":
                     raise ValueError("Expecting value: line 1 column 1 (char 0)")
-                return await deliverer.send(external_id, *args)
+                return await deliverer.send(external_id, *args, **kwargs)
 
         broadcast_id = await outbox.create(message(), Segment(), library, actor="test", now=NOON)
         started = time.monotonic()

@@ -41,13 +41,15 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
 
 def broadcast_yaml(media: str | None = None, name: str = "poster") -> str:
     text = (
-        f"version: 1\nkind: broadcast\nid: {name}\n"
+        # Urgent: these cases are about media, and must not depend on the hour they run at
+        # (a non-urgent broadcast waits out the learners' quiet hours).
+        f"version: 1\nkind: broadcast\nid: {name}\nurgent: true\n"
         "text:\n  en: 'Hello {first_name}'\n  th: 'สวัสดี {first_name}'\n"
     )
     return text + (f"media: {media}\n" if media is not None else "")
 
 
-MEDIA_LINE, MEDIA_COL = 7, len("media: ") + 1  # where broadcast_yaml puts the media value
+MEDIA_LINE, MEDIA_COL = 8, len("media: ") + 1  # where broadcast_yaml puts the media value
 
 
 def sparse(path: Path, size: int = HUGE) -> Path:

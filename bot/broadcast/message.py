@@ -8,9 +8,10 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from bot.channels.delivery import Delivered, Deliverer, Rejected
+from bot.channels.capabilities import CHANNELS, Capabilities
+from bot.channels.delivery import Delivered, Deliverer, Proactive, Rejected
 from bot.content import text as tx
 from bot.content.checks import inside
 from bot.content.diagnostics import Diagnostic, Severity
@@ -47,6 +48,25 @@ class Segment(_Model):
     completed: Id | None = Field(None, description="finished every lesson of this course")
     active_within_days: int | None = Field(None, ge=1)
     tags: tuple[Tag, ...] = ()
+    channel: tuple[str, ...] = Field(
+        (), description="only learners on these apps (telegram, whatsapp); none: every app"
+    )
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: object) -> object:
+        """`channel: whatsapp` as well as `channel: [telegram, whatsapp]`."""
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("channel")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in CHANNELS:
+                raise ValueError(
+                    f"unknown channel `{name}`; a broadcast reaches {', '.join(CHANNELS)}"
+                )
+        return value
 
 
 class Schedule(_Model):
@@ -192,10 +212,12 @@ class CheckedPhotos:
 
     inner: Deliverer
     channel: str = field(init=False)
+    capabilities: Capabilities = field(init=False)
     _refused: set[Path] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.channel = self.inner.channel
+        self.capabilities = self.inner.capabilities
 
     async def send(
         self,
@@ -204,12 +226,16 @@ class CheckedPhotos:
         keyboard: list[list[tuple[str, str]]],
         photo: Path | None,
         photo_id: str | None = None,
+        *,
+        proactive: Proactive | None = None,
     ) -> Delivered:
-        if photo is not None and photo_id is None:  # an upload, not a reuse of Telegram's copy
+        if photo is not None and photo_id is None:  # an upload, not a reuse of the channel's copy
             problem = changed_photo(photo)
             if problem is not None:
                 if photo not in self._refused:
                     self._refused.add(photo)
                     log.error("broadcast photo refused: %s", problem)
                 raise Rejected(problem)
-        return await self.inner.send(external_id, text, keyboard, photo, photo_id)
+        return await self.inner.send(
+            external_id, text, keyboard, photo, photo_id, proactive=proactive
+        )

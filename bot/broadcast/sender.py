@@ -20,6 +20,17 @@ How it runs (one `Sender.run`):
   retried like a 5xx and never touches another row.
 - Learners' quiet hours (in their local time) defer non-urgent rows to the morning.
 - A broadcast photo is uploaded by the first send; the others wait for it and send its id.
+  Each channel uploads its own copy once: Telegram's id is kept on the broadcast row
+  (`Broadcast.photo_id`), another channel's in `media_files` (by broadcast, path, content).
+
+Channels. One sender runs per channel, each with its channel's deliverer and rate (`channel_rate`:
+BROADCAST_RATE for Telegram, WHATSAPP_RATE for WhatsApp), and claims only its own channel's rows.
+Every send says why the bot writes first (`Proactive("broadcast", ...)`), so a channel with a
+window (WhatsApp) can carry it in a template once the learner's window has closed:
+- NotAllowed (no template for the learner's language): the row is `skipped` with the reason,
+  never tried again; the other rows go on.
+- OverQuota (the number's messaging tier is used up): the row waits until the quota frees
+  (`next_attempt_at`), with the reason; its attempts are not used up.
 
 The crash window. A row is sent but not yet recorded only between its worker's send and the
 commit of its result, and each worker holds one such row at most, so a SIGKILL at any instant
@@ -41,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
 import math
@@ -54,17 +66,30 @@ from pathlib import Path
 from aiolimiter import AsyncLimiter
 
 from bot.broadcast.hours import QuietHours
-from bot.broadcast.message import BroadcastFile, CheckedPhotos
-from bot.broadcast.outbox import RUNNING, STALE, Claimed, Outbox, Result
+from bot.broadcast.message import BroadcastFile, CheckedPhotos, changed_photo
+from bot.broadcast.outbox import (
+    PHOTO_ON_BROADCAST,
+    RUNNING,
+    STALE,
+    Claimed,
+    Outbox,
+    Result,
+    Uploaded,
+)
+from bot.channels.capabilities import capabilities
 from bot.channels.delivery import (
     Delivered,
     Deliverer,
     DeliveryError,
+    NotAllowed,
+    OverQuota,
+    Proactive,
     Rejected,
     RetryLater,
     Transient,
     Unreachable,
 )
+from bot.channels.plain import PLAIN, flatten
 from bot.config import Settings
 from bot.content.library import Library
 from bot.content.text import render
@@ -73,6 +98,16 @@ from bot.engine.tokens import lesson_token
 log = logging.getLogger(__name__)
 
 PER_WORKER = 50.0  # messages/s one worker is asked to carry: half of what it can
+# The admin desk is in Telegram, so a broadcast's `notify_chat` is a Telegram chat: only the
+# Telegram sender ends such a broadcast, and sends the admin its summary.
+ADMINS_ON = "telegram"
+
+
+def channel_rate(settings: Settings, channel: str) -> float:
+    """Broadcast messages per second on `channel`: BROADCAST_RATE on Telegram, WHATSAPP_RATE on
+    WhatsApp, and the platform's documented rate on any other."""
+    rates = {"telegram": settings.broadcast_rate, "whatsapp": settings.whatsapp_rate}
+    return rates.get(channel, capabilities(channel).rate)
 
 
 def pool_size(rate: float) -> int:
@@ -87,7 +122,15 @@ class Tally:
     sent: int = 0
     failed: int = 0
     blocked: int = 0
-    deferred: int = 0
+    deferred: int = 0  # quiet hours: till the morning
+    skipped: int = 0  # the channel's rules allow no message now (NotAllowed)
+    waiting: int = 0  # for the channel's quota (OverQuota)...
+    waiting_until: datetime | None = None  # ...the last of them until then
+
+    @property
+    def done(self) -> int:
+        """Rows this run is through with: sent, or not to be sent by it."""
+        return self.sent + self.failed + self.blocked + self.skipped + self.waiting
 
 
 @dataclass
@@ -95,6 +138,7 @@ class _Photo:
     """A broadcast's photo: its id once uploaded, and who is uploading it."""
 
     id: str | None
+    digest: str | None = None  # the file's content, where the channel's id is kept by it
     uploading: asyncio.Lock = field(default_factory=asyncio.Lock)
     settled: bool = False  # a send has gone through: wait no more (a channel may have no ids)
 
@@ -120,11 +164,18 @@ class Sender:
     summarize: Callable[[int, str], object] | None = None  # (broadcast id, admin chat)
 
     def __post_init__(self) -> None:
+        if self.deliverer.channel != self.outbox.channel:
+            raise ValueError(
+                f"a {self.deliverer.channel} deliverer needs Outbox(engine, "
+                f"{self.deliverer.channel!r}), not the {self.outbox.channel} outbox"
+            )
+        self.notifies = self.deliverer.channel == ADMINS_ON
         # A tenth of a second's worth per bucket: a burst at start can't overshoot the rate.
         self._limiter = AsyncLimiter(max(self.rate / 10, 1.0), 0.1)
         self._paused_until = 0.0  # time.monotonic() when a 429's pause ends
         self._messages: dict[int, BroadcastFile] = {}
         self._photos: dict[int, _Photo] = {}
+        self._plain: dict[tuple[int, str], str] = {}  # (broadcast, locale): its text, plain
         self._loading = asyncio.Lock()
         self.on_wire = 0  # sends started and not yet answered
         self.pool = self.workers or pool_size(self.rate)
@@ -196,14 +247,26 @@ class Sender:
         except Rejected as exc:
             self.tally.failed += 1
             return Result(row.row_id, "failed", row.attempts + 1, error=str(exc))
+        except NotAllowed as exc:
+            # The channel's rules, not a fault: asking again would get the same answer.
+            self.tally.skipped += 1
+            return Result(row.row_id, "skipped", row.attempts, error=str(exc))
+        except OverQuota as exc:
+            until = exc.until if exc.until.tzinfo else exc.until.replace(tzinfo=UTC)
+            self.tally.waiting += 1
+            if self.tally.waiting_until is None or until > self.tally.waiting_until:
+                self.tally.waiting_until = until
+            # Not attempted: the row keeps its attempts and goes when the quota frees.
+            return Result(
+                row.row_id, "pending", row.attempts, next_attempt_at=until, error=str(exc)
+            )
         self.tally.sent += 1
-        photo = delivered.photo_id if uploaded else None
+        photo = None
+        if uploaded and delivered.photo_id and message.media:
+            digest = self._photos[row.broadcast_id].digest
+            photo = Uploaded(row.broadcast_id, delivered.photo_id, message.media, digest)
         return Result(
-            row.row_id,
-            "sent",
-            row.attempts + 1,
-            message_id=delivered.message_id,
-            photo=(row.broadcast_id, photo) if photo else None,
+            row.row_id, "sent", row.attempts + 1, message_id=delivered.message_id, photo=photo
         )
 
     async def _deliver(self, message: BroadcastFile, row: Claimed) -> tuple[Delivered, bool]:
@@ -214,13 +277,22 @@ class Sender:
         photo = self._photos[row.broadcast_id]
         if not photo.settled:
             # The first send uploads; the others queue here and then send the id it got. If
-            # that send fails, the next one in line uploads instead.
+            # that send fails, the next one in line uploads instead. On a channel with a window
+            # a send may go without the photo (a template, outside it): then the next one in
+            # line uploads too, until one brings back an id.
             async with photo.uploading:
                 if not photo.settled:
                     delivered = await self._post(message, row, path, None)
-                    photo.id, photo.settled = delivered.photo_id, True
-                    return delivered, True
+                    if delivered.photo_id is not None or self._photo_always_goes():
+                        photo.id, photo.settled = delivered.photo_id, True
+                    return delivered, delivered.photo_id is not None
         return await self._post(message, row, path, photo.id), False
+
+    def _photo_always_goes(self) -> bool:
+        """Whether every send that goes through carries the photo: on a channel without a
+        window it does, so one without photo ids (none came back) need not be waited for."""
+        caps = getattr(self.deliverer, "capabilities", None)
+        return caps is None or caps.window is None
 
     async def _post(
         self, message: BroadcastFile, row: Claimed, photo: Path | None, photo_id: str | None
@@ -236,6 +308,7 @@ class Sender:
                     self._keyboard(message, row),
                     photo,
                     photo_id,
+                    proactive=self._proactive(message, row),
                 )
             finally:
                 # Nothing awaits between here and the result reaching the recorder, so a run
@@ -268,13 +341,38 @@ class Sender:
                 if broadcast_id not in self._messages:
                     found = await self.outbox.get(broadcast_id)
                     assert found is not None
-                    self._photos[broadcast_id] = _Photo(found.photo_id)
-                    self._messages[broadcast_id] = BroadcastFile.model_validate(found.message)
+                    message = BroadcastFile.model_validate(found.message)
+                    self._photos[broadcast_id] = await self._known_photo(
+                        broadcast_id, found.photo_id, message
+                    )
+                    self._messages[broadcast_id] = message
         return self._messages[broadcast_id]
+
+    async def _known_photo(
+        self, broadcast_id: int, stored: str | None, message: BroadcastFile
+    ) -> _Photo:
+        """This channel's id for the broadcast's photo, if it took it already (a resumed run)."""
+        if not message.media:
+            return _Photo(None)
+        if self.outbox.channel == PHOTO_ON_BROADCAST:
+            return _Photo(stored)
+        digest = await asyncio.to_thread(_digest, Path(message.media))
+        known = await self.outbox.photo_id(broadcast_id, message.media, digest) if digest else None
+        return _Photo(known, digest)
 
     @staticmethod
     def _text(message: BroadcastFile, row: Claimed) -> str:
         return render(message.text_for(row.locale), {"first_name": row.first_name}).strip()
+
+    def _proactive(self, message: BroadcastFile, row: Claimed) -> Proactive:
+        """Why the bot writes first, and what fills a template: the text without its HTML
+        (made plain once per broadcast and locale; only the name differs from row to row)."""
+        key = (row.broadcast_id, row.locale)
+        plain = self._plain.get(key)
+        if plain is None:
+            plain = self._plain[key] = flatten(message.text_for(row.locale), PLAIN)
+        text = render(plain, {"first_name": row.first_name}, escape=False).strip()
+        return Proactive("broadcast", {"text": text, "name": row.first_name or ""})
 
     def _keyboard(self, message: BroadcastFile, row: Claimed) -> list[list[tuple[str, str]]]:
         rows = []
@@ -380,7 +478,9 @@ class _Run:
             if self.held:
                 await self.until_recorded(0.25, drained=True)
                 continue
-            for done in await outbox.finish_done(now, peek.finished):
+            # A broadcast with an admin to tell is the Telegram sender's to end (it tells them).
+            ending = [b for b in peek.finished if sender.notifies or b not in peek.notify]
+            for done in await outbox.finish_done(now, ending, notifying=sender.notifies):
                 if done.notify_chat and sender.summarize:
                     await _maybe_await(sender.summarize(done.id, done.notify_chat))
             if until_done and peek.next_due is None and not peek.elsewhere:
@@ -482,13 +582,35 @@ async def _maybe_await(value: object) -> None:
         await value
 
 
-def summary_text(name: str, counts: dict[str, int], reasons: dict[str, int]) -> str:
-    """The admin's end-of-broadcast message."""
-    lines = [
-        f"📣 <b>{html.escape(name)}</b> is done.",
+def _digest(photo: Path) -> str | None:
+    """The photo's content as sha256, or None if it is not the file that was checked (the
+    upload then refuses it, see CheckedPhotos) or can't be read."""
+    if changed_photo(photo) is not None:
+        return None
+    try:
+        return hashlib.sha256(photo.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _tallied(counts: dict[str, int]) -> str:
+    return (
         f"Sent: {counts.get('sent', 0)} · failed: {counts.get('failed', 0)} · "
-        f"blocked: {counts.get('blocked', 0)} · skipped: {counts.get('skipped', 0)}",
-    ]
+        f"blocked: {counts.get('blocked', 0)} · skipped: {counts.get('skipped', 0)}"
+    )
+
+
+def summary_text(
+    name: str,
+    counts: dict[str, int],
+    reasons: dict[str, int],
+    channels: dict[str, dict[str, int]] | None = None,
+) -> str:
+    """The admin's end-of-broadcast message; with `channels` (counts by channel) on more than
+    one, a line for each."""
+    lines = [f"📣 <b>{html.escape(name)}</b> is done.", _tallied(counts)]
+    if channels and len(channels) > 1:
+        lines += [f"{html.escape(channel)}: {_tallied(c)}" for channel, c in channels.items()]
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:5]:
         lines.append(f"• {html.escape(reason)}: {count}")
     return "\n".join(lines)
@@ -503,6 +625,7 @@ def admin_summaries(outbox: Outbox, deliverer: Deliverer) -> Callable[[int, str]
             found.name if found else str(broadcast_id),
             await outbox.counts(broadcast_id),
             await outbox.failure_reasons(broadcast_id),
+            await outbox.counts_by_channel(broadcast_id),
         )
         try:
             await deliverer.send(chat, text, [], None)
@@ -517,7 +640,8 @@ def admin_summaries(outbox: Outbox, deliverer: Deliverer) -> Callable[[int, str]
 def configured_sender(
     settings: Settings, outbox: Outbox, deliverer: Deliverer, library: Library
 ) -> Sender:
-    """The sender as BROADCAST_RATE and QUIET_HOURS say, telling admins when a broadcast ends.
+    """The sender of the deliverer's channel at its rate (`channel_rate`), in QUIET_HOURS,
+    telling admins when a broadcast ends (the Telegram one: the admin desk is there).
 
     Its photos are checked again right before each upload (`CheckedPhotos`): a broadcast sent
     long after it was queued must not upload whatever a link now put in the photo's place.
@@ -526,7 +650,7 @@ def configured_sender(
         outbox,
         CheckedPhotos(deliverer),
         library,
-        rate=settings.broadcast_rate,
+        rate=channel_rate(settings, deliverer.channel),
         quiet=QuietHours.parse(settings.quiet_hours),
         summarize=admin_summaries(outbox, deliverer),
     )

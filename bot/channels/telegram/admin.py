@@ -8,12 +8,14 @@ don't even show they exist.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.broadcast.drafts import AlreadyQueued, Drafts
+from bot.broadcast.forecast import ChannelRules, forecast
 from bot.broadcast.message import (
     BroadcastFile,
     MediaError,
@@ -66,9 +68,15 @@ class AdminDesk:
     # Reads for /stats: a read-only engine, so its queries never hold SQLite's write lock.
     report_engine: AsyncEngine | None = None
     drafts: dict[int, Writing] = field(default_factory=dict)
+    # The configured channels' rules (`bot.broadcast.forecast.channel_rules(settings)`): the
+    # broadcasts go to their learners, and the preview names the templates and the tier.
+    # Without them: every app's learners, each channel's window shown alone.
+    channels: Mapping[str, ChannelRules] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.previews = Drafts(self.outbox.engine)
+        if self.channels:  # what the preview counts is what "Send now" queues
+            self.outbox.reach = tuple(self.channels)
 
     def writing(self, user_id: int) -> bool:
         """Whether this admin's next typed text is the message they are writing."""
@@ -191,13 +199,17 @@ class AdminDesk:
 
     async def _preview(self, user_id: int, message: BroadcastFile, first_name: str) -> list[Say]:
         draft_id = await self.previews.save(message, f"telegram:{user_id}", _now())
-        audience = await self.outbox.count_by_locale(message.segment, self.library, _now())
+        now = _now()
+        audience = await self.outbox.count_by_locale(message.segment, self.library, now)
         lines = [
             f"📣 <b>{html.escape(message.id)}</b> reaches {sum(audience.values())} learner(s):"
         ]
         for locale, count in sorted(audience.items()):
             note = "" if locale in message.text else f" (they get {message.fallback_locale})"
             lines.append(f"• {html.escape(locale)}: {count}{note}")
+        plan = await forecast(self.outbox, message.segment, self.library, now, self.channels)
+        bullets = ("", "• ", "   – ")
+        lines += [f"{bullets[min(depth, 2)]}{text}" for depth, text in plan.lines(as_html=True)]
         if message.schedule:
             lines.append(f"Scheduled: {message.schedule.at or message.schedule.local_time}")
         lines.append("Previews follow, one per language.")

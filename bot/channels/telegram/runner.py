@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.broadcast.forecast import channel_rules
 from bot.broadcast.outbox import Outbox
 from bot.channels.inbox import InboxWorker
 from bot.channels.signing import key_from_token
@@ -125,6 +126,7 @@ class TelegramService:
             Path(settings.broadcasts_dir),
             tuple(service.languages),
             self.report_engine,
+            channels=channel_rules(settings),
         )
         self.bridge = TelegramBridge(service, self.adapter.api, settings.bot_token, admin=admin)
 
