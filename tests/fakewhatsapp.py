@@ -297,6 +297,10 @@ class FakeCloudApi:
     def set_time(self, when: datetime) -> None:
         self._clock = when
 
+    def wrote_at(self, wa_id: str, when: datetime) -> None:
+        """As if the user's last message had come at `when` (it opens the window then)."""
+        self._last_wrote[wa_id] = when
+
     def window_open(self, wa_id: str) -> bool:
         wrote = self._last_wrote.get(wa_id)
         return wrote is not None and self.now() - wrote <= WINDOW

@@ -8,6 +8,7 @@ What differs by the platform's rules (WhatsApp's 24-hour window) is asserted per
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import build_service
+from bot.broadcast import commands
 from bot.channels.delivery import Deliverer
 from bot.channels.telegram.runner import open_deliverer
 from bot.channels.whatsapp.runner import make_sender
@@ -181,22 +183,31 @@ async def deliverer_for(learner: Driver, now: datetime) -> AsyncIterator[Deliver
         yield deliverer
 
 
-async def remind(learner: Driver, quiet: timedelta) -> list[str]:
-    """Make the learner `quiet` for that long (at 10:00 in Jakarta), run the reminder loop once
-    as the worker does, and return what reached them."""
-    now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0) + timedelta(days=7)
-    if isinstance(learner, WhatsAppDriver):
-        learner.fake.set_time(now)
+async def last_wrote(learner: Driver, when: datetime) -> None:
+    """As if the learner's last message had come at `when`, on both sides' clocks."""
     engine = create_engine(learner.settings.database_url)
     try:
         async with engine.begin() as conn:
             await conn.execute(
                 update(Learner)
                 .where(Learner.external_id == learner.address)
-                .values(last_active_at=(now - quiet).replace(tzinfo=None))
+                .values(last_active_at=when.astimezone(UTC).replace(tzinfo=None))
             )
-        if isinstance(learner, WhatsAppDriver):  # the fake's window starts at that moment too
-            learner.fake._last_wrote[learner.address] = now - quiet
+    finally:
+        await engine.dispose()
+    if isinstance(learner, WhatsAppDriver):  # the fake's window starts at that moment too
+        learner.fake.wrote_at(learner.address, when)
+
+
+async def remind(learner: Driver, quiet: timedelta) -> list[str]:
+    """Make the learner `quiet` for that long (at 10:00 in Jakarta), run the reminder loop once
+    as the worker does, and return what reached them."""
+    now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0) + timedelta(days=7)
+    if isinstance(learner, WhatsAppDriver):
+        learner.fake.set_time(now)
+    await last_wrote(learner, now - quiet)
+    engine = create_engine(learner.settings.database_url)
+    try:
         before = len(learner.texts())
         service = build_service(learner.settings, engine)
         async with deliverer_for(learner, now) as deliverer:
@@ -226,3 +237,26 @@ async def test_reminders_inside_and_outside_the_window(learner: Driver) -> None:
     else:
         assert first == []  # no window to catch on Telegram: the reminder waits for day 3
         assert len(later) == 1 and "Spot the scam" in later[0]
+
+
+async def test_a_broadcast_outside_the_window_goes_as_the_template(
+    learner: Driver, tmp_path: Path
+) -> None:
+    await walk(learner, LIBRARY, "online-safety", "en", "tapped", answers=4)
+    await last_wrote(learner, datetime.now(UTC) - timedelta(days=2))
+    path = tmp_path / "grant.yaml"
+    path.write_text(
+        "version: 1\nkind: broadcast\nid: grant\nurgent: true\n"  # whatever the hour
+        "text:\n  en: '<b>New grant</b>: applications close on 31 December.'\n"
+    )
+    before = len(learner.texts())
+    out = io.StringIO()
+    assert (
+        await commands.send(learner.settings, path, [], None, dry_run=False, yes=True, out=out) == 0
+    )
+    got = learner.texts()[before:]
+    if learner.channel == "whatsapp":
+        assert got == ["[programme_update] New grant: applications close on 31 December."]
+        assert isinstance(learner, WhatsAppDriver) and learner.fake.rejected == []
+    else:
+        assert got == ["<b>New grant</b>: applications close on 31 December."]
