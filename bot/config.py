@@ -48,6 +48,26 @@ class Settings(BaseSettings):
     # The number's messaging tier: distinct users per 24 h that templates may reach (Meta
     # raises it with quality and volume: 250, 2000, 10000, 100000, unlimited).
     whatsapp_tier: str = "250"
+    # LINE Messaging API: on when LINE_CHANNEL_ACCESS_TOKEN is set.
+    line_channel_access_token: str = Field("", repr=False)
+    line_channel_secret: str = Field("", repr=False)
+    line_api_url: str = "https://api.line.me"
+    # Facebook Messenger (a Page's Send API): on when MESSENGER_PAGE_TOKEN is set.
+    messenger_page_token: str = Field("", repr=False)
+    messenger_app_secret: str = Field("", repr=False)
+    messenger_verify_token: str = Field("", repr=False)
+    messenger_api_url: str = "https://graph.facebook.com"
+    # Zalo Official Account API v3: on when ZALO_OA_ACCESS_TOKEN is set. Access tokens expire
+    # (about a day); the refresh token, single-use, gets the next pair from the OAuth server.
+    zalo_oa_access_token: str = Field("", repr=False)
+    zalo_app_id: str = ""
+    zalo_oa_secret: str = Field("", repr=False)  # the OA's secret key: webhook signatures
+    zalo_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_app_secret: str = Field("", repr=False)  # the app's secret key: token refresh
+    zalo_refresh_token: str = Field("", repr=False)
+    # Proactive messages (outside 48 h / 8 replies) allowed per calendar month.
+    zalo_proactive_monthly: int = Field(1000, ge=0)
 
     @field_validator("remind_hours", "quiet_hours")
     @classmethod

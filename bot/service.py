@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from bot.channels.delivery import NotAllowed, Rejected, RetryLater, Transient, Unreachable
+from bot.channels.delivery import (
+    NotAllowed,
+    PartlySent,
+    Rejected,
+    RetryLater,
+    Transient,
+    Unreachable,
+)
 from bot.content import Library
 from bot.engine import Context, Event, Say, Text, Texts, advance
 from bot.engine.context import N_
@@ -36,8 +43,27 @@ from bot.store.replies import Pending, Replies, Staged
 
 log = logging.getLogger(__name__)
 
-# Sends one message to a learner's address on a channel; raises `bot.channels.delivery` errors.
-Send = Callable[[str, Say], Awaitable[None]]
+# Sends a learner's replies, in order, to their address on a channel; raises the
+# `bot.channels.delivery` errors, as PartlySent when only the first few went out. A batch lets
+# a channel carry one turn's replies in one call (LINE's single-use reply token).
+Send = Callable[[str, Sequence[Say]], Awaitable[None]]
+SendOne = Callable[[str, Say], Awaitable[None]]
+
+
+def one_at_a_time(send_one: SendOne) -> Send:
+    """A `Send` for a channel that sends each message by itself."""
+
+    async def send(address: str, messages: Sequence[Say]) -> None:
+        for sent, message in enumerate(messages):
+            try:
+                await send_one(address, message)
+            except Exception as exc:
+                if sent:
+                    raise PartlySent(sent, exc) from exc
+                raise
+
+    return send
+
 
 # A bug, or a database failure nobody will retry: the transaction was rolled back.
 NOT_SAVED = N_(
@@ -193,55 +219,93 @@ class LessonService:
             waiting = await self.replies.pending(channel, address)
         else:
             waiting = fresh
+        waiting = [reply for reply in waiting if not reply.elsewhere(now)]
         caught_up = True
-        for reply in waiting:
-            if reply.elsewhere(now):
+        while waiting:
+            batch, messages = await self._ready(waiting, now)
+            if not batch:
+                if waiting and not waiting[0].sendable(now):
+                    caught_up = False  # paused (429) or backing off: later ones wait, in order
+                    break
+                waiting = waiting[1:]  # could not be made: dropped (logged)
                 continue
-            if not reply.sendable(now):
-                caught_up = False  # paused (429) or backing off: later ones wait, in order
-                break
             try:
-                message = await self._draw(reply.message)
-                await send(who.external_id, message)
-            except RetryLater as exc:
-                until = now + timedelta(seconds=exc.seconds)
-                await self.replies.defer(reply.id, until, reply.attempts + 1, str(exc))
+                await send(address, messages)
+                sent, error = len(batch), None
+            except PartlySent as exc:
+                sent, error = exc.sent, exc.cause
+            except Exception as exc:
+                sent, error = 0, exc
+            for reply, message in zip(batch[:sent], messages, strict=False):
+                delivered.append(message)
+                self.replies.delivered(reply.id)
+            waiting = waiting[sent:]
+            if error is None:
+                continue
+            outcome = await self._failed(who, waiting[0], error, now)
+            if outcome == "wait":
                 caught_up = False
                 break
-            except Transient as exc:
-                attempts = reply.attempts + 1
-                if attempts < MAX_SEND_ATTEMPTS:
-                    wait = min(RETRY_BACKOFF * 2 ** (attempts - 1), RETRY_BACKOFF_CAP)
-                    await self.replies.defer(reply.id, now + wait, attempts, str(exc))
-                    caught_up = False
-                    break
-                log.error(
-                    "gave up a reply to %s after %d tries: %s", who.external_id, attempts, exc
-                )
-                self.replies.delivered(reply.id)
-                continue
-            except Unreachable as exc:
-                log.info("learner %s is unreachable: %s", who.external_id, exc)
-                await self.store.set_status(who, "blocked")
-                await self.replies.drop_all(who.channel, who.external_id)
+            if outcome == "gone":
                 break
-            except NotAllowed as exc:
-                # The channel's window closed before the reply could go (it waited out an
-                # outage): the learner's next message opens it, and the prompt is shown again.
-                log.warning("a reply to %s was not sent: %s", who.external_id, exc)
-            except Rejected:
-                log.exception("the platform refused a reply to %s; dropped", who.external_id)
-            except Exception:
-                log.exception("could not make or send a reply to %s; dropped", who.external_id)
-            else:
-                delivered.append(message)
-            self.replies.delivered(reply.id)
+            self.replies.delivered(waiting[0].id)  # dropped
+            waiting = waiting[1:]
         self.replies.caught_up(channel, address, caught_up)
         return delivered
 
+    async def _ready(
+        self, waiting: list[Pending], now: datetime
+    ) -> tuple[list[Pending], list[Say]]:
+        """The replies at the head of `waiting` that may go now, made into messages. One that
+        can't be made (its certificate erased meanwhile) ends the batch; alone, it is dropped."""
+        batch: list[Pending] = []
+        messages: list[Say] = []
+        for reply in waiting:
+            if not reply.sendable(now):
+                break
+            try:
+                messages.append(await self._draw(reply.message))
+            except Exception:
+                if not batch:
+                    log.exception("could not make a reply to send; dropped")
+                    self.replies.delivered(reply.id)
+                break
+            batch.append(reply)
+        return batch, messages
+
+    async def _failed(self, who: Identity, reply: Pending, error: Exception, now: datetime) -> str:
+        """Deal with the failure of `reply`: "wait" (it and those after it wait, in order),
+        "gone" (the learner can't be reached: all dropped) or "drop" (this one is dropped)."""
+        if isinstance(error, RetryLater):
+            until = now + timedelta(seconds=error.seconds)
+            await self.replies.defer(reply.id, until, reply.attempts + 1, str(error))
+            return "wait"
+        if isinstance(error, Transient):
+            attempts = reply.attempts + 1
+            if attempts < MAX_SEND_ATTEMPTS:
+                wait = min(RETRY_BACKOFF * 2 ** (attempts - 1), RETRY_BACKOFF_CAP)
+                await self.replies.defer(reply.id, now + wait, attempts, str(error))
+                return "wait"
+            log.error("gave up a reply to %s after %d tries: %s", who.external_id, attempts, error)
+            return "drop"
+        if isinstance(error, Unreachable):
+            log.info("learner %s is unreachable: %s", who.external_id, error)
+            await self.store.set_status(who, "blocked")
+            await self.replies.drop_all(who.channel, who.external_id)
+            return "gone"
+        if isinstance(error, NotAllowed):
+            # The channel's window closed before the reply could go (it waited out an
+            # outage): the learner's next message opens it, and the prompt is shown again.
+            log.warning("a reply to %s was not sent: %s", who.external_id, error)
+        elif isinstance(error, Rejected):
+            log.error("the platform refused a reply to %s; dropped: %s", who.external_id, error)
+        else:
+            log.error("could not send a reply to %s; dropped", who.external_id, exc_info=error)
+        return "drop"
+
     async def _send_directly(self, who: Identity, send: Send, message: Say) -> None:
         try:
-            await send(who.external_id, message)
+            await send(who.external_id, [message])
         except Exception as exc:
             log.warning("could not send an apology to %s: %s", who.external_id, exc)
 

@@ -13,13 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import select
 
+from bot.channels.delivery import Deliverer
 from bot.channels.runner import serve
+from bot.channels.telegram.runner import open_deliverer
+from bot.channels.whatsapp.runner import make_sender
 from bot.config import Settings
 from bot.content import Library
 from bot.content.model import InputStep, QuestionStep, SurveyStep
@@ -38,6 +43,11 @@ class Driver(Protocol):
     channel: str
     address: str
     settings: Settings
+
+    async def start_serving(self) -> None:
+        """Start `lessonbot run` against the fake, and wait until it answers."""
+
+    async def stop(self) -> None: ...
 
     async def type(self, text: str, *, answered: bool = True) -> None:
         """Send `text` and wait until the bot has answered (or, if not `answered`, until it has
@@ -74,6 +84,15 @@ class Driver(Protocol):
 
     def twin(self) -> Driver:
         """Another learner on the same running bot."""
+
+    def deliverer(self, now: datetime) -> AbstractAsyncContextManager[Deliverer]:
+        """The channel's deliverer as `lessonbot worker` opens it, its clock stopped at `now`."""
+
+    def set_time(self, now: datetime) -> None:
+        """The platform's clock (for its window and quotas)."""
+
+    def wrote_at(self, when: datetime) -> None:
+        """The platform's record of when the learner last wrote (its window opens there)."""
 
 
 async def until(
@@ -250,6 +269,23 @@ class WhatsAppDriver(Running):
     def pictures(self) -> int:
         return sum(s.type == "image" for s in self.sent())
 
+    @contextlib.asynccontextmanager
+    async def deliverer(self, now: datetime) -> AsyncIterator[Deliverer]:
+        engine = create_engine(self.settings.database_url)
+        sender = make_sender(self.settings, engine)
+        sender.clock = lambda: now
+        try:
+            yield sender
+        finally:
+            await sender.close()
+            await engine.dispose()
+
+    def set_time(self, now: datetime) -> None:
+        self.fake.set_time(now)
+
+    def wrote_at(self, when: datetime) -> None:
+        self.fake.wrote_at(self.address, when)
+
 
 # -- Telegram ------------------------------------------------------------------------------------
 
@@ -357,6 +393,15 @@ class TelegramDriver(Running):
         return sum(
             str(c.params.get("chat_id")) == self.address for c in self.fake.calls_of("sendPhoto")
         )
+
+    def deliverer(self, now: datetime) -> AbstractAsyncContextManager[Deliverer]:
+        return open_deliverer(self.settings)  # no window: the clock decides nothing here
+
+    def set_time(self, now: datetime) -> None:
+        pass  # the Bot API has no window and no quota
+
+    def wrote_at(self, when: datetime) -> None:
+        pass
 
 
 # -- the learner ---------------------------------------------------------------------------------

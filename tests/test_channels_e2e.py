@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,9 +18,6 @@ from sqlalchemy import select, update
 
 from bot.app import build_service
 from bot.broadcast import commands
-from bot.channels.delivery import Deliverer
-from bot.channels.telegram.runner import open_deliverer
-from bot.channels.whatsapp.runner import make_sender
 from bot.content import load_library
 from bot.journey.followups import FollowUps, Policy
 from bot.store import create_engine
@@ -40,35 +37,53 @@ from tests.fakewhatsapp import FakeCloudApi
 from tests.test_telegram_e2e import ANA, PNG, free_port, settings_for
 from tests.test_whatsapp_e2e import approved
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("channel", ["aiogram", "ptb", "whatsapp"])]
+CHANNELS = ["aiogram", "ptb", "whatsapp"]
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("channel", CHANNELS)]
 SITI = "6281234567890"
 LIBRARY, _ = load_library(ROOT / "lessons")
 
 
 @contextlib.asynccontextmanager
-async def learner_on(
-    channel: str, database_url: str, lessons: Path = ROOT / "lessons"
-) -> AsyncIterator[Driver]:
-    """A running bot on `channel` and one learner talking to it."""
-    driver: TelegramDriver | WhatsAppDriver
-    if channel == "whatsapp":
-        async with FakeCloudApi(templates=approved()) as fake:
-            settings = whatsapp_settings(fake, database_url, free_port(), lessons_dir=str(lessons))
-            driver = WhatsAppDriver(fake, settings, SITI)
-            await driver.start_serving()
-            try:
-                yield driver
-            finally:
-                await driver.stop()
-        return
-    async with FakeBotAPI(max_poll_wait=0.2) as telegram:
-        settings = settings_for(telegram, database_url, channel, lessons)
-        driver = TelegramDriver(telegram, settings, ANA)
+async def whatsapp_learner(database_url: str, lessons: Path) -> AsyncIterator[Driver]:
+    async with FakeCloudApi(templates=approved()) as fake:
+        settings = whatsapp_settings(fake, database_url, free_port(), lessons_dir=str(lessons))
+        driver = WhatsAppDriver(fake, settings, SITI)
         await driver.start_serving()
         try:
             yield driver
         finally:
             await driver.stop()
+
+
+def telegram_learner(
+    framework: str,
+) -> Callable[[str, Path], contextlib.AbstractAsyncContextManager[Driver]]:
+    @contextlib.asynccontextmanager
+    async def learner(database_url: str, lessons: Path) -> AsyncIterator[Driver]:
+        async with FakeBotAPI(max_poll_wait=0.2) as telegram:
+            settings = settings_for(telegram, database_url, framework, lessons)
+            driver = TelegramDriver(telegram, settings, ANA)
+            await driver.start_serving()
+            try:
+                yield driver
+            finally:
+                await driver.stop()
+
+    return learner
+
+
+# Each channel: a running bot against its fake, and one learner talking to it.
+LEARNERS: dict[str, Callable[[str, Path], contextlib.AbstractAsyncContextManager[Driver]]] = {
+    "aiogram": telegram_learner("aiogram"),
+    "ptb": telegram_learner("ptb"),
+    "whatsapp": whatsapp_learner,
+}
+
+
+def learner_on(
+    channel: str, database_url: str, lessons: Path = ROOT / "lessons"
+) -> contextlib.AbstractAsyncContextManager[Driver]:
+    return LEARNERS[channel](database_url, lessons)
 
 
 @pytest.fixture
@@ -87,7 +102,6 @@ async def test_a_whole_lesson(learner: Driver, mode: Mode) -> None:
 async def test_restart_resumes_where_the_learner_left(learner: Driver) -> None:
     await walk(learner, LIBRARY, "online-safety", "en", "tapped", answers=6)
     before, _ = await state_of(learner)
-    assert isinstance(learner, TelegramDriver | WhatsAppDriver)
     await learner.stop()
     await learner.start_serving()
     after, _ = await state_of(learner)
@@ -166,23 +180,6 @@ async def test_media_is_uploaded_once(channel: str, database_url: str, tmp_path:
         assert learner.uploads() == 1  # the second learner got it by the platform's id
 
 
-@contextlib.asynccontextmanager
-async def deliverer_for(learner: Driver, now: datetime) -> AsyncIterator[Deliverer]:
-    """The channel's deliverer as `lessonbot worker` opens it."""
-    if learner.channel == "whatsapp":
-        engine = create_engine(learner.settings.database_url)
-        sender = make_sender(learner.settings, engine)
-        sender.clock = lambda: now
-        try:
-            yield sender
-        finally:
-            await sender.graph.close()
-            await engine.dispose()
-        return
-    async with open_deliverer(learner.settings) as deliverer:
-        yield deliverer
-
-
 async def last_wrote(learner: Driver, when: datetime) -> None:
     """As if the learner's last message had come at `when`, on both sides' clocks."""
     engine = create_engine(learner.settings.database_url)
@@ -195,22 +192,20 @@ async def last_wrote(learner: Driver, when: datetime) -> None:
             )
     finally:
         await engine.dispose()
-    if isinstance(learner, WhatsAppDriver):  # the fake's window starts at that moment too
-        learner.fake.wrote_at(learner.address, when)
+    learner.wrote_at(when)  # the platform's window starts at that moment too
 
 
 async def remind(learner: Driver, quiet: timedelta) -> list[str]:
     """Make the learner `quiet` for that long (at 10:00 in Jakarta), run the reminder loop once
     as the worker does, and return what reached them."""
     now = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=0) + timedelta(days=7)
-    if isinstance(learner, WhatsAppDriver):
-        learner.fake.set_time(now)
+    learner.set_time(now)
     await last_wrote(learner, now - quiet)
     engine = create_engine(learner.settings.database_url)
     try:
         before = len(learner.texts())
         service = build_service(learner.settings, engine)
-        async with deliverer_for(learner, now) as deliverer:
+        async with learner.deliverer(now) as deliverer:
             followups = FollowUps(
                 engine,
                 service.library,

@@ -28,7 +28,7 @@ from bot.channels.telegram.incoming import ID_DIGITS, read_update, update_id
 from bot.content import Library
 from bot.engine import Command, Press, Say, Start, Text, Unsupported
 from bot.i18n import Catalogs
-from bot.service import NOT_SAVED, WILL_RETRY, LessonService
+from bot.service import NOT_SAVED, WILL_RETRY, LessonService, one_at_a_time
 from bot.store import Identity, LearnerRecord, LearnerStore, create_engine, upgrade
 from bot.store.models import (
     AuditEntry,
@@ -129,7 +129,9 @@ async def test_erasure_leaves_no_trace_in_the_database_file_or_its_wal(
     secure_delete_off_by_default: None, world: World, tmp_path: Path
 ) -> None:
     service, database = world.service, tmp_path / "bot.db"
-    service.senders["test"] = Sender()  # replies go through the reply outbox, then are deleted
+    service.senders["test"] = one_at_a_time(
+        Sender()
+    )  # replies go through the reply outbox, then are deleted
     ana, bo = Identity("test", "1", first_name=NAME), Identity("test", "2", first_name=OTHER)
     await learn_a_while(service, ana)
     await learn_a_while(service, bo)

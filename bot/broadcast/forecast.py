@@ -11,18 +11,23 @@ close and the tier frees while a broadcast is sent.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import html
+import logging
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.message import Segment
 from bot.broadcast.outbox import Outbox, naive
 from bot.channels.capabilities import CHANNELS, Capabilities, capabilities
+from bot.channels.registry import WEBHOOK_CHANNELS, configured_channels, runner_of
 from bot.config import Settings
 from bot.content.library import Library
 from bot.store.db import for_reading
@@ -32,8 +37,20 @@ from bot.store.windows import DAY
 if TYPE_CHECKING:
     from bot.channels.templates import Templates
 
-PURPOSE = "broadcast"  # the template purpose a broadcast goes out under
+log = logging.getLogger(__name__)
+PURPOSE = "broadcast"
+# What a message outside the window becomes, by `Capabilities.outside_window`.
+OUTSIDE = {
+    "anything": "sent as written",
+    "templates": "need a template",
+    "allowance": "sent as counted proactive messages",
+    "nothing": "cannot be sent",
+}  # the template purpose a broadcast goes out under
 DRY_RUN = "lessonbot broadcast send --dry-run"
+
+
+# (database, now) -> messages left this month, or None for no limit. Raises if it can't tell.
+Allowance = Callable[[AsyncEngine, datetime], Awaitable[int | None]]
 
 
 @dataclass(frozen=True)
@@ -43,16 +60,9 @@ class ChannelRules:
     capabilities: Capabilities
     templates: Templates | None = None  # the registry; None where it is not known
     tier: int | None = None  # users per 24 h that templates may reach; 0: no limit; None: unknown
-
-
-def configured_channels(settings: Settings) -> list[str]:
-    """The channels this configuration sends on (as `bot.channels.runner` opens them)."""
-    channels = []
-    if settings.bot_token:
-        channels.append("telegram")
-    if settings.whatsapp_token:
-        channels.append("whatsapp")
-    return channels
+    # Reads how many counted messages the channel has left this month (LINE's pushes, Zalo's
+    # proactive messages); None where nothing is counted.
+    allowance: Allowance | None = None
 
 
 def channel_rules(
@@ -66,6 +76,11 @@ def channel_rules(
 
             registry, _ = load_templates(settings.whatsapp_templates)  # lint reports problems
             rules[name] = ChannelRules(capabilities(name), registry, settings.whatsapp_tier_users)
+        elif name in WEBHOOK_CHANNELS:
+            reader = runner_of(name).allowance
+            rules[name] = ChannelRules(
+                capabilities(name), allowance=functools.partial(reader, settings)
+            )
         else:
             rules[name] = ChannelRules(capabilities(name))
     return rules
@@ -90,6 +105,9 @@ class ChannelForecast:
     skipped: tuple[tuple[str, int], ...] = ()  # (locale, learners) with no template
     tier_used: int = 0  # users the tier counts already (templates in the last 24 h)
     wait: int = 0  # over the tier: they wait for the next day
+    counted: int = 0  # messages that count against the monthly allowance
+    left: int | None = None  # of that allowance, this month; None: not counted
+    unknown: str = ""  # why the allowance could not be read
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,7 @@ class Forecast:
             if caps.window is not None and f.recipients:
                 window = _span(caps.window)
                 out.append((1, f"inside the {window} window, sent as written: {f.inside}"))
-                out.append((1, f"outside it, need a template: {f.outside}"))
+                out.append((1, f"outside it, {OUTSIDE[caps.outside_window]}: {f.outside}"))
                 if f.outside and caps.outside_window == "nothing":
                     out.append((2, f"skipped, {esc(f.channel)} allows nothing there: {f.outside}"))
                 elif f.outside and f.rules.templates is None:
@@ -141,6 +159,15 @@ class Forecast:
                     else:
                         tier = "messaging tier unlimited"
                     out.append((1, f"wait for the next day ({tier}): {f.wait}"))
+            if f.left is not None:
+                out.append(
+                    (1, f"counted against the monthly quota: {f.counted}, {f.left} left this month")
+                )
+                if f.counted > f.left:
+                    over = f.counted - f.left
+                    out.append((2, f"over the quota, they wait for next month: {over}"))
+            elif f.unknown:
+                out.append((1, f"monthly quota left: unknown ({esc(f.unknown)})"))
             out.append((1, f"quota: {esc(caps.quota)}"))
         for channel, count in sorted(self.unreached.items()):
             out.append(
@@ -189,11 +216,31 @@ async def forecast(
         for channel in sorted(c for c in per_channel if c in reach):
             known = rules.get(channel) or ChannelRules(capabilities(channel))
             if known.capabilities.window is None:
-                found.append(ChannelForecast(channel, per_channel[channel], known))
-                continue
-            found.append(await _windowed(conn, everyone, channel, per_channel[channel], known, now))
+                plan = ChannelForecast(channel, per_channel[channel], known)
+            else:
+                plan = await _windowed(conn, everyone, channel, per_channel[channel], known, now)
+            found.append(await _counted(plan, outbox.engine, now))
     unreached = {c: n for c, n in per_channel.items() if c not in reach}
     return Forecast(found, unreached)
+
+
+async def _counted(plan: ChannelForecast, engine: AsyncEngine, now: datetime) -> ChannelForecast:
+    """The messages that count against the channel's monthly allowance, and what is left of
+    it: every message where there is no window (LINE's pushes), those outside it where the
+    channel counts them (Zalo's proactive messages)."""
+    read = plan.rules.allowance
+    if read is None:
+        return plan
+    try:
+        left = await read(engine, now)
+    except Exception as exc:
+        log.warning("could not read the %s quota: %s", plan.channel, exc)
+        return dataclasses.replace(plan, unknown=str(exc)[:200] or type(exc).__name__)
+    if left is None:
+        return plan
+    caps = plan.rules.capabilities
+    counted = plan.recipients if caps.window is None else plan.outside
+    return dataclasses.replace(plan, counted=counted, left=left)
 
 
 async def _windowed(

@@ -16,8 +16,9 @@ from typing import Literal
 # What may go out once the free-messaging window has closed:
 # "anything": there is no window (Telegram, the console);
 # "templates": only messages the platform approved in advance (WhatsApp's template messages);
-# "nothing": the platform allows nothing the learner did not ask for.
-OutsideWindow = Literal["anything", "templates", "nothing"]
+# "allowance": counted messages, up to a monthly allowance (Zalo's proactive messages);
+# "nothing": the platform allows nothing the learner did not ask for (Messenger).
+OutsideWindow = Literal["anything", "templates", "allowance", "nothing"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,66 @@ WHATSAPP = Capabilities(
     ),
 )
 
+LINE = Capabilities(
+    channel="line",
+    buttons=13,  # quick reply items
+    label_chars=20,
+    list_rows=0,
+    row_chars=0,
+    row_description_chars=0,
+    text_chars=5000,
+    interactive_chars=5000,  # quick replies ride on any message, a text one here
+    media=frozenset({"photo"}),  # images go by HTTPS URL; there is no file message to send
+    caption_chars=5000,  # no captions: the text follows the picture as its own message
+    window=None,  # no window: a reply token answers free, anything else is a counted push
+    window_replies=None,
+    outside_window="anything",
+    rate=2000.0,  # push requests per second per channel
+    quota=(
+        "replies with the reply token are free; pushes (broadcasts, reminders, late replies) "
+        "count against the plan's monthly message quota"
+    ),
+)
+
+MESSENGER = Capabilities(
+    channel="messenger",
+    buttons=13,  # quick replies
+    label_chars=20,
+    list_rows=0,
+    row_chars=0,
+    row_description_chars=0,
+    text_chars=2000,
+    interactive_chars=2000,
+    media=frozenset({"photo", "document"}),
+    caption_chars=2000,  # no captions: the text follows the attachment
+    window=timedelta(hours=24),  # the standard messaging window
+    window_replies=None,
+    outside_window="nothing",  # recurring notifications ended 2026-02-10; tags don't fit
+    rate=40.0,
+    quota="free inside the 24 h window; nothing may be sent outside it",
+)
+
+ZALO = Capabilities(
+    channel="zalo",
+    buttons=5,
+    label_chars=20,
+    list_rows=0,
+    row_chars=0,
+    row_description_chars=0,
+    text_chars=2000,
+    interactive_chars=2000,
+    media=frozenset({"photo"}),
+    caption_chars=2000,
+    window=timedelta(hours=48),
+    window_replies=8,  # free consultation messages per 48 h after the learner's message
+    outside_window="allowance",
+    rate=10.0,
+    quota=(
+        "8 free replies within 48 h of the learner's message; beyond that proactive messages, "
+        "which need a verified OA and count against its monthly allowance"
+    ),
+)
+
 # The terminal chat shows every choice as a numbered button and has no limits to speak of.
 CONSOLE = Capabilities(
     channel="console",
@@ -117,7 +178,9 @@ CONSOLE = Capabilities(
 )
 
 # The apps learners use; lint checks every lesson against each of these.
-CHANNELS: dict[str, Capabilities] = {c.channel: c for c in (TELEGRAM, WHATSAPP)}
+CHANNELS: dict[str, Capabilities] = {
+    c.channel: c for c in (TELEGRAM, WHATSAPP, LINE, MESSENGER, ZALO)
+}
 
 
 def capabilities(channel: str) -> Capabilities:

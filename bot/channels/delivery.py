@@ -55,6 +55,15 @@ class OverQuota(DeliveryError):
         self.until = until
 
 
+class PartlySent(DeliveryError):
+    """Of a batch of messages, the first `sent` went out; the next failed with `cause`."""
+
+    def __init__(self, sent: int, cause: Exception) -> None:
+        super().__init__(f"{sent} message(s) sent, then: {cause}")
+        self.sent = sent
+        self.cause = cause
+
+
 # Why the bot writes first: a template's purpose, when only a template may carry it.
 Purpose = Literal["reminder", "survey", "broadcast"]
 

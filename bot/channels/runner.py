@@ -1,9 +1,10 @@
 """`lessonbot run` and `lessonbot worker`: every configured channel, in one process.
 
-Telegram is on when BOT_TOKEN is set, WhatsApp when WHATSAPP_TOKEN is. They share the
-database, the engine, the inbox and the reply relay; webhook channels are routes on one aiohttp
-server on PORT, beside `/healthz`. The background loops (broadcasts, reminders, the survey)
-run once per channel, each through that channel's own deliverer and within its rules.
+Telegram is on when BOT_TOKEN is set, WhatsApp, LINE, Messenger and Zalo when their tokens are
+(bot/channels/registry.py). They share the database, the engine, the inbox and the reply relay;
+webhook channels are routes on one aiohttp server on PORT, beside `/healthz`. The background
+loops (broadcasts, reminders, the survey) run once per channel, each through that channel's own
+deliverer and within its rules.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from bot.app import build_service, open_database
 from bot.broadcast.outbox import Outbox
 from bot.broadcast.sender import configured_sender
 from bot.channels.delivery import Deliverer
+from bot.channels.registry import runner_of, webhook_channels
 from bot.channels.server import base_app, serve_app
-from bot.channels.whatsapp import runner as whatsapp_runner
 from bot.config import Settings
 from bot.content import Library
 from bot.engine import Texts
@@ -41,8 +42,9 @@ log = logging.getLogger(__name__)
 
 NO_CHANNEL = (
     "no channel is configured: set BOT_TOKEN (a Telegram token from @BotFather), or "
-    "WHATSAPP_TOKEN with WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET and "
-    "WHATSAPP_VERIFY_TOKEN, in the environment or a .env file. "
+    "WHATSAPP_TOKEN, LINE_CHANNEL_ACCESS_TOKEN, MESSENGER_PAGE_TOKEN or ZALO_OA_ACCESS_TOKEN "
+    "with that channel's other variables (see the README's table of channels), in the "
+    "environment or a .env file. "
     "To try the lessons without a messaging app, run `lessonbot chat`."
 )
 
@@ -60,16 +62,16 @@ def check_settings(settings: Settings) -> None:
     """Refuse to start without a channel, or with one half configured, saying what to set."""
     from bot.channels.telegram.runner import check_settings as check_telegram
 
-    if not settings.bot_token and not whatsapp_runner.configured(settings):
+    if not settings.bot_token and not webhook_channels(settings):
         raise ConfigError(NO_CHANNEL)
     if settings.bot_token:
         check_telegram(settings)
-    if whatsapp_runner.configured(settings):
-        whatsapp_runner.check_settings(settings)
+    for name in webhook_channels(settings):
+        runner_of(name).check_settings(settings)
 
 
 def _needs_server(settings: Settings) -> bool:
-    return bool(settings.webhook_url) or whatsapp_runner.configured(settings)
+    return bool(settings.webhook_url) or bool(webhook_channels(settings))
 
 
 async def _open_channels(
@@ -84,10 +86,10 @@ async def _open_channels(
         stack.push_async_callback(telegram.close)
         await telegram.open()
         channels.append(telegram)
-    if whatsapp_runner.configured(settings):
-        whatsapp = whatsapp_runner.WhatsAppService(settings, service, inbox)
-        stack.push_async_callback(whatsapp.close)
-        channels.append(whatsapp)
+    for name in webhook_channels(settings):
+        served: Channel = runner_of(name).Service(settings, service, inbox)
+        stack.push_async_callback(served.close)
+        channels.append(served)
     return channels
 
 
@@ -160,9 +162,9 @@ async def open_deliverers(
             from bot.channels.telegram.runner import open_deliverer
 
             deliverers.append(await stack.enter_async_context(open_deliverer(settings)))
-        if whatsapp_runner.configured(settings):
-            sender = whatsapp_runner.make_sender(settings, engine)
-            stack.push_async_callback(sender.graph.close)
+        for name in webhook_channels(settings):
+            sender = runner_of(name).make_sender(settings, engine)
+            stack.push_async_callback(sender.close)
             deliverers.append(sender)
         yield deliverers
 

@@ -2,8 +2,9 @@
 
 - When each learner last wrote (`Learner.last_active_at`, set by every update they send) and
   their locale: whether a free-form message may go out, and in which language a template.
-- Templates sent outside the window (`template_sends`): WhatsApp's messaging tier counts the
-  distinct users a number sent them to in a rolling 24 h, across every process of ours.
+- Counted messages sent outside the free path (`template_sends`): WhatsApp's messaging tier
+  counts the distinct users a number sent templates to in a rolling 24 h, and Zalo's monthly
+  allowance the proactive messages, across every process of ours.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class Windows:
             includes = (await conn.execute(mine)).first() is not None
         frees_at = oldest.replace(tzinfo=UTC) + DAY if oldest is not None else None
         return TierUse(int(users), includes, frees_at)
+
+    async def sent_since(self, since: datetime) -> int:
+        """Counted messages (templates, proactive messages) the channel sent since `since`."""
+        query = select(func.count()).where(
+            TemplateSend.channel == self.channel, TemplateSend.sent_at >= _naive(since)
+        )
+        async with self._reads.connect() as conn:
+            return int((await conn.execute(query)).scalar() or 0)
 
     async def record_template(
         self, address: str, purpose: str, template: str, category: str, now: datetime

@@ -33,7 +33,7 @@ from bot.channels.telegram.split import split_text
 from bot.channels.typed import typed_event
 from bot.engine import Command, Event, Press, Say, Text, Unsupported
 from bot.engine.context import N_
-from bot.service import LessonService
+from bot.service import LessonService, one_at_a_time
 from bot.store import Identity
 from bot.store.inbox import claim, report_done
 
@@ -82,7 +82,7 @@ class TelegramBridge:
         self._backoff = wait_exponential(multiplier=backoff, max=backoff_cap) + wait_random(
             0, backoff
         )
-        service.senders[CHANNEL] = self.send
+        service.senders[CHANNEL] = one_at_a_time(self.send)
 
     # -- incoming ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ record of a broadcast message, and an undeliverable one marks the learner unreac
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from bot.channels.signing import verify
@@ -63,9 +64,9 @@ class WhatsAppChannel:
             return typed_event(message.text)
         return Unsupported(message.text or message.kind)
 
-    async def reply(self, address: str, message: Say) -> None:
-        """How the service sends a reply (after the transaction that stored it commits)."""
-        await self.sender.deliver(address, message)
+    async def reply(self, address: str, messages: Sequence[Say]) -> None:
+        """How the service sends replies (after the transaction that stored them commits)."""
+        await self.sender.deliver(address, messages)
 
     async def _status(self, status: dict[str, Any]) -> None:
         errors = [e for e in status.get("errors") or () if isinstance(e, dict)]

@@ -20,7 +20,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.delivery import NotAllowed, Rejected, RetryLater, Transient, Unreachable
+from bot.channels.delivery import Rejected, RetryLater, Transient, Unreachable
+from bot.channels.window import WindowClosed
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,6 @@ RATE_LIMITED = {130429, 131056, 80007, 4}  # 4 and 80007: the app's and account'
 WINDOW_CLOSED = 131047  # re-engagement: more than 24 h since the user's last message
 # Undeliverable: not on WhatsApp, an old app, or (Meta does not say which) a user who blocked us.
 UNDELIVERABLE = {131026}
-
-
-class WindowClosed(NotAllowed):
-    """Meta says the 24 h window is closed (131047), whatever our own clock thought."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot.channels.templates import Templates, load_templates
 from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.channels.whatsapp.graph import Graph
 from bot.channels.whatsapp.incoming import CHANNEL, sender_of
-from bot.channels.whatsapp.sender import WhatsAppSender
+from bot.channels.whatsapp.sender import WhatsAppPlatform, WhatsAppSender
 from bot.channels.whatsapp.webhook import PATH, add_webhook
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -34,6 +34,7 @@ REQUIRED = {
 
 
 def configured(settings: Settings) -> bool:
+    """WhatsApp is on when its token is set."""
     return bool(settings.whatsapp_token)
 
 
@@ -58,16 +59,15 @@ def make_sender(settings: Settings, engine: AsyncEngine) -> WhatsAppSender:
     graph = Graph(
         settings.whatsapp_api_url, settings.whatsapp_token, settings.whatsapp_phone_number_id
     )
-    return WhatsAppSender(
-        graph,
-        LearnerStore(engine),
-        templates_of(settings),
-        key_from_token(settings.whatsapp_app_secret),
-        tier=settings.whatsapp_tier_users,
+    store = LearnerStore(engine)
+    key = key_from_token(settings.whatsapp_app_secret)
+    platform = WhatsAppPlatform(
+        graph, store, templates_of(settings), key, tier=settings.whatsapp_tier_users
     )
+    return WhatsAppSender(platform, store, key, CHANNEL)
 
 
-class WhatsAppService:
+class Service:
     """The channel as `lessonbot run` serves it."""
 
     channel = CHANNEL
@@ -99,4 +99,4 @@ class WhatsAppService:
         return [self.worker.run()]
 
     async def close(self) -> None:
-        await self.deliverer.graph.close()
+        await self.deliverer.close()
