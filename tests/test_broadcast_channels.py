@@ -31,7 +31,7 @@ from bot.content import Library
 from bot.errors import ConfigError
 from bot.store import create_engine
 from bot.store.admins import Roles
-from bot.store.models import Learner, MediaFile, OutboxRow, TemplateSend
+from bot.store.models import QUOTA_WAIT, Learner, MediaFile, OutboxRow, TemplateSend
 from bot.store.windows import Windows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,7 +255,7 @@ async def test_every_channel_gets_it_within_its_rules(engine: Any, library: Libr
     # The tier: they wait until it frees, their attempts untouched.
     for w in WA_WAIT:
         row = rows[w]
-        assert (row.status, row.last_error, row.attempts) == ("pending", TIER_USED, 0)
+        assert (row.status, row.last_error, row.attempts) == ("pending", QUOTA_WAIT + TIER_USED, 0)
         assert row.next_attempt_at == LATER.replace(tzinfo=None)
     tally = on_whatsapp.tally
     assert (tally.sent, tally.skipped, tally.waiting, tally.waiting_until) == (2, 1, 2, LATER)
@@ -570,7 +570,7 @@ async def test_broadcast_status_shows_channels_reasons_and_receipts(
         "  telegram: pending 0 · sending 0 · sent 3 · failed 0 · blocked 0 · skipped 0\n"
         "  whatsapp: pending 2 · sending 0 · sent 2 · failed 0 · blocked 0 · skipped 1\n"
         "    receipts: delivered 1 · read 1\n"
-        f"  2 × {TIER_USED} (whatsapp, waiting until 2026-11-23 06:00 UTC)\n"
+        f"  2 × {QUOTA_WAIT}{TIER_USED} (whatsapp, waiting until 2026-11-23 06:00 UTC)\n"
         f"  1 × {NO_TEMPLATE} (whatsapp, skipped)\n"
         f"  1 recipient(s) who did not get it listed in broadcast-{broadcast_id}-failures.csv\n"
     )

@@ -1,4 +1,5 @@
-"""The report by channel: the learners_by_channel table, its suppression, and `--channel`.
+"""The report by channel: the learners_by_channel table, its suppression, `--channel`, and the
+broadcast messages by channel (broadcasts_by_channel).
 
 One small programme on four channels, built row by row so that every expected count is
 written down here, not computed by the report's own code.
@@ -22,7 +23,17 @@ from bot.report import commands, labels
 from bot.report.build import ReportRefused, collect, write_report
 from bot.report.privacy import HIDDEN, MIN_COUNT, SMALL
 from bot.store import create_engine
-from bot.store.models import AnonymousCount, AnswerRecord, Certificate, Learner, LessonProgress
+from bot.store.models import (
+    QUOTA_WAIT,
+    AnonymousCount,
+    AnswerRecord,
+    Broadcast,
+    Certificate,
+    EventRecord,
+    Learner,
+    LessonProgress,
+    OutboxRow,
+)
 from tests.test_report import NOW, ROOT, _learner, rows_of
 
 # id ranges per channel: 20 on Telegram, 12 on WhatsApp, 6 on a channel the report doesn't
@@ -307,3 +318,234 @@ async def test_report_command_takes_a_channel_name(
         await commands.report(settings, tmp_path / "line", "line")
     assert labels.channel_code(" Terminal ") == "console"
     assert labels.channel_code("LINE") == "line" and labels.channel_code("viber") == "viber"
+
+
+# -- broadcast messages by channel --------------------------------------------------------------
+
+# What the channels say when they refuse or hold a message (bot/channels/*: NotAllowed and
+# OverQuota, which the sender marks with QUOTA_WAIT), and a retry's reasons, which are not a quota.
+NO_TEMPLATE = "outside the 24 h window, no template for `broadcast` in `en`"
+MESSENGER_WINDOW = "outside Messenger's 24 h window nothing may be sent: recurring ..."
+WA_TIER = QUOTA_WAIT + "the number's messaging tier of 250 users per 24 h is used up"
+LINE_API_QUOTA = QUOTA_WAIT + "LINE 429: You have reached your monthly limit."
+LINE_QUOTA = (
+    QUOTA_WAIT + "LINE's monthly message quota (200) is used up; pushes go again from 2026-12-01"
+)
+ZALO_QUOTA = (
+    QUOTA_WAIT + "the OA's 2 proactive messages this month are used up (ZALO_PROACTIVE_MONTHLY)"
+)
+RETRY = "Telegram asked to retry after 3.0s"
+FLAKY = "HTTP 502 with a body that is not a Bot API answer: b''"
+# Besides the programme's: 8 learners on Messenger, 6 on Zalo.
+MORE = {"messenger": range(42, 50), "zalo": range(50, 56)}
+
+
+def _row(
+    broadcast: int,
+    learner: int,
+    status: str,
+    error: str | None = None,
+    receipt: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "broadcast_id": broadcast,
+        "learner_id": learner,
+        "status": status,
+        "attempts": 1 if status in ("sent", "failed", "blocked") else 0,
+        "next_attempt_at": NOW,
+        "claimed_at": None,
+        "owner": None,
+        "last_error": error,
+        "message_id": None,
+        "platform_id": f"m{broadcast}-{learner}" if receipt else None,
+        "receipt": receipt,
+        "sent_at": NOW if status == "sent" else None,
+    }
+
+
+def _event(learner: int | None, name: str) -> dict[str, Any]:
+    return {
+        "learner_id": learner,
+        "name": name,
+        "course": "digital-marketing",
+        "lesson": "",
+        "data": {"reason": NO_TEMPLATE},
+        "created_at": NOW,
+    }
+
+
+async def _broadcasts(engine: AsyncEngine) -> None:
+    """Two broadcasts to the programme and the learners of MORE, with every status; the
+    expected counts per channel are in BROADCASTS."""
+    rows: list[dict[str, Any]] = []
+    # Telegram: broadcast 1 to 1-20: 1-12 sent, 13-14 failed, 15-16 blocked, 17-18 not tried
+    # yet, 19 waits out a 429 and 20 a 502 (retries, not a quota); broadcast 2 cancelled
+    # before 11 got it (1-10 sent).
+    rows += [_row(1, n, "sent") for n in range(1, 13)]
+    rows += [_row(1, n, "failed", "Forbidden: chat not found") for n in (13, 14)]
+    rows += [_row(1, n, "blocked", "Forbidden: bot was blocked by the user") for n in (15, 16)]
+    rows += [_row(1, 17, "pending"), _row(1, 18, "sending"), _row(1, 19, "pending", RETRY)]
+    rows.append(_row(1, 20, "pending", FLAKY))
+    rows += [_row(2, n, "sent") for n in range(1, 11)] + [_row(2, 11, "skipped", "cancelled")]
+    # WhatsApp: broadcast 1 to 21-32: 21-23 read, 24-26 delivered, 27 only "sent", 28 no
+    # receipt yet; 29-30 no template; 31-32 over the tier. Broadcast 2: 21-26 read.
+    rows += [_row(1, n, "sent", receipt="read") for n in (21, 22, 23)]
+    rows += [_row(1, n, "sent", receipt="delivered") for n in (24, 25, 26)]
+    rows += [_row(1, 27, "sent", receipt="sent"), _row(1, 28, "sent")]
+    rows += [_row(1, n, "skipped", NO_TEMPLATE) for n in (29, 30)]
+    rows += [_row(1, n, "pending", WA_TIER) for n in (31, 32)]
+    rows += [_row(2, n, "sent", receipt="read") for n in range(21, 27)]
+    # Messenger: 42-46 sent (42-44 delivered), 47-49 outside the window.
+    rows += [_row(1, n, "sent", receipt="delivered" if n < 45 else None) for n in range(42, 47)]
+    rows += [_row(1, n, "skipped", MESSENGER_WINDOW) for n in (47, 48, 49)]
+    # LINE (3 learners, 6 messages): 39 sent; 40-41 over the quota, then 39-41 again.
+    rows += [_row(1, 39, "sent")] + [_row(1, n, "pending", LINE_API_QUOTA) for n in (40, 41)]
+    rows += [_row(2, n, "pending", LINE_QUOTA) for n in (39, 40, 41)]
+    # Zalo: 50 read, 51 delivered, 52-55 over the allowance.
+    rows += [_row(1, 50, "sent", receipt="read"), _row(1, 51, "sent", receipt="delivered")]
+    rows += [_row(1, n, "pending", ZALO_QUOTA) for n in range(52, 56)]
+    events = [_event(n, "reminder_not_sent") for n in range(27, 33)]  # WhatsApp: 6
+    events += [_event(n, "reminder_not_sent") for n in (47, 48, 49)]  # Messenger: 3
+    events.append(_event(29, "survey_not_sent"))  # WhatsApp
+    events.append(_event(None, "reminder_not_sent"))  # an erased learner's: no channel
+    events.append(_event(1, "step_shown"))  # not a refusal
+    broadcast: dict[str, Any] = {
+        "name": "news",
+        "message": {},
+        "segment": {},
+        "status": "sending",
+        "created_by": "admin",
+        "notify_chat": None,
+        "created_at": NOW,
+        "finished_at": None,
+        "photo_id": None,
+    }
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Learner),
+            [_learner(n, "PH", channel=c) for c, ids in MORE.items() for n in ids],
+        )
+        await conn.execute(insert(Broadcast), [{**broadcast, "id": 1}, {**broadcast, "id": 2}])
+        await conn.execute(insert(OutboxRow), rows)
+        await conn.execute(insert(EventRecord), events)
+
+
+# channel: messages (exact) queued, sent, delivered, read, skipped, waiting, not yet sent,
+# cancelled, failed, blocked; reminders and survey invitations not sent. None: no receipts.
+BROADCASTS = {
+    "telegram": (31, 22, None, None, 0, 0, 4, 1, 2, 2, 0, 0),
+    "whatsapp": (18, 14, 12, 9, 2, 2, 0, 0, 0, 0, 6, 1),
+    "messenger": (8, 5, 3, None, 3, 0, 0, 0, 0, 0, 3, 0),
+    "line": (6, 1, None, None, 0, 5, 0, 0, 0, 0, 0, 0),
+    "zalo": (6, 2, 2, 1, 0, 4, 0, 0, 0, 0, 0, 0),
+}
+FIGURES = (
+    "queued",
+    "sent",
+    "delivered",
+    "read",
+    "skipped",
+    "waiting",
+    "not_yet_sent",
+    "cancelled",
+    "failed",
+    "blocked",
+    "reminders_not_sent",
+    "survey_invitations_not_sent",
+)
+
+
+async def test_broadcast_figures_per_channel(programme: AsyncEngine, library: Library) -> None:
+    await _broadcasts(programme)
+    data = await collect(programme, library, NOW)
+    assert set(data.broadcasts) == set(BROADCASTS)
+    for channel, expected in BROADCASTS.items():
+        found = data.broadcasts[channel]
+        assert [found[name].messages for name in FIGURES[:10]] == [n or 0 for n in expected[:10]]
+    # The learners the messages were for: what decides whether a count is shown.
+    assert data.broadcasts["line"]["queued"].learners == 3
+    assert data.broadcasts["line"]["waiting"].learners == 3  # 5 messages, 3 learners
+    assert data.broadcasts["whatsapp"]["read"].learners == 6  # 21-23 once, 24-26 once
+    assert data.broadcasts["telegram"]["sent"].learners == 12
+    assert {c: {e: n.messages for e, n in f.items()} for c, f in data.not_sent.items()} == {
+        "whatsapp": {"reminder_not_sent": 6, "survey_not_sent": 1},
+        "messenger": {"reminder_not_sent": 3},
+    }
+    # A report of one channel counts that channel's messages only.
+    whatsapp = await collect(programme, library, NOW, channel="whatsapp")
+    assert list(whatsapp.broadcasts) == ["whatsapp"] and list(whatsapp.not_sent) == ["whatsapp"]
+    assert whatsapp.broadcasts["whatsapp"] == data.broadcasts["whatsapp"]
+
+
+async def test_broadcast_table_is_protected(
+    programme: AsyncEngine, library: Library, tmp_path: Path
+) -> None:
+    await _broadcasts(programme)
+    written = await write_report(programme, library, tmp_path, NOW)
+    assert tmp_path / "broadcasts_by_channel.csv" in written
+    rows = rows_of(tmp_path / "broadcasts_by_channel.csv")
+    assert list(rows[0]) == ["value", "channel", *FIGURES]
+    # The most messages first (queued, and follow-ups refused); LINE before Zalo on a tie.
+    assert [row["value"] for row in rows] == [*BROADCASTS, ""]
+    by_value = {row["value"]: [row[k] for k in FIGURES] for row in rows}
+    h, s, _ = HIDDEN, SMALL, ""
+    assert by_value == {
+        # Its small failures etc. hide one another: 4 hidden cells of 9 learners in the row.
+        "telegram": ["31", "22", _, _, "0", "0", s, s, s, s, "0", "0"],
+        # 2 skipped and 2 waiting are 4 learners: the 14 sent are hidden too, else 18 - 14.
+        # In the column, Messenger's 3 and Zalo's 2 delivered protect each other.
+        "whatsapp": ["18", h, "12", h, s, s, "0", "0", "0", "0", h, s],
+        "messenger": ["8", h, s, _, s, "0", "0", "0", "0", "0", s, "0"],
+        # 6 messages, but to 3 learners: hidden; so is Zalo's 6, else 69 - 31 - 18 - 8.
+        "line": [h, s, _, _, "0", h, "0", "0", "0", "0", "0", "0"],
+        "zalo": [h, s, s, s, "0", s, "0", "0", "0", "0", "0", "0"],
+        "": ["69", "44", "17", "10", "5", "11", s, s, s, s, "9", s],
+    }
+    assert rows[-1]["channel"] == "All channels"
+    names = ["Telegram", "WhatsApp", "Messenger", "LINE", "Zalo"]
+    assert [r["channel"] for r in rows[:-1]] == names
+
+    # Rule 2 on the exact figures: in every column and every row whose cells add up to a
+    # total, none is hidden, or at least two are, of at least 5 learners together.
+    data = await collect(programme, library, NOW)
+    learners = {c: {k: n.learners for k, n in f.items()} for c, f in data.broadcasts.items()}
+    for key in ("queued", "sent", "delivered", "read", "skipped", "waiting"):
+        out = [c for c in BROADCASTS if by_value[c][FIGURES.index(key)] in (h, s)]
+        assert not out or (len(out) >= 2 and sum(learners[c][key] for c in out) >= MIN_COUNT)
+    parts = ("sent", "skipped", "waiting", "not_yet_sent", "cancelled", "failed", "blocked")
+    for channel in ("telegram", "whatsapp", "messenger", "zalo"):  # LINE's total is hidden
+        out = [k for k in parts if by_value[channel][FIGURES.index(k)] in (h, s)]
+        assert not out or (len(out) >= 2 and sum(learners[channel][k] for k in out) >= 5)
+
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    section = page.split("<h3>Broadcast messages by channel</h3>")[1].split("</table>")[0]
+    assert "Messenger sends nothing outside its 24-hour window" in section
+    assert "they go when it frees" in section
+    cells = [
+        re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr.*?</tr>", section)
+    ][1:]
+    plain = [[re.sub(r"<[^>]+>", "", cell) for cell in row] for row in cells]
+    assert plain[0] == ["Telegram", "31", "22", "", "", "0", "0", *["&lt;5"] * 4, "0", "0"]
+    assert plain[-1][:6] == ["All channels", "69", "44", "17", "10", "5"]
+    assert 'href="broadcasts_by_channel.csv"' in page
+
+
+async def test_broadcast_table_of_one_channel(
+    programme: AsyncEngine, library: Library, tmp_path: Path
+) -> None:
+    await _broadcasts(programme)
+    await write_report(programme, library, tmp_path, NOW, channel="whatsapp")
+    rows = rows_of(tmp_path / "broadcasts_by_channel.csv")
+    assert [[row[k] for k in ("value", *FIGURES)] for row in rows] == [
+        ["whatsapp", "18", HIDDEN, "12", "9", SMALL, SMALL, *["0"] * 4, "6", SMALL],
+        ["", "18", HIDDEN, "12", "9", SMALL, SMALL, *["0"] * 4, "6", SMALL],
+    ]
+
+
+async def test_no_broadcasts_yet(programme: AsyncEngine, library: Library, tmp_path: Path) -> None:
+    await write_report(programme, library, tmp_path, NOW)
+    rows = rows_of(tmp_path / "broadcasts_by_channel.csv")
+    assert rows == [
+        {"value": "", "channel": "All channels", **dict.fromkeys(FIGURES, "0")}
+        | {"delivered": "", "read": ""}
+    ]

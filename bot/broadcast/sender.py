@@ -94,6 +94,7 @@ from bot.config import Settings
 from bot.content.library import Library
 from bot.content.text import render
 from bot.engine.tokens import lesson_token
+from bot.store.models import QUOTA_WAIT
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,11 @@ class Sender:
                 self.tally.waiting_until = until
             # Not attempted: the row keeps its attempts and goes when the quota frees.
             return Result(
-                row.row_id, "pending", row.attempts, next_attempt_at=until, error=str(exc)
+                row.row_id,
+                "pending",
+                row.attempts,
+                next_attempt_at=until,
+                error=f"{QUOTA_WAIT}{exc}",
             )
         self.tally.sent += 1
         photo = None

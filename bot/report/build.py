@@ -106,6 +106,8 @@ async def collect(
                 for d in queries.OUTCOME_DIMENSIONS
             },
             channel=channel,
+            broadcasts=await queries.broadcasts_by_channel(conn, who=who),
+            not_sent=await queries.follow_ups_not_sent(conn, who=who),
         )
 
 

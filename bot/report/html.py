@@ -191,6 +191,29 @@ def _channels(report: Report) -> str:
             "certificates issued to them. Each column is checked for small numbers on its "
             "own.</p>",
             table(channels),
+            _broadcasts(report),
+        ]
+    )
+
+
+def _broadcasts(report: Report) -> str:
+    return "".join(
+        [
+            "<h3>Broadcast messages by channel</h3>",
+            "<p>Every message of the broadcasts, by the app of the learner it was for. Where "
+            "an app says what became of a message it took (WhatsApp, Zalo; Messenger says "
+            "only whether it arrived), the table counts how many of those sent were delivered "
+            "and read; for the other apps nobody knows, and the cell is empty.</p>",
+            "<p><b>Skipped</b>: the app's rules allowed no message to that learner, so none "
+            "was sent. Messenger sends nothing outside its 24-hour window after the learner's "
+            "last message, WhatsApp only approved templates, and Zalo only its monthly "
+            "allowance of proactive messages. <b>Waiting</b>: the messages are over a quota "
+            "(WhatsApp's messaging tier, LINE's monthly message quota, Zalo's allowance); they "
+            "go when it frees. <b>Not sent yet</b>: still on their way (to be tried again, or "
+            "held over the learner's night). The last two columns count the reminders and "
+            "survey invitations the apps' rules did not let the bot send. A count of "
+            "messages to fewer than 5 learners is hidden, however many messages it is.</p>",
+            table(report.tables["broadcasts_by_channel"]),
         ]
     )
 

@@ -35,12 +35,14 @@ from sqlalchemy.sql.expression import Executable, Select
 from bot.content.library import Library, LoadedCourse
 from bot.content.model import QuestionStep, SurveyStep
 from bot.store.models import (
+    QUOTA_WAIT,
     AnonymousCount,
     AnswerRecord,
     Certificate,
     EventRecord,
     Learner,
     LessonProgress,
+    OutboxRow,
 )
 
 Source = AsyncEngine | AsyncConnection
@@ -220,6 +222,106 @@ def _progress_flags(column: Any, courses: list[LoadedCourse]) -> Select[Any]:
         .select_from(per_learner)
         .join(Learner, Learner.id == per_learner.c.learner_id)
     )
+
+
+# -- broadcasts -------------------------------------------------------------------------------
+
+# What became of broadcast messages, per channel of their recipients (`broadcasts_by_channel`).
+# Each figure is a condition on an outbox row (one row: one recipient of one broadcast).
+BROADCAST_FIGURES = (
+    "queued",  # every row
+    "sent",
+    "delivered",  # of the sent, those the platform's receipt says arrived (or were read)
+    "read",  # of the sent, those the receipt says were read
+    "skipped",  # the channel's rules allowed no message (NotAllowed); not a cancellation's
+    "waiting",  # pending because a quota of the channel is used up (OverQuota)
+    "not_yet_sent",  # pending or being sent for another reason: not tried yet, a retry, quiet hours
+    "cancelled",  # rows of a broadcast cancelled before they went
+    "failed",
+    "blocked",
+)
+# An OverQuota leaves its row `pending`, its reason in `last_error` after QUOTA_WAIT and
+# `next_attempt_at` at the time the quota frees (bot.broadcast.sender).
+CANCELLED = "cancelled"  # the reason `Outbox.cancel` gives the rows it skips
+# The reminders and survey invitations a channel's rules refused (NotAllowed): the follow-ups
+# worker keeps each as an event of the learner (bot.journey.followups, `_not_sent`).
+NOT_SENT_EVENTS = ("reminder_not_sent", "survey_not_sent")
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Messages, and the learners they were for: a count of messages to one learner is theirs."""
+
+    messages: int
+    learners: int
+
+
+def _broadcast_conditions() -> dict[str, ColumnElement[bool]]:
+    o = OutboxRow
+    sent = o.status == "sent"
+    reason = func.coalesce(o.last_error, "")  # NULL would make `~quota` NULL too
+    quota = and_(o.status == "pending", reason.startswith(QUOTA_WAIT, autoescape=True))
+    cancelled = and_(o.status == "skipped", func.coalesce(o.last_error, "") == CANCELLED)
+    conditions = {
+        "queued": true(),
+        "sent": sent,
+        "delivered": and_(sent, o.receipt.in_(("delivered", "read"))),
+        "read": and_(sent, o.receipt == "read"),
+        "skipped": and_(o.status == "skipped", ~cancelled),
+        "waiting": quota,
+        "not_yet_sent": and_(o.status.in_(("pending", "sending")), ~quota),
+        "cancelled": cancelled,
+        "failed": o.status == "failed",
+        "blocked": o.status == "blocked",
+    }
+    return {name: conditions[name] for name in BROADCAST_FIGURES}
+
+
+async def broadcasts_by_channel(
+    source: Source, *, who: Who = None
+) -> dict[str, dict[str, Messages]]:
+    """Broadcast messages per channel of their recipients: {channel: {figure: Messages}}.
+
+    One GROUP BY over the outbox joined to its learners: per figure of `BROADCAST_FIGURES`, the
+    rows and the distinct learners they were for. A learner erased with /delete takes their
+    rows along (the outbox row cascades), as they leave every other table.
+    """
+    o = OutboxRow
+    columns: list[Any] = []
+    for condition in _broadcast_conditions().values():
+        columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0))
+        columns.append(func.count(distinct(case((condition, o.learner_id)))))
+    query = (
+        select(Learner.channel, *columns)
+        .select_from(o)
+        .join(Learner, Learner.id == o.learner_id)
+        .where(*_learners(who))
+        .group_by(Learner.channel)
+    )
+    found: dict[str, dict[str, Messages]] = {}
+    for channel, *numbers in await _rows(source, query):
+        found[str(channel)] = {
+            name: Messages(int(numbers[2 * i] or 0), int(numbers[2 * i + 1] or 0))
+            for i, name in enumerate(BROADCAST_FIGURES)
+        }
+    return found
+
+
+async def follow_ups_not_sent(source: Source, *, who: Who = None) -> dict[str, dict[str, Messages]]:
+    """Reminders and survey invitations the channel's rules refused, per channel of the
+    learner: {channel: {event name: Messages}} (the names of `NOT_SENT_EVENTS`)."""
+    e = EventRecord
+    query = (
+        select(Learner.channel, e.name, func.count(), func.count(distinct(e.learner_id)))
+        .select_from(e)
+        .join(Learner, Learner.id == e.learner_id)
+        .where(e.name.in_(NOT_SENT_EVENTS), *_learners(who))
+        .group_by(Learner.channel, e.name)
+    )
+    found: dict[str, dict[str, Messages]] = {}
+    for channel, name, n, learners in await _rows(source, query):
+        found.setdefault(str(channel), {})[str(name)] = Messages(int(n), int(learners))
+    return found
 
 
 # -- courses ----------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ to a total someone can know) goes through `privacy.protect` as a whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from bot.content.library import Library, LoadedLesson
 from bot.content.model import SurveyStep
@@ -26,9 +27,12 @@ from bot.report.privacy import (
     protect_map,
 )
 from bot.report.queries import (
+    BROADCAST_FIGURES,
+    NOT_SENT_EVENTS,
     OUTCOMES,
     YOUTH,
     Funnel,
+    Messages,
     QuizResult,
     Stop,
     Survey,
@@ -96,6 +100,10 @@ class ReportData:
     # dimension -> outcome -> value -> learners (`queries.outcomes`), for OUTCOME_DIMENSIONS
     outcomes: dict[str, dict[str, dict[str | None, int]]] = field(default_factory=dict)
     channel: str | None = None  # a report about the learners of one channel only
+    # channel -> figure -> broadcast messages (`queries.broadcasts_by_channel`)
+    broadcasts: dict[str, dict[str, Messages]] = field(default_factory=dict)
+    # channel -> event name -> follow-ups refused (`queries.follow_ups_not_sent`)
+    not_sent: dict[str, dict[str, Messages]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,7 @@ def build(data: ReportData, library: Library) -> Report:
             data.outcomes.get(dimension),
         )
         tables[table.slug] = table
+    tables["broadcasts_by_channel"] = broadcasts_table(data.broadcasts, data.not_sent)
     completed = protect_map({f.course: f.completed for f in data.funnels})
     for table in (
         courses_table(data, library, completed),
@@ -248,6 +257,144 @@ def channel_refusal(channel: str, counts: Mapping[str | None, int]) -> str:
             f"{name} alone would give it away"
         )
     return ""
+
+
+# -- broadcasts -------------------------------------------------------------------------------
+
+K = TypeVar("K", bound=Hashable)
+
+# The channels whose webhooks say what became of a broadcast message (`OutboxRow.receipt`):
+# WhatsApp's statuses, Zalo's received and seen events, Messenger's deliveries (the bot keeps
+# no Messenger read). A channel not named here gets a cell where its rows have such receipts.
+RECEIPTS = {"delivered": ("whatsapp", "messenger", "zalo"), "read": ("whatsapp", "zalo")}
+# The figures that add up, in every row, to the messages queued.
+PARTS = ("sent", "skipped", "waiting", "not_yet_sent", "cancelled", "failed", "blocked")
+# The follow-ups refused (`queries.NOT_SENT_EVENTS`), as CSV columns.
+NOT_SENT_KEYS = dict(
+    zip(NOT_SENT_EVENTS, ("reminders_not_sent", "survey_invitations_not_sent"), strict=True)
+)
+BROADCAST_LABELS = {
+    "queued": "Messages queued",
+    "sent": "Sent",
+    "delivered": "Of which delivered",
+    "read": "Of which read",
+    "skipped": "Skipped by the channel's rules",
+    "waiting": "Waiting for a quota",
+    "not_yet_sent": "Not sent yet",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+    "blocked": "Blocked",
+    "reminders_not_sent": "Reminders the window left out",
+    "survey_invitations_not_sent": "Survey invitations the window left out",
+}
+TOTAL = ""  # the row key of the total row
+
+
+def protect_messages(cells: Mapping[K, Messages], groups: Iterable[Sequence[K]]) -> dict[K, Count]:
+    """Message counts, protected as learner counts are (`privacy`'s rules 1 and 2).
+
+    A count of messages to 1 to 4 learners points at them however many messages it is: it is
+    hidden ("<5" when it is also under 5 messages, else "hidden"). Each of `groups` is cells
+    that add up to a shown total; the groups overlap (a table's rows and its columns), so each
+    is checked again until none changes: in any group with a hidden cell, the smallest others
+    are hidden too until at least two are, for at least 5 learners together.
+    """
+    hidden: dict[K, str] = {
+        key: SMALL if n.messages < MIN_COUNT else HIDDEN
+        for key, n in cells.items()
+        if 0 < n.learners < MIN_COUNT
+    }
+    checked = [list(group) for group in groups]
+    changed = True
+    while changed:
+        changed = False
+        for group in checked:
+            while True:
+                out = [key for key in group if key in hidden]
+                together = sum(cells[key].learners for key in out)
+                if not out or (len(out) >= 2 and together >= MIN_COUNT):
+                    break
+                candidates = [
+                    (cells[key].messages, cells[key].learners, i)
+                    for i, key in enumerate(group)
+                    if key not in hidden and cells[key].messages > 0
+                ]
+                if not candidates:
+                    break  # everything non-zero is hidden already
+                hidden[group[min(candidates)[2]]] = HIDDEN
+                changed = True
+    return {key: Count(n.messages, hidden.get(key, "")) for key, n in cells.items()}
+
+
+def broadcasts_table(
+    broadcasts: Mapping[str, Mapping[str, Messages]],
+    not_sent: Mapping[str, Mapping[str, Messages]] | None = None,
+) -> Table:
+    """Broadcast messages per channel of their recipients, and the follow-ups refused.
+
+    Each column adds up to the total row; in each row the `PARTS` add up to the messages
+    queued: both are groups for `protect_messages`. Receipts are counted only on the channels
+    that report them (`RECEIPTS`); elsewhere the cell is empty: nobody knows, which is not 0.
+    """
+    refused = not_sent or {}
+    none = Messages(0, 0)
+    figures = {
+        channel: {
+            **{name: (broadcasts.get(channel) or {}).get(name, none) for name in BROADCAST_FIGURES},
+            **{
+                key: (refused.get(channel) or {}).get(event, none)
+                for event, key in NOT_SENT_KEYS.items()
+            },
+        }
+        for channel in {*broadcasts, *refused}
+    }
+    order: dict[str | None, int] = {
+        channel: found["queued"].messages
+        + sum(found[key].messages for key in NOT_SENT_KEYS.values())
+        for channel, found in figures.items()
+    }
+    channels = [str(c) for c in ordered_values("channel", order)]
+    keys = [*BROADCAST_FIGURES, *NOT_SENT_KEYS.values()]
+
+    def reported(channel: str, name: str) -> bool:
+        return name not in RECEIPTS or (
+            channel in RECEIPTS[name] or figures[channel][name].messages > 0
+        )
+
+    cells: dict[tuple[str, str], Messages] = {
+        (channel, name): figures[channel][name]
+        for channel in channels
+        for name in keys
+        if reported(channel, name)
+    }
+    for name in keys:
+        column = [cells[(c, name)] for c in channels if (c, name) in cells]
+        if column or name not in RECEIPTS:
+            cells[(TOTAL, name)] = Messages(
+                sum(n.messages for n in column), sum(n.learners for n in column)
+            )
+    groups = [[(c, name) for c in channels if (c, name) in cells] for name in keys]
+    groups += [[(row, name) for name in PARTS] for row in (*channels, TOTAL)]
+    shown = protect_messages(cells, groups)
+    rows: list[tuple[Cell, ...]] = [
+        (
+            channel,
+            labels.channel_name(channel) if channel != TOTAL else "All channels",
+            *(shown.get((channel, name), "") for name in keys),
+        )
+        for channel in (*channels, TOTAL)
+    ]
+    return Table(
+        slug="broadcasts_by_channel",
+        title="Broadcast messages by channel",
+        columns=(
+            Column("value", "Code", html=False),
+            Column("channel", "Channel"),
+            *(Column(name, BROADCAST_LABELS[name]) for name in keys),
+        ),
+        rows=tuple(rows),
+        total_rows=frozenset({len(rows) - 1}),
+    )
 
 
 def profile_share(data: ReportData, dimension: str, values: Sequence[str]) -> Share:

@@ -237,6 +237,11 @@ class BroadcastDraft(Base):
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
 
 
+# A `pending` row's `last_error` starts with this when it waits for a quota of its channel to
+# free (OverQuota), not for a retry: the report counts those apart.
+QUOTA_WAIT = "waiting for a quota: "
+
+
 class OutboxRow(Base):
     """One recipient of one broadcast: the durable record of whether they got it."""
 
