@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from bot.channels.delivery import (
     NotAllowed,
+    OverQuota,
     PartlySent,
     Rejected,
     RetryLater,
@@ -293,9 +294,10 @@ class LessonService:
             await self.store.set_status(who, "blocked")
             await self.replies.drop_all(who.channel, who.external_id)
             return "gone"
-        if isinstance(error, NotAllowed):
+        if isinstance(error, NotAllowed | OverQuota):
             # The channel's window closed before the reply could go (it waited out an
-            # outage): the learner's next message opens it, and the prompt is shown again.
+            # outage), or what may go outside it is used up (LINE's monthly pushes): the
+            # learner's next message opens it, and the prompt is shown again.
             log.warning("a reply to %s was not sent: %s", who.external_id, error)
         elif isinstance(error, Rejected):
             log.error("the platform refused a reply to %s; dropped: %s", who.external_id, error)

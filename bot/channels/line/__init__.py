@@ -1,0 +1,1 @@
+"""LINE Messaging API channel (Thailand): see runner.py for how `lessonbot run` serves it."""
