@@ -269,8 +269,9 @@ async def test_reminders_inside_and_outside_the_window(learner: Driver) -> None:
 
 
 async def test_a_broadcast_outside_the_window_goes_as_the_template(
-    learner: Driver, tmp_path: Path
+    learner: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # where the list of who did not get it is written
     await walk(learner, LIBRARY, "online-safety", "en", "tapped", answers=4)
     await last_wrote(learner, datetime.now(UTC) - timedelta(days=2))
     path = tmp_path / "grant.yaml"
