@@ -430,8 +430,8 @@ def answer(library: Library, state: LearnerState, course: str, locale: str) -> t
     """What a diligent learner answers to the prompt on screen: ("tap" or "type", token, text)."""
     prompt = state.prompt
     options = {o.token: o for o in prompt.options}
-    if prompt.kind == "certificate":
-        return "type", "", "Siti Aminah"
+    if _naming(prompt.kind):  # the name to print (asked by kind "certificate:<course>" when
+        return "type", "", "Siti Aminah"  # the app gave none)
     if state.onboarding == "language" and locale_token(locale) in options:
         return "tap", locale_token(locale), options[locale_token(locale)].label
     position = state.position
@@ -456,6 +456,11 @@ def answer(library: Library, state: LearnerState, course: str, locale: str) -> t
     assert prompt.options, f"nothing to answer: {prompt}"
     first = prompt.options[0]
     return "tap", first.token, first.label
+
+
+def _naming(kind: str) -> bool:
+    """The prompt asks for the name to print on a certificate."""
+    return kind == "certificate" or kind.startswith("certificate:")
 
 
 async def walk(
@@ -486,7 +491,7 @@ async def walk(
             return state
         if lessons is not None and set(keys[:lessons]) <= state.completed:
             return state
-        if course in certified and state.prompt.kind != "certificate":
+        if course in certified and not _naming(state.prompt.kind):
             assert set(keys) <= state.completed
             return state
         how, token, text = answer(library, state, course, locale)

@@ -38,10 +38,11 @@ from tests.channel_drivers import (
 from tests.fakebotapi import FakeBotAPI
 from tests.fakewhatsapp import FakeCloudApi
 from tests.line_driver import learner_on_line
+from tests.messenger_driver import learner_on_messenger
 from tests.test_telegram_e2e import ANA, PNG, free_port, settings_for
 from tests.test_whatsapp_e2e import approved
 
-CHANNELS = ["aiogram", "ptb", "whatsapp", "line"]
+CHANNELS = ["aiogram", "ptb", "whatsapp", "line", "messenger"]
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("channel", CHANNELS)]
 SITI = "6281234567890"
 LIBRARY, _ = load_library(ROOT / "lessons")
@@ -82,6 +83,7 @@ LEARNERS: dict[str, Callable[[str, Path], contextlib.AbstractAsyncContextManager
     "ptb": telegram_learner("ptb"),
     "whatsapp": whatsapp_learner,
     "line": learner_on_line,
+    "messenger": learner_on_messenger,
 }
 
 

@@ -24,6 +24,7 @@ ALLOWED_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
 BUILTIN_PLACEHOLDERS = {"first_name", "country"}
 
 _PLACEHOLDER = re.compile(r"\{([^{}\n]*)\}")
+_SPACED_PLACEHOLDER = re.compile(r"(?:,?[ \u00a0]+)?\{([^{}\n]*)\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _BARE_AMP = re.compile(r"&(?!#\d+;|#x[0-9a-fA-F]+;|[a-zA-Z]+;)")
 # A '<' that doesn't open a complete tag, like `a<b true`: Telegram refuses it.
@@ -55,7 +56,12 @@ def render(text: str, values: dict[str, str], *, escape: bool = True) -> str:
         value = values.get(m.group(1), "")
         return html.escape(value) if escape else value
 
-    return _PLACEHOLDER.sub(fill, text)
+    def unset(m: re.Match[str]) -> str:
+        return m.group(0) if values.get(m.group(1)) else ""
+
+    # An unset one takes the space (and comma) before it along: a learner whose app gives no
+    # name reads "Hi!" and "Well done!", not "Hi !" and "Well done, !".
+    return _PLACEHOLDER.sub(fill, _SPACED_PLACEHOLDER.sub(unset, text))
 
 
 def visible_length(text: str) -> int:

@@ -1,36 +1,23 @@
 """`/whatsapp` on the shared server: Meta's subscription handshake, and signed notifications.
 
-- `GET` with `hub.mode=subscribe` and our `hub.verify_token` is answered with `hub.challenge`
-  (anything else 403), as Meta's webhook setup requires.
-- `POST` must carry `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the raw body with the app
-  secret>`; without a valid one it gets 401 and nothing is read. A signed body is cut into its
-  messages and statuses, which are stored in the inbox before Meta gets its 200: if we die
-  first, Meta sends it again, and the inbox's keys store a redelivery once.
+The handshake and the `X-Hub-Signature-256` check are Meta's, shared with Messenger
+(bot/channels/meta_webhook.py); what is WhatsApp's own is how a notification is cut into its
+messages and statuses (`incoming.updates`, for our phone number only).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from bot.channels.server import Refusals
+from bot.channels.meta_webhook import SIGNATURE_HEADER, Store, add_meta_webhook, signature
 from bot.channels.whatsapp.incoming import updates
 
 log = logging.getLogger(__name__)
 PATH = "/whatsapp"
-SIGNATURE_HEADER = "X-Hub-Signature-256"
-
-Store = Callable[[list[tuple[str, dict[str, Any]]]], Awaitable[None]]
-
-
-def signature(app_secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+__all__ = ["PATH", "SIGNATURE_HEADER", "Store", "add_webhook", "signature"]
 
 
 def add_webhook(
@@ -42,39 +29,15 @@ def add_webhook(
     store: Store,
     path: str = PATH,
 ) -> None:
-    refusals = Refusals(log, what="signature")
+    def cut(notification: Any) -> list[tuple[str, dict[str, Any]]]:
+        return updates(notification, phone_number_id)
 
-    async def handshake(request: web.Request) -> web.Response:
-        query = request.query
-        given = query.get("hub.verify_token", "").encode("utf-8", "surrogateescape")
-        if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(
-            given, verify_token.encode()
-        ):
-            return web.Response(status=403, text="wrong verify token")
-        return web.Response(text=query.get("hub.challenge", ""))
-
-    async def receive(request: web.Request) -> web.Response:
-        body = await request.read()
-        given = request.headers.get(SIGNATURE_HEADER, "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, signature(app_secret, body).encode()):
-            refusals.refuse(request.remote)
-            return web.Response(status=401, text="missing or wrong X-Hub-Signature-256")
-        try:
-            notification = json.loads(body)
-        except (ValueError, RecursionError):
-            return web.Response(status=400, text="body is not JSON")
-        found = updates(notification, phone_number_id)
-        if found:
-            try:
-                await store(found)
-            except Exception:
-                log.exception("could not store %d WhatsApp updates", len(found))
-                return web.Response(status=503, text="could not store the update; send it again")
-        return web.Response(text="ok")
-
-    async def log_last_refusals(_app: web.Application) -> None:
-        refusals.flush()
-
-    app.router.add_get(path, handshake)
-    app.router.add_post(path, receive)
-    app.on_cleanup.append(log_last_refusals)
+    add_meta_webhook(
+        app,
+        path=path,
+        verify_token=verify_token,
+        app_secret=app_secret,
+        cut=cut,
+        store=store,
+        log=log,
+    )
