@@ -41,8 +41,9 @@ from tests.line_driver import learner_on_line
 from tests.messenger_driver import learner_on_messenger
 from tests.test_telegram_e2e import ANA, PNG, free_port, settings_for
 from tests.test_whatsapp_e2e import approved
+from tests.zalo_driver import learner_on_zalo
 
-CHANNELS = ["aiogram", "ptb", "whatsapp", "line", "messenger"]
+CHANNELS = ["aiogram", "ptb", "whatsapp", "line", "messenger", "zalo"]
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("channel", CHANNELS)]
 SITI = "6281234567890"
 LIBRARY, _ = load_library(ROOT / "lessons")
@@ -84,6 +85,7 @@ LEARNERS: dict[str, Callable[[str, Path], contextlib.AbstractAsyncContextManager
     "whatsapp": whatsapp_learner,
     "line": learner_on_line,
     "messenger": learner_on_messenger,
+    "zalo": learner_on_zalo,
 }
 
 

@@ -109,6 +109,7 @@ def _is_link(data: str) -> bool:
 class _Heard:
     at: datetime
     replies: int = 0  # messages sent in the window since
+    closed: bool = False  # the platform said the window is closed before our count did
 
 
 @dataclass
@@ -131,8 +132,8 @@ class WindowedSender:
     def heard(self, address: str, at: datetime) -> None:
         """The learner wrote at `at`: their window opens again, with its replies all free."""
         known = self._heard.get(address)
-        if known is not None and known.at >= at:
-            return
+        if known is not None and known.at > at:
+            return  # an older message, handled late: the window runs from the newer one
         if len(self._heard) >= RECENT_LIMIT:
             self._heard.clear()  # cheaper than an LRU, and the store still knows
         self._heard[address] = _Heard(at)
@@ -142,7 +143,7 @@ class WindowedSender:
         caps = self.capabilities
         if caps.window is None:
             return 1 << 30
-        if heard is None or now >= heard.at + caps.window - MARGIN:
+        if heard is None or heard.closed or now >= heard.at + caps.window - MARGIN:
             return 0
         if caps.window_replies is None:
             return 1 << 30
@@ -168,6 +169,8 @@ class WindowedSender:
         self, address: str, messages: Sequence[Say], proactive: Proactive | None = None
     ) -> Delivered:
         """Send `messages` within the channel's rules; PartlySent if only some went out."""
+        if not messages:
+            return Delivered("")
         now = self.clock()
         heard, locale = await self._window(address)
         room = self._room(heard, now)
@@ -187,8 +190,10 @@ class WindowedSender:
                 heard.replies += sent
             if sent == len(messages):
                 return delivered
-            if sent < len(free):  # the platform said the window is closed
-                self._heard.pop(address, None)
+            if sent < len(free) and heard is not None:
+                # The platform says the window is closed (or its replies used up): so it is,
+                # until the learner writes again, without asking the platform each time.
+                heard.closed = True
             locale = locale or (await self.windows.last_heard(address)).locale
         try:
             return await self.platform.outside(address, messages[sent:], proactive, locale, now)

@@ -176,7 +176,8 @@ class TemplateSend(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(64))
-    purpose: Mapped[str] = mapped_column(String(16))  # reminder | survey | broadcast
+    # reminder | survey | broadcast, or reply (a reply past Zalo's 8 free, sent proactive)
+    purpose: Mapped[str] = mapped_column(String(16))
     template: Mapped[str] = mapped_column(String(128))
     category: Mapped[str] = mapped_column(String(16))  # utility | marketing | authentication
     sent_at: Mapped[datetime]
@@ -311,3 +312,19 @@ class AnonymousCount(Base):
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. lesson_completed
     key: Mapped[str] = mapped_column(String(130), primary_key=True)  # e.g. "relief/get-ready"
     count: Mapped[int] = mapped_column(default=0)
+
+
+class ChannelToken(Base):
+    """A channel's current access token and its single-use refresh token (Zalo's expire about
+    daily): kept here so the pair a refresh returned survives a restart, for every process."""
+
+    __tablename__ = "channel_tokens"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    access_token: Mapped[str] = mapped_column(String(1024))
+    refresh_token: Mapped[str] = mapped_column(String(1024))
+    expires_at: Mapped[datetime | None]
+    # sha256 of the pair in the settings this chain of refreshes started from: an admin who
+    # authorizes again (a new pair in the settings) starts a new chain.
+    seed: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

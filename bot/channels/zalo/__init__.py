@@ -1,0 +1,1 @@
+"""Zalo Official Account API v3: the channel for learners in Vietnam."""
