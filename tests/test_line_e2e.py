@@ -113,7 +113,10 @@ async def test_follow_greets_and_unfollow_blocks(
     assert {s.kind for s in somchai.fake.sent} == {"reply"} and somchai.fake.rejected == []
 
 
-async def test_a_broadcast_stops_at_the_monthly_quota(somchai: LineDriver, tmp_path: Path) -> None:
+async def test_a_broadcast_stops_at_the_monthly_quota(
+    somchai: LineDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where the list of who did not get it is written
     third = LineDriver(somchai.fake, somchai.settings, "U" + "c" * 32)
     third.task = somchai.task
     learners = [somchai, somchai.twin(), third]

@@ -102,7 +102,10 @@ async def quiet(maria: MessengerDriver, since: datetime) -> None:
     maria.wrote_at(since)
 
 
-async def test_outside_the_window_nothing_is_sent(maria: MessengerDriver, tmp_path: Path) -> None:
+async def test_outside_the_window_nothing_is_sent(
+    maria: MessengerDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where the list of who did not get it is written
     await walk(maria, LIBRARY, "digital-marketing", "fil", "tapped", answers=3)
     # Three days without a word from Maria, at 10:00 in Manila, on both sides' clocks.
     now = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=3)

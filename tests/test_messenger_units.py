@@ -288,7 +288,8 @@ def test_settings_name_every_missing_variable() -> None:
         check_settings(settings)
     assert "MESSENGER_APP_SECRET" in str(caught.value)
     assert "MESSENGER_VERIFY_TOKEN" in str(caught.value)
-    assert "MESSENGER_PAGE_TOKEN" not in str(caught.value)
+    assert "MESSENGER_PAGE_TOKEN is set, so Messenger is on" in str(caught.value)
+    assert "MESSENGER_PAGE_TOKEN is not set" not in str(caught.value)
     assert set(REQUIRED) == {
         "MESSENGER_PAGE_TOKEN",
         "MESSENGER_APP_SECRET",

@@ -8,22 +8,19 @@ another server (a gateway, the tests' fake).
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.inbox import InboxWorker
 from bot.channels.line.channel import LineChannel
 from bot.channels.line.client import LineApi
 from bot.channels.line.incoming import CHANNEL, sender_of
 from bot.channels.line.sender import LineSender
 from bot.channels.line.webhook import PATH, add_webhook
+from bot.channels.served import Store, WebhookService, check_required
 from bot.channels.signing import key_from_token
 from bot.config import Settings
-from bot.errors import ConfigError
 from bot.service import LessonService
 from bot.store.inbox import Inbox
 
@@ -55,12 +52,7 @@ def configured(settings: Settings) -> bool:
 
 
 def check_settings(settings: Settings) -> None:
-    missing = [name for name in REQUIRED if not getattr(settings, name.lower())]
-    if missing:
-        raise ConfigError(
-            "LINE_CHANNEL_ACCESS_TOKEN is set, so LINE is on, but "
-            + "; ".join(f"{name} is not set ({REQUIRED[name]})" for name in missing)
-        )
+    check_required(settings, "LINE", "LINE_CHANNEL_ACCESS_TOKEN", REQUIRED)
 
 
 def _sender(settings: Settings) -> LineSender:
@@ -85,30 +77,17 @@ async def allowance(settings: Settings, engine: AsyncEngine, now: datetime) -> i
         await sender.close()
 
 
-class Service:
+class Service(WebhookService):
     """The channel as `lessonbot run` serves it."""
-
-    channel = CHANNEL
 
     def __init__(self, settings: Settings, service: LessonService, inbox: Inbox) -> None:
         check_settings(settings)
-        self.settings = settings
-        self.inbox = inbox
-        self.deliverer = make_sender(settings, service.store.engine)
-        self.handler = LineChannel(service, self.deliverer)
-        self.worker = InboxWorker(inbox, CHANNEL, self.handler.handle, sender_of)
+        sender = make_sender(settings, service.store.engine)
 
-    def start(self, app: web.Application | None) -> list[Coroutine[Any, Any, None]]:
-        """Add the webhook route; the loops to run while we serve."""
-        assert app is not None, "LINE needs the web server"
+        def routes(app: web.Application, store: Store) -> None:
+            add_webhook(app, channel_secret=settings.line_channel_secret, store=store)
 
-        async def store(found: list[tuple[str, dict[str, Any]]]) -> None:
-            await self.inbox.receive(CHANNEL, found, datetime.now(UTC))
-            self.worker.submit(found)
-
-        add_webhook(app, channel_secret=self.settings.line_channel_secret, store=store)
-        log.info("LINE webhook at %s on port %s", PATH, self.settings.port)
-        return [self.worker.run()]
-
-    async def close(self) -> None:
-        await self.deliverer.close()
+        handler = LineChannel(service, sender)
+        super().__init__(
+            CHANNEL, sender, handler.handle, sender_of, inbox, routes, path=PATH, port=settings.port
+        )

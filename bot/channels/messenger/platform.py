@@ -16,15 +16,15 @@ includes a 30-day period and an id in use is never more than 60 days old.
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.channels.capabilities import MESSENGER, Capabilities
 from bot.channels.delivery import Delivered, NotAllowed, Proactive
+from bot.channels.media import uploaded_id
 from bot.channels.messenger.graph import MessengerGraph
 from bot.channels.messenger.incoming import CHANNEL
 from bot.channels.messenger.render import render
@@ -34,7 +34,7 @@ from bot.engine import Say
 from bot.engine.outputs import Media
 from bot.store import LearnerStore
 
-MEDIA_PERIOD = 30 * 24 * 3600  # seconds
+MEDIA_PERIOD = timedelta(days=30)  # Meta keeps an attachment id 90 days
 OUTSIDE = (
     "outside Messenger's 24 h window nothing may be sent: recurring notifications ended on "
     "2026-02-10, and the Marketing Messages API is not open in every country (not LA or MM)"
@@ -91,17 +91,10 @@ class MessengerPlatform:
 
     async def _media_id(self, media: Media) -> str:
         kind = "image" if media.kind == "photo" else "file"
-        name = Path(media.path).name
-        default = "image/jpeg" if kind == "image" else "application/octet-stream"
-        mime = mimetypes.guess_type(media.path)[0] or default
-        if media.data is not None:  # made for this learner (a certificate): upload it
-            return await self.graph.upload(kind, name, media.data, mime)
-        data = Path(media.path).read_bytes()
-        period = int(self.clock().timestamp()) // MEDIA_PERIOD
-        digest = hashlib.sha256(data + f"\x00{period}".encode()).hexdigest()
-        known = await self.store.media_id(CHANNEL, media.path, digest)
-        if known is not None:
-            return known
-        attachment_id = await self.graph.upload(kind, name, data, mime)
-        await self.store.remember_media(CHANNEL, media.path, digest, attachment_id)
-        return attachment_id
+
+        async def upload(name: str, data: bytes, mime: str) -> str:
+            return await self.graph.upload(kind, name, data, mime)
+
+        return await uploaded_id(
+            self.store, CHANNEL, media, upload, now=self.clock(), period=MEDIA_PERIOD
+        )

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.inbox import InboxWorker
 from bot.channels.messenger.channel import MessengerChannel
 from bot.channels.messenger.graph import MessengerGraph
 from bot.channels.messenger.incoming import CHANNEL, sender_of
 from bot.channels.messenger.platform import MessengerPlatform
 from bot.channels.messenger.webhook import PATH, add_webhook
+from bot.channels.served import Store, WebhookService, check_required
 from bot.channels.signing import key_from_token
 from bot.channels.window import WindowedSender
 from bot.config import Settings
-from bot.errors import ConfigError
 from bot.service import LessonService
 from bot.store import LearnerStore
 from bot.store.inbox import Inbox
@@ -50,12 +47,7 @@ def configured(settings: Settings) -> bool:
 
 
 def check_settings(settings: Settings) -> None:
-    missing = [name for name in REQUIRED if not getattr(settings, name.lower())]
-    if missing:
-        raise ConfigError(
-            "Messenger is not fully configured: "
-            + "; ".join(f"{name} is not set ({REQUIRED[name]})" for name in missing)
-        )
+    check_required(settings, "Messenger", "MESSENGER_PAGE_TOKEN", REQUIRED)
 
 
 def make_sender(settings: Settings, engine: AsyncEngine) -> WindowedSender:
@@ -72,35 +64,22 @@ async def allowance(settings: Settings, engine: AsyncEngine, now: datetime) -> i
     return None
 
 
-class Service:
+class Service(WebhookService):
     """The channel as `lessonbot run` serves it."""
-
-    channel = CHANNEL
 
     def __init__(self, settings: Settings, service: LessonService, inbox: Inbox) -> None:
         check_settings(settings)
-        self.settings = settings
-        self.inbox = inbox
-        self.deliverer = make_sender(settings, service.store.engine)
-        self.handler = MessengerChannel(service, self.deliverer)
-        self.worker = InboxWorker(inbox, CHANNEL, self.handler.handle, sender_of)
+        sender = make_sender(settings, service.store.engine)
 
-    def start(self, app: web.Application | None) -> list[Coroutine[Any, Any, None]]:
-        """Add the webhook route; the loops to run while we serve."""
-        assert app is not None, "Messenger needs the web server"
+        def routes(app: web.Application, store: Store) -> None:
+            add_webhook(
+                app,
+                verify_token=settings.messenger_verify_token,
+                app_secret=settings.messenger_app_secret,
+                store=store,
+            )
 
-        async def store(found: list[tuple[str, dict[str, Any]]]) -> None:
-            await self.inbox.receive(CHANNEL, found, datetime.now(UTC))
-            self.worker.submit(found)
-
-        add_webhook(
-            app,
-            verify_token=self.settings.messenger_verify_token,
-            app_secret=self.settings.messenger_app_secret,
-            store=store,
+        handler = MessengerChannel(service, sender)
+        super().__init__(
+            CHANNEL, sender, handler.handle, sender_of, inbox, routes, path=PATH, port=settings.port
         )
-        log.info("Messenger webhook at %s on port %s", PATH, self.settings.port)
-        return [self.worker.run()]
-
-    async def close(self) -> None:
-        await self.deliverer.close()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
-from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.inbox import InboxWorker
+from bot.channels.served import Store, WebhookService, check_required
 from bot.channels.signing import key_from_token
 from bot.channels.templates import Templates, load_templates
 from bot.channels.whatsapp.channel import WhatsAppChannel
@@ -19,7 +16,6 @@ from bot.channels.whatsapp.incoming import CHANNEL, sender_of
 from bot.channels.whatsapp.sender import WhatsAppPlatform, WhatsAppSender
 from bot.channels.whatsapp.webhook import PATH, add_webhook
 from bot.config import Settings
-from bot.errors import ConfigError
 from bot.service import LessonService
 from bot.store import LearnerStore
 from bot.store.inbox import Inbox
@@ -39,12 +35,7 @@ def configured(settings: Settings) -> bool:
 
 
 def check_settings(settings: Settings) -> None:
-    missing = [name for name in REQUIRED if not getattr(settings, name.lower())]
-    if missing:
-        raise ConfigError(
-            "WHATSAPP_TOKEN is set, so WhatsApp is on, but "
-            + "; ".join(f"{name} is not set ({REQUIRED[name]})" for name in missing)
-        )
+    check_required(settings, "WhatsApp", "WHATSAPP_TOKEN", REQUIRED)
 
 
 def templates_of(settings: Settings) -> Templates:
@@ -67,36 +58,23 @@ def make_sender(settings: Settings, engine: AsyncEngine) -> WhatsAppSender:
     return WhatsAppSender(platform, store, key, CHANNEL)
 
 
-class Service:
+class Service(WebhookService):
     """The channel as `lessonbot run` serves it."""
-
-    channel = CHANNEL
 
     def __init__(self, settings: Settings, service: LessonService, inbox: Inbox) -> None:
         check_settings(settings)
-        self.settings = settings
-        self.inbox = inbox
-        self.deliverer = make_sender(settings, service.store.engine)
-        self.handler = WhatsAppChannel(service, self.deliverer)
-        self.worker = InboxWorker(inbox, CHANNEL, self.handler.handle, sender_of)
+        sender = make_sender(settings, service.store.engine)
 
-    def start(self, app: web.Application | None) -> list[Coroutine[Any, Any, None]]:
-        """Add the webhook route; the loops to run while we serve."""
-        assert app is not None, "WhatsApp needs the web server"
+        def routes(app: web.Application, store: Store) -> None:
+            add_webhook(
+                app,
+                verify_token=settings.whatsapp_verify_token,
+                app_secret=settings.whatsapp_app_secret,
+                phone_number_id=settings.whatsapp_phone_number_id,
+                store=store,
+            )
 
-        async def store(found: list[tuple[str, dict[str, Any]]]) -> None:
-            await self.inbox.receive(CHANNEL, found, datetime.now(UTC))
-            self.worker.submit(found)
-
-        add_webhook(
-            app,
-            verify_token=self.settings.whatsapp_verify_token,
-            app_secret=self.settings.whatsapp_app_secret,
-            phone_number_id=self.settings.whatsapp_phone_number_id,
-            store=store,
+        handler = WhatsAppChannel(service, sender)
+        super().__init__(
+            CHANNEL, sender, handler.handle, sender_of, inbox, routes, path=PATH, port=settings.port
         )
-        log.info("WhatsApp webhook at %s on port %s", PATH, self.settings.port)
-        return [self.worker.run()]
-
-    async def close(self) -> None:
-        await self.deliverer.close()

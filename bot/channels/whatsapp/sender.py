@@ -12,7 +12,6 @@ side of it:
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from bot.channels.capabilities import WHATSAPP, Capabilities
 from bot.channels.delivery import Delivered, NotAllowed, OverQuota, Proactive
+from bot.channels.media import uploaded_id
 from bot.channels.signing import sign
 from bot.channels.templates import Templates
 from bot.channels.whatsapp.graph import Graph
@@ -32,7 +32,8 @@ from bot.store.windows import Windows
 
 CHANNEL = "whatsapp"
 UNLIMITED = 0
-MEDIA_PERIOD = 14 * 24 * 3600  # seconds
+# Meta keeps an uploaded file 30 days: an id is remembered for 14 (bot/channels/media.py).
+MEDIA_PERIOD = timedelta(days=14)
 
 
 @dataclass
@@ -64,27 +65,13 @@ class WhatsAppPlatform:
         media = message.media
         assert media is not None
         kind = "image" if media.kind == "photo" else "document"
-        if media.data is not None:  # made for this learner (a certificate): upload it
-            mime = mimetypes.guess_type(media.path)[0] or "application/octet-stream"
-            media_id = await self.graph.upload(Path(media.path).name, media.data, mime)
-            body = {"id": media_id}
-            if kind == "document":  # the name the learner's phone saves it under
-                body["filename"] = Path(media.path).name
-            await self.graph.send(address, {"type": kind, kind: body})
-            return media_id
-        data = Path(media.path).read_bytes()
-        # Meta keeps an uploaded file 30 days: the id is remembered per 14-day period (part of
-        # the digest it is stored under), so an id in use is never more than 28 days old.
-        period = int(self.clock().timestamp()) // MEDIA_PERIOD
-        digest = hashlib.sha256(data + f"\x00{period}".encode()).hexdigest()
-        known = await self.store.media_id(CHANNEL, media.path, digest)
-        if known is None:
-            mime = mimetypes.guess_type(media.path)[0] or "image/jpeg"
-            media_id = await self.graph.upload(Path(media.path).name, data, mime)
-            await self.store.remember_media(CHANNEL, media.path, digest, media_id)
-        else:
-            media_id = known
-        await self.graph.send(address, {"type": kind, kind: {"id": media_id}})
+        media_id = await uploaded_id(
+            self.store, CHANNEL, media, self.graph.upload, now=self.clock(), period=MEDIA_PERIOD
+        )
+        body = {"id": media_id}
+        if kind == "document":  # the name the learner's phone saves it under
+            body["filename"] = Path(media.path).name
+        await self.graph.send(address, {"type": kind, kind: body})
         return media_id
 
     async def outside(
