@@ -19,12 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import aiohttp
 from sqlalchemy import select
 
 from bot.channels.delivery import Deliverer
+from bot.channels.registry import runner_of
 from bot.channels.runner import serve
 from bot.channels.telegram.runner import open_deliverer
-from bot.channels.whatsapp.runner import make_sender
 from bot.config import Settings
 from bot.content import Library
 from bot.content.model import InputStep, QuestionStep, SurveyStep
@@ -142,7 +143,7 @@ def whatsapp_settings(fake: FakeCloudApi, database_url: str, port: int, **extra:
         "lessons_dir": str(ROOT / "lessons"),
         "locales_dir": str(ROOT / "locales"),
     } | extra
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         bot_token="",
         whatsapp_token=fake.token,
@@ -157,36 +158,42 @@ def whatsapp_settings(fake: FakeCloudApi, database_url: str, port: int, **extra:
     )
 
 
-class WhatsAppDriver(Running):
-    channel = "whatsapp"
+class WebhookDriver(Running):
+    """What every webhook channel's driver does the same way; each says how its app types,
+    taps and shows. `fake` is the app's loopback fake: it posts the learner's updates to
+    `path` on the bot's port, and records `calls` and each learner's `messages_to`."""
 
-    def __init__(self, fake: FakeCloudApi, settings: Settings, address: str) -> None:
+    channel: str
+    path: str  # the webhook's route
+
+    def __init__(self, fake: Any, settings: Settings, address: str) -> None:
         super().__init__(settings)
         self.fake = fake
         self.address = address
-        fake.webhook_url = f"http://127.0.0.1:{settings.port}/whatsapp"
+        fake.webhook_url = f"http://127.0.0.1:{settings.port}{self.path}"
 
     async def start_serving(self) -> None:
+        """Start the bot and wait until its server answers (every webhook is a route of it)."""
         self.start()
-
-        async def answering() -> bool:
-            try:
-                status, _ = await self.fake.verify_subscription("verify-me-please", "x")
-            except OSError:
-                return False
-            return status == 200
-
         deadline = time.monotonic() + 20
-        while not await answering():
-            if self.task is not None and self.task.done():
-                self.task.result()
-            assert time.monotonic() < deadline, "the webhook never came up"
-            await asyncio.sleep(0.05)
+        health = f"http://127.0.0.1:{self.settings.port}/healthz"
+        async with aiohttp.ClientSession() as http:
+            while True:
+                with contextlib.suppress(OSError):
+                    async with http.get(health) as answer:
+                        if answer.status == 200:
+                            return
+                if self.task is not None and self.task.done():
+                    self.task.result()
+                assert time.monotonic() < deadline, "the webhook never came up"
+                await asyncio.sleep(0.05)
 
-    def sent(self) -> list[Sent]:
-        return self.fake.messages_to(self.address)
+    def sent(self) -> list[Any]:
+        return list(self.fake.messages_to(self.address))
 
     async def _after(self, act: Callable[[], Awaitable[int]], *, answered: bool = True) -> None:
+        """Post the learner's update (`act`), then wait until the bot answered (or, if not
+        `answered`, tried to) and went quiet."""
         before, calls = len(self.sent()), len(self.fake.calls)
         status = await act()
         assert status == 200, f"the webhook answered {status}"
@@ -195,6 +202,43 @@ class WhatsAppDriver(Running):
         else:
             await until(lambda: len(self.fake.calls) > calls, self.task)
         await settle(lambda: len(self.fake.calls))
+
+    @contextlib.asynccontextmanager
+    async def deliverer(self, now: datetime) -> AsyncIterator[Deliverer]:
+        engine = create_engine(self.settings.database_url)
+        sender = runner_of(self.channel).make_sender(self.settings, engine)
+        sender.clock = lambda: now
+        if hasattr(sender, "platform"):  # a windowed channel's platform counts months by it
+            sender.platform.clock = lambda: now
+        try:
+            yield sender
+        finally:
+            await sender.close()
+            await engine.dispose()
+
+    def set_time(self, now: datetime) -> None:
+        self.fake.set_time(now)
+
+    def wrote_at(self, when: datetime) -> None:
+        self.fake.wrote_at(self.address, when)
+
+
+def numbered(text: str, label: str) -> tuple[str, str] | None:
+    """Where the app showed the choices as numbered text: the number to type for `label`."""
+    for line in text.splitlines():
+        number, dot, shown = line.partition(". ")
+        if dot and number.isdigit() and shown == label:
+            return "number", number
+    return None
+
+
+class WhatsAppDriver(WebhookDriver):
+    channel = "whatsapp"
+    path = "/whatsapp"
+    fake: FakeCloudApi
+
+    def sent(self) -> list[Sent]:
+        return self.fake.messages_to(self.address)
 
     async def type(self, text: str, *, answered: bool = True) -> None:
         await self._after(
@@ -219,11 +263,7 @@ class WhatsAppDriver(Running):
             return next(
                 (("id", c["id"]) for c in choices if c["id"].rpartition("~")[0] == token), None
             )
-        for line in last.text.splitlines():
-            number, dot, shown = line.partition(". ")
-            if dot and number.isdigit() and shown == label:
-                return "number", number
-        return None
+        return numbered(last.text, label)
 
     def uploads(self) -> int:
         return len(self.fake.uploads)
@@ -268,23 +308,6 @@ class WhatsAppDriver(Running):
 
     def pictures(self) -> int:
         return sum(s.type == "image" for s in self.sent())
-
-    @contextlib.asynccontextmanager
-    async def deliverer(self, now: datetime) -> AsyncIterator[Deliverer]:
-        engine = create_engine(self.settings.database_url)
-        sender = make_sender(self.settings, engine)
-        sender.clock = lambda: now
-        try:
-            yield sender
-        finally:
-            await sender.close()
-            await engine.dispose()
-
-    def set_time(self, now: datetime) -> None:
-        self.fake.set_time(now)
-
-    def wrote_at(self, when: datetime) -> None:
-        self.fake.wrote_at(self.address, when)
 
 
 # -- Telegram ------------------------------------------------------------------------------------

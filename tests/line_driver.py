@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.channels.delivery import Deliverer
-from bot.channels.line.runner import make_sender
 from bot.config import Settings
-from bot.store import create_engine
-from tests.channel_drivers import ROOT, Driver, Running, settle, until
+from tests.channel_drivers import ROOT, Driver, WebhookDriver, numbered, until
 from tests.fakeline import FakeLine, user_id
 from tests.test_telegram_e2e import free_port
 
@@ -52,31 +48,14 @@ def line_settings(fake: FakeLine, database_url: str, port: int, **extra: Any) ->
     )
 
 
-class LineDriver(Running):
+class LineDriver(WebhookDriver):
     channel = "line"
+    path = "/line"
+    fake: FakeLine
 
     def __init__(self, fake: FakeLine, settings: Settings, address: str) -> None:
-        super().__init__(settings)
-        self.fake = fake
-        self.address = address
+        super().__init__(fake, settings, address)
         self._pending: list[asyncio.Task[int]] = []
-        fake.webhook_url = f"http://127.0.0.1:{settings.port}/line"
-
-    async def start_serving(self) -> None:
-        self.start()
-
-        async def answering() -> bool:
-            try:
-                return await self.fake.deliver() == 200  # the console's "Verify": no events
-            except OSError:
-                return False
-
-        deadline = time.monotonic() + 20
-        while not await answering():
-            if self.task is not None and self.task.done():
-                self.task.result()
-            assert time.monotonic() < deadline, "the webhook never came up"
-            await asyncio.sleep(0.05)
 
     def sent(self) -> list[dict[str, Any]]:
         return self.fake.messages_to(self.address)
@@ -85,14 +64,7 @@ class LineDriver(Running):
         for task in self._pending:  # a block or unblock posted meanwhile lands first
             assert await task == 200
         self._pending.clear()
-        before, calls = len(self.sent()), len(self.fake.calls)
-        status = await act()
-        assert status == 200, f"the webhook answered {status}"
-        if answered:
-            await until(lambda: len(self.sent()) > before, self.task)
-        else:
-            await until(lambda: len(self.fake.calls) > calls, self.task)
-        await settle(lambda: len(self.fake.calls))
+        await super()._after(act, answered=answered)
 
     async def type(self, text: str, *, answered: bool = True) -> None:
         await self._after(lambda: self.fake.user_says(self.address, text), answered=answered)
@@ -111,11 +83,7 @@ class LineDriver(Running):
                 (("data", str(a["data"])) for a in actions if _token(a) == token),
                 None,
             )
-        for line in (self.texts() or [""])[-1].splitlines():
-            number, dot, shown = line.partition(". ")
-            if dot and number.isdigit() and shown == label:
-                return "number", number
-        return None
+        return numbered((self.texts() or [""])[-1], label)
 
     def uploads(self) -> int:
         return 0  # LINE has no upload
@@ -151,20 +119,6 @@ class LineDriver(Running):
 
     def pictures(self) -> int:
         return sum(m.get("type") == "image" for m in self.sent())
-
-    @contextlib.asynccontextmanager
-    async def deliverer(self, now: datetime) -> AsyncIterator[Deliverer]:
-        engine = create_engine(self.settings.database_url)
-        sender = make_sender(self.settings, engine)
-        sender.clock = lambda: now
-        try:
-            yield sender
-        finally:
-            await sender.close()
-            await engine.dispose()
-
-    def set_time(self, now: datetime) -> None:
-        self.fake.set_time(now)
 
     def wrote_at(self, when: datetime) -> None:
         del when  # LINE keeps no window: nothing on its side depends on it

@@ -8,19 +8,13 @@ is a quick-reply message with that payload, as a client that kept an old message
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.channels.delivery import Deliverer
-from bot.channels.messenger.runner import make_sender
 from bot.config import Settings
-from bot.store import create_engine
-from tests.channel_drivers import ROOT, Driver, Running, settle, until
+from tests.channel_drivers import ROOT, Driver, WebhookDriver, numbered, until
 from tests.fakemessenger import FakeMessenger, Sent
 from tests.test_telegram_e2e import free_port
 
@@ -46,44 +40,13 @@ def messenger_settings(fake: FakeMessenger, database_url: str, port: int, **extr
     )
 
 
-class MessengerDriver(Running):
+class MessengerDriver(WebhookDriver):
     channel = "messenger"
-
-    def __init__(self, fake: FakeMessenger, settings: Settings, address: str) -> None:
-        super().__init__(settings)
-        self.fake = fake
-        self.address = address
-        fake.webhook_url = f"http://127.0.0.1:{settings.port}/messenger"
-
-    async def start_serving(self) -> None:
-        self.start()
-
-        async def answering() -> bool:
-            try:
-                status, _ = await self.fake.verify_subscription(VERIFY_TOKEN, "x")
-            except OSError:
-                return False
-            return status == 200
-
-        deadline = time.monotonic() + 20
-        while not await answering():
-            if self.task is not None and self.task.done():
-                self.task.result()
-            assert time.monotonic() < deadline, "the webhook never came up"
-            await asyncio.sleep(0.05)
+    path = "/messenger"
+    fake: FakeMessenger
 
     def sent(self) -> list[Sent]:
         return self.fake.messages_to(self.address)
-
-    async def _after(self, act: Callable[[], Awaitable[int]], *, answered: bool = True) -> None:
-        before, calls = len(self.sent()), len(self.fake.calls)
-        status = await act()
-        assert status == 200, f"the webhook answered {status}"
-        if answered:
-            await until(lambda: len(self.sent()) > before, self.task)
-        else:
-            await until(lambda: len(self.fake.calls) > calls, self.task)
-        await settle(lambda: len(self.fake.calls))
 
     async def type(self, text: str, *, answered: bool = True) -> None:
         await self._after(lambda: self.fake.user_sends_text(self.address, text), answered=answered)
@@ -106,11 +69,7 @@ class MessengerDriver(Running):
                 ),
                 None,
             )
-        for line in last.text.splitlines():
-            number, dot, shown = line.partition(". ")
-            if dot and number.isdigit() and shown == label:
-                return "number", number
-        return None
+        return numbered(last.text, label)
 
     def uploads(self) -> int:
         return len(self.fake.uploads)
@@ -149,23 +108,6 @@ class MessengerDriver(Running):
 
     def pictures(self) -> int:
         return sum(s.kind == "image" for s in self.sent())
-
-    @contextlib.asynccontextmanager
-    async def deliverer(self, now: datetime) -> AsyncIterator[Deliverer]:
-        engine = create_engine(self.settings.database_url)
-        sender = make_sender(self.settings, engine)
-        sender.clock = lambda: now
-        try:
-            yield sender
-        finally:
-            await sender.close()
-            await engine.dispose()
-
-    def set_time(self, now: datetime) -> None:
-        self.fake.set_time(now)
-
-    def wrote_at(self, when: datetime) -> None:
-        self.fake.wrote_at(self.address, when)
 
 
 @contextlib.asynccontextmanager

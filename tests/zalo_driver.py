@@ -8,21 +8,13 @@ nothing else to do.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
-import aiohttp
-
-from bot.channels.delivery import Deliverer
-from bot.channels.zalo.runner import make_sender
 from bot.config import Settings
-from bot.store import create_engine
-from tests.channel_drivers import ROOT, Running, settle, until
+from tests.channel_drivers import ROOT, WebhookDriver, numbered, until
 from tests.fakezalo import FakeZalo, Sent
 from tests.test_telegram_e2e import free_port
 
@@ -51,42 +43,13 @@ def zalo_settings(fake: FakeZalo, database_url: str, port: int, **extra: Any) ->
     )
 
 
-class ZaloDriver(Running):
+class ZaloDriver(WebhookDriver):
     channel = "zalo"
-
-    def __init__(self, fake: FakeZalo, settings: Settings, address: str) -> None:
-        super().__init__(settings)
-        self.fake = fake
-        self.address = address
-        fake.webhook_url = f"http://127.0.0.1:{settings.port}/zalo"
-
-    async def start_serving(self) -> None:
-        self.start()
-        deadline = time.monotonic() + 20
-        health = f"http://127.0.0.1:{self.settings.port}/healthz"
-        async with aiohttp.ClientSession() as http:
-            while True:
-                with contextlib.suppress(OSError):
-                    async with http.get(health) as r:
-                        if r.status == 200:
-                            return
-                if self.task is not None and self.task.done():
-                    self.task.result()
-                assert time.monotonic() < deadline, "the webhook never came up"
-                await asyncio.sleep(0.05)
+    path = "/zalo"
+    fake: FakeZalo
 
     def sent(self) -> list[Sent]:
         return self.fake.messages_to(self.address)
-
-    async def _after(self, act: Callable[[], Awaitable[int]], *, answered: bool = True) -> None:
-        before, calls = len(self.sent()), len(self.fake.calls)
-        status = await act()
-        assert status == 200, f"the webhook answered {status}"
-        if answered:
-            await until(lambda: len(self.sent()) > before, self.task)
-        else:
-            await until(lambda: len(self.fake.calls) > calls, self.task)
-        await settle(lambda: len(self.fake.calls))
 
     async def type(self, text: str, *, answered: bool = True) -> None:
         await self._after(lambda: self.fake.user_sends_text(self.address, text), answered=answered)
@@ -103,11 +66,7 @@ class ZaloDriver(Running):
         for button in last.buttons():
             if button["payload"].rpartition("~")[0] == token:
                 return "payload", button["payload"]
-        for line in last.text.splitlines():
-            number, dot, shown = line.partition(". ")
-            if dot and number.isdigit() and shown == label:
-                return "number", number
-        return None
+        return numbered(last.text, label)
 
     def texts(self) -> list[str]:
         return [s.text for s in self.sent()]
@@ -148,24 +107,6 @@ class ZaloDriver(Running):
         other = ZaloDriver(self.fake, self.settings, "3611371994410983884")
         other.task = self.task
         return other
-
-    @contextlib.asynccontextmanager
-    async def deliverer(self, now: datetime) -> AsyncIterator[Deliverer]:
-        engine = create_engine(self.settings.database_url)
-        sender = make_sender(self.settings, engine)
-        sender.clock = lambda: now
-        sender.platform.clock = lambda: now  # type: ignore[attr-defined]
-        try:
-            yield sender
-        finally:
-            await sender.close()
-            await engine.dispose()
-
-    def set_time(self, now: datetime) -> None:
-        self.fake.set_time(now)
-
-    def wrote_at(self, when: datetime) -> None:
-        self.fake.wrote_at(self.address, when)
 
 
 @contextlib.asynccontextmanager
