@@ -58,7 +58,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import json
 import re
 import secrets
@@ -66,10 +65,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import aiohttp
 from aiohttp import web
 
-JSON = dict[str, Any]
+from tests.fakeplatform import JSON, Fault, RawAnswer, ServedFake
+
 Kind = Literal["reply", "push", "multicast"]
 FaultKind = Literal["rate", "server", "html", "lost"]
 REPLY_TOKEN_LIFE = timedelta(minutes=1)
@@ -136,13 +135,6 @@ class Sent:
 
 
 @dataclass
-class _Fault:
-    kind: FaultKind
-    times: int
-    on: Kind | Literal["any"]
-
-
-@dataclass
 class _Token:
     user: str
     issued: datetime
@@ -153,12 +145,13 @@ def visible_text(message: JSON) -> str:
     return str(message.get("text", "")) if message.get("type") == "text" else ""
 
 
-class FakeLine:
+class FakeLine(ServedFake):
     def __init__(
         self, *, token: str = "test-line-token", channel_secret: str = "test-line-secret",
         quota: int | None = None, webhook_url: str = "", start: datetime | None = None,
         bot_user_id: str = "U" + "b" * 32,
     ) -> None:  # fmt: skip
+        self._setup()
         self.token, self.channel_secret, self.bot_user_id = token, channel_secret, bot_user_id
         self.quota = quota  # messages a month; None: {"type": "none"}, no limit
         self.usage = 0  # the month's pushed messages (one per recipient)
@@ -175,38 +168,13 @@ class FakeLine:
         self._blocked: set[str] = set()
         self._tokens: dict[str, _Token] = {}
         self._retry_keys: dict[str, tuple[str, datetime]] = {}  # key -> (request id, when)
-        self._faults: list[_Fault] = []
-        self._counter = itertools.count(1)
         self._last_body: JSON | None = None
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
-    async def start(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        self._session = aiohttp.ClientSession()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeLine:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     # -- the clock -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -229,7 +197,7 @@ class FakeLine:
         """The next `times` valid sends fail: "rate" with LINE's 429, "server" with a JSON 500,
         "html" with a proxy's HTML 502, "lost": accepted and delivered, but answered 500 (the
         answer was lost on the way), so a retry must carry the same X-Line-Retry-Key."""
-        self._faults.append(_Fault(kind, times, on))
+        self._faults.append(Fault(on, times, error=kind))
 
     def block(self, user: str) -> None:
         """The user blocked the account (without the unfollow webhook: see user_blocks)."""
@@ -283,11 +251,11 @@ class FakeLine:
         except LineError as e:
             call.status, call.response = e.status, e.body()
             headers |= e.headers
-        except _Raw as e:
-            call.status, call.response = e.status, e.text
+        except RawAnswer as e:
+            call.status, call.response = e.status, e.body
             if sending:
                 self.rejected.append(call)
-            return web.Response(status=e.status, text=e.text, content_type=e.content_type)
+            return e.response()
         if sending and call.status != 200:
             self.rejected.append(call)
         return web.json_response(call.response, status=call.status, headers=headers)
@@ -331,9 +299,10 @@ class FakeLine:
             for user in to:
                 if user not in self._friends and user not in self._blocked:
                     raise LineError(400, "Failed to send messages")
-        fault = self._take_fault(kind)
-        if fault is not None and fault.kind != "lost":
-            raise _fault_answer(fault.kind)
+        fault = self._pop_fault(kind)
+        failure: FaultKind | None = None if fault is None else fault.error
+        if failure is not None and failure != "lost":
+            raise _fault_answer(failure)
         if kind == "reply":
             self._tokens[str(body["replyToken"])].used = True
         delivered = [u for u in to if u not in self._blocked]
@@ -437,15 +406,6 @@ class FakeLine:
         if known is None or known.used or self.now() - known.issued > REPLY_TOKEN_LIFE:
             raise LineError(400, "Invalid reply token")
 
-    def _take_fault(self, kind: Kind) -> _Fault | None:
-        for fault in self._faults:
-            if fault.on in (kind, "any"):
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
     def _profile(self, user: str) -> JSON:
         if user not in self._friends or user in self._blocked:
             raise LineError(404, "Not found")
@@ -459,11 +419,6 @@ class FakeLine:
         mac = hmac.new(self.channel_secret.encode(), body, hashlib.sha256).digest()
         return base64.b64encode(mac).decode()
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or not self.webhook_url:
-            raise AssertionError("start the fake and set fake.webhook_url to the bot's webhook")
-        return self._session
-
     async def post_raw(self, body: bytes, signature: str | None = None) -> int:
         """POST any body: signature None sends none, "bad" a forged one, else as given."""
         headers = {"Content-Type": "application/json; charset=utf-8",
@@ -472,9 +427,7 @@ class FakeLine:
             signature = base64.b64encode(hmac.new(b"guess", body, "sha256").digest()).decode()
         if signature is not None:
             headers["X-Line-Signature"] = signature
-        async with self._client().post(self.webhook_url, data=body, headers=headers) as r:
-            await r.read()
-            return r.status
+        return await self._post_webhook(body, headers)
 
     async def deliver(self, *events: JSON) -> int:
         body = {"destination": self.bot_user_id, "events": list(events)}
@@ -565,15 +518,9 @@ class FakeLine:
         return await self.user_postback(user, found["data"])
 
 
-class _Raw(Exception):
-    def __init__(self, status: int, text: str, content_type: str) -> None:
-        super().__init__(text)
-        self.status, self.text, self.content_type = status, text, content_type
-
-
 def _fault_answer(kind: FaultKind) -> Exception:
     if kind == "rate":
         return LineError(429, RATE_LIMITED)
     if kind == "html":
-        return _Raw(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+        return RawAnswer(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
     return LineError(500, "Internal server error")

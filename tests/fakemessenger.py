@@ -64,19 +64,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import itertools
 import json
 import re
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import aiohttp
 from aiohttp import web
 
-JSON = dict[str, Any]
+from tests.fakeplatform import JSON, Fault, GraphFake
+from tests.fakeplatform import RawAnswer as _Raw
+
 FaultTarget = Literal["send", "upload", "action", "any"]
 WINDOW = timedelta(hours=24)  # the standard messaging window
 ATTACHMENT_TTL = timedelta(days=90)
@@ -125,14 +125,6 @@ class GraphError(Exception):
         if self.subcode is not None:
             err["error_subcode"] = self.subcode
         return {**err, "fbtrace_id": trace}
-
-
-class _Raw(Exception):
-    """A non-Graph answer (a proxy's HTML page, a cut-off body) from fail_next_raw()."""
-
-    def __init__(self, status: int, body: str, content_type: str) -> None:
-        super().__init__(body)
-        self.status, self.body, self.content_type = status, body, content_type
 
 
 @dataclass
@@ -205,15 +197,6 @@ class Upload:
     reusable: bool
 
 
-@dataclass
-class _Fault:
-    on: FaultTarget
-    times: int
-    to: str | None = None
-    error: GraphError | None = None
-    raw: _Raw | None = None
-
-
 def _length(value: Any, path: str, high: int, low: int = 1) -> str:
     if not isinstance(value, str):
         raise GraphError(100, details=f"param {path} must be a string")
@@ -228,12 +211,13 @@ def _object(value: Any, path: str) -> JSON:
     return value
 
 
-class FakeMessenger:
+class FakeMessenger(GraphFake):
     def __init__(
         self, *, page_token: str = "test-page-token", page_id: str = "104729301820933",
         app_secret: str = "test-app-secret", webhook_url: str = "",
         start: datetime | None = None, echoes: bool = False, send_rate: int = 300,
     ) -> None:  # fmt: skip
+        self._setup()
         self.page_token, self.page_id, self.app_secret = page_token, page_id, app_secret
         self.webhook_url = webhook_url  # the bot's, e.g. http://127.0.0.1:<port>/messenger
         self.echoes = echoes  # post each accepted message back as an echo (message_echoes)
@@ -246,55 +230,26 @@ class FakeMessenger:
         self.uploads: list[Upload] = []
         self.actions: list[tuple[str, str]] = []  # (psid, sender_action) accepted
         self.received: list[JSON] = []  # the messaging events posted to the bot
-        self._clock = (start or datetime.now(UTC)).replace(microsecond=0)
+        self._start_clock(start)
         self._last_wrote: dict[str, datetime] = {}  # psid -> when the person last wrote
         self._blocked: set[str] = set()
-        self._faults: list[_Fault] = []
-        self._counter = itertools.count(1)
         self._last_delivery: bytes | None = None
         self._pending_echoes: list[JSON] = []
         self._echo_tasks: set[asyncio.Task[int]] = set()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle -------------------------------------------------------------------
-    async def start(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_UPLOAD + (1 << 20))
         app.router.add_route("*", "/{version}/{node}/{edge}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        self._session = aiohttp.ClientSession()
+        return app
 
-    async def stop(self) -> None:
+    async def _shutdown(self) -> None:
         await asyncio.gather(*self._echo_tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeMessenger:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super()._shutdown()
 
     # -- the clock and the window ------------------------------------------------------
-    def now(self) -> datetime:
-        """The fake's time: it stamps webhooks and decides the 24-hour window."""
-        return self._clock
-
     def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0) -> None:
         self._clock += timedelta(days=days, hours=hours, minutes=minutes)
-
-    def set_time(self, when: datetime) -> None:
-        self._clock = when
 
     def wrote_at(self, psid: str, when: datetime) -> None:
         """As if the person's last message had come at `when` (the window opens then)."""
@@ -313,17 +268,14 @@ class FakeMessenger:
         (and `subcode`), with Meta's HTTP status for it unless `http_status`; `retry_after`
         adds that header. `on`: sends, uploads, sender actions, or any."""
         error = GraphError(code, subcode, status=http_status, retry_after=retry_after)
-        self._faults.append(_Fault(on, times, to, error=error))
+        self._faults.append(Fault(on, times, to, error=error))
 
     def fail_next_raw(
         self, status: int, body: str, content_type: str = "text/html", *, times: int = 1,
         on: FaultTarget = "send",
     ) -> None:  # fmt: skip
         """Answer the next `times` requests with this raw body: an HTML 502 from a proxy."""
-        self._faults.append(_Fault(on, times, raw=_Raw(status, body, content_type)))
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
+        self._faults.append(Fault(on, times, raw=_Raw(status, body, content_type)))
 
     def block(self, psid: str) -> None:
         """The person blocked the Page (or turned its messages off): 551 from now on."""
@@ -373,7 +325,7 @@ class FakeMessenger:
             to = recipient.get("id") if isinstance(recipient, dict) else None
             self.rejected.append(Refused(call.json, to, call.status, error, self.now()))
         if raw is not None:
-            return web.Response(text=raw.body, status=raw.status, content_type=raw.content_type)
+            return raw.response()
         if self._pending_echoes:
             echoes, self._pending_echoes = self._pending_echoes, []
             task = asyncio.get_running_loop().create_task(self._deliver(self._envelope(*echoes)))
@@ -417,17 +369,6 @@ class FakeMessenger:
             raise GraphError(100, details="the request body must be a JSON object")
         body.pop("access_token", None)
         return body, None
-
-    def _take_fault(self, target: FaultTarget, to: str | None) -> None:
-        for fault in self._faults:
-            if fault.on in (target, "any") and fault.to in (None, to):
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
-                if fault.raw is not None:
-                    raise fault.raw
-                assert fault.error is not None
-                raise fault.error
 
     def _recipient(self, body: JSON) -> str:
         psid = _object(body.get("recipient"), "recipient").get("id")
@@ -570,10 +511,6 @@ class FakeMessenger:
         return f"m_{direction}{next(self._counter):08d}.{self.page_id}"
 
     # -- webhooks: the people's side -------------------------------------------------
-    def sign(self, body: bytes) -> str:
-        """The X-Hub-Signature-256 value Meta would send with this body."""
-        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
-
     def _ms(self) -> int:
         return int(self.now().timestamp() * 1000)
 
@@ -586,35 +523,9 @@ class FakeMessenger:
         return {"sender": {"id": self.page_id}, "recipient": {"id": psid},
                 "timestamp": self._ms(), "message": echo}  # fmt: skip
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or not self.webhook_url:
-            raise AssertionError("start the fake and set fake.webhook_url to the bot's webhook")
-        return self._session
-
-    async def post_raw(self, body: bytes, signature: str | None = None) -> int:
-        """POST any body to the bot: signature None sends none, "bad" a forged one, anything
-        else as given (fake.sign(body) for a good one). Returns the bot's status."""
-        headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
-        if signature == "bad":
-            signature = "sha256=" + hmac.new(b"not-the-secret", body, hashlib.sha256).hexdigest()
-        if signature is not None:
-            headers["X-Hub-Signature-256"] = signature
-            sha1 = hmac.new(self.app_secret.encode(), body, hashlib.sha1).hexdigest()
-            headers["X-Hub-Signature"] = f"sha1={sha1}"
-        async with self._client().post(self.webhook_url, data=body, headers=headers) as r:
-            await r.read()
-            return r.status
-
-    async def _deliver(self, payload: JSON) -> int:
-        body = json.dumps(payload, separators=(",", ":")).encode()  # compact, \u-escaped
-        self._last_delivery = body
-        return await self.post_raw(body, self.sign(body))
-
-    async def redeliver_last(self) -> int:
-        """Post the last webhook again, byte for byte: Meta retries until it gets a 200."""
-        if self._last_delivery is None:
-            raise AssertionError("no webhook was delivered yet")
-        return await self.post_raw(self._last_delivery, self.sign(self._last_delivery))
+    def _signature_headers(self, body: bytes, signature: str) -> dict[str, str]:
+        sha1 = hmac.new(self.app_secret.encode(), body, hashlib.sha1).hexdigest()
+        return {"X-Hub-Signature-256": signature, "X-Hub-Signature": f"sha1={sha1}"}
 
     def _from_user(self, psid: str, **event: Any) -> JSON:
         if not psid.isdigit():
@@ -690,10 +601,3 @@ class FakeMessenger:
         event = {"sender": {"id": psid}, "recipient": {"id": self.page_id},
                  "timestamp": self._ms(), "read": {"watermark": self._ms()}}  # fmt: skip
         return await self._deliver(self._envelope(event))
-
-    async def verify_subscription(self, verify_token: str, challenge: str) -> tuple[int, str]:
-        """Meta's GET handshake when the webhook is configured: (status, text) of the bot."""
-        params = {"hub.mode": "subscribe", "hub.verify_token": verify_token,
-                  "hub.challenge": challenge}  # fmt: skip
-        async with self._client().get(self.webhook_url, params=params) as r:
-            return r.status, await r.text()

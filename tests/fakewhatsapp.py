@@ -34,19 +34,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
-import itertools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
 
-JSON = dict[str, Any]
+from tests.fakeplatform import JSON, Call, Fault, GraphFake
+from tests.fakeplatform import RawAnswer as _Raw
+
 FaultTarget = Literal["send", "read", "media", "any"]
 WINDOW = timedelta(hours=24)  # the customer service window
 _VERSION = re.compile(r"v\d+\.\d+")
@@ -99,26 +99,6 @@ class GraphError(Exception):
         return {**err, "fbtrace_id": trace}
 
 
-class _Raw(Exception):
-    """A non-Graph answer (a proxy's HTML page, a cut-off body) from fail_next_raw()."""
-
-    def __init__(self, status: int, body: str, content_type: str) -> None:
-        super().__init__(body)
-        self.status, self.body, self.content_type = status, body, content_type
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    headers: dict[str, str]
-    time: datetime  # the fake's clock
-    json: Any = None
-    form: dict[str, str] | None = None  # multipart fields; the file itself is in `uploads`
-    status: int = 200
-    response: Any = None  # the JSON answered, or the raw text of an injected failure
-
-
 @dataclass
 class Sent:
     """A message the fake accepted (and, unless reported otherwise, delivered)."""
@@ -158,15 +138,6 @@ class Upload:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
-
-
-@dataclass
-class _Fault:
-    on: FaultTarget
-    times: int
-    to: str | None = None
-    error: GraphError | None = None
-    raw: _Raw | None = None
 
 
 def visible_text(body: JSON) -> str:
@@ -223,7 +194,7 @@ def _options(body: JSON) -> list[tuple[str, JSON]]:
             for r in rows]  # fmt: skip
 
 
-class FakeCloudApi:
+class FakeCloudApi(GraphFake):
     def __init__(
         self, *, token: str = "test-token", phone_number_id: str = "106540352242922",
         display_phone_number: str = "15550783881", waba_id: str = "102290129340398",
@@ -231,6 +202,7 @@ class FakeCloudApi:
         templates: Mapping[tuple[str, str], int | tuple[int, str]] | None = None,
         start: datetime | None = None, errors_via_webhook: bool = False,
     ) -> None:  # fmt: skip
+        self._setup()
         self.token, self.phone_number_id, self.waba_id = token, phone_number_id, waba_id
         self.display_phone_number, self.app_secret = display_phone_number, app_secret
         self.webhook_url = webhook_url  # the bot's, e.g. http://127.0.0.1:<port>/whatsapp
@@ -246,56 +218,24 @@ class FakeCloudApi:
         self.uploads: list[Upload] = []
         self.reads: list[str] = []  # wamids the bot marked as read
         self.received: list[JSON] = []  # the user messages posted to the bot
-        self._clock = (start or datetime.now(UTC)).replace(microsecond=0)
+        self._start_clock(start)
         self._last_wrote: dict[str, datetime] = {}  # wa_id -> when the user last wrote
         self._names: dict[str, str] = {}
         self._blocked: set[str] = set()
-        self._faults: list[_Fault] = []
-        self._counter = itertools.count(1)
         self._recipients: dict[str, str] = {}  # wamid -> wa_id, for status reports
         self._last_delivery: bytes | None = None
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle -------------------------------------------------------------------
-    async def start(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=128 << 20)  # documents may be 100 MB
         app.router.add_route("*", "/{version}/{node}/{edge}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        self._session = aiohttp.ClientSession()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeCloudApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     # -- the clock and the window ------------------------------------------------------
-    def now(self) -> datetime:
-        """The fake's time: it stamps webhooks and decides the 24-hour window."""
-        return self._clock
-
     def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0,
                 seconds: float = 0) -> None:  # fmt: skip
         """Move time on, so a test can leave the window without sleeping."""
         self._clock += timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-
-    def set_time(self, when: datetime) -> None:
-        self._clock = when
 
     def wrote_at(self, wa_id: str, when: datetime) -> None:
         """As if the user's last message had come at `when` (it opens the window then)."""
@@ -315,7 +255,7 @@ class FakeCloudApi:
         answered with Meta's HTTP status for it unless `http_status`; `retry_after` adds
         that header. `on` picks what fails: sends (not mark-as-read), reads, uploads, any."""
         error = GraphError(code, status=http_status, retry_after=retry_after)
-        self._faults.append(_Fault(on, times, to, error=error))
+        self._faults.append(Fault(on, times, to, error=error))
 
     def fail_next_raw(
         self, status: int, body: str, content_type: str = "text/html", *, times: int = 1,
@@ -323,10 +263,7 @@ class FakeCloudApi:
     ) -> None:  # fmt: skip
         """Answer the next `times` requests with this raw body instead: an HTML 502 from a
         proxy, a 200 that is not JSON."""
-        self._faults.append(_Fault(on, times, raw=_Raw(status, body, content_type)))
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
+        self._faults.append(Fault(on, times, raw=_Raw(status, body, content_type)))
 
     def block(self, wa_id: str) -> None:
         """The learner blocked the business. Meta never says so; messages are undeliverable."""
@@ -372,7 +309,7 @@ class FakeCloudApi:
             to = call.json.get("to") if isinstance(call.json, dict) else None
             self.rejected.append(Rejected(call.json, to, call.status, error, self.now()))
         if raw is not None:
-            return web.Response(text=raw.body, status=raw.status, content_type=raw.content_type)
+            return raw.response()
         return web.json_response(call.response, status=call.status, headers=extra)
 
     def _check_route(self, request: web.Request) -> None:
@@ -400,17 +337,6 @@ class FakeCloudApi:
         if body.get("messaging_product") != "whatsapp":
             raise GraphError(100, "The parameter messaging_product is required.")
         return body
-
-    def _take_fault(self, target: FaultTarget, to: str | None) -> None:
-        for fault in self._faults:
-            if fault.on in (target, "any") and fault.to in (None, to):
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
-                if fault.raw is not None:
-                    raise fault.raw
-                assert fault.error is not None
-                raise fault.error
 
     def _read(self, body: JSON) -> JSON:
         if body.get("message_id") not in {m["id"] for m in self.received}:
@@ -561,10 +487,6 @@ class FakeCloudApi:
         return "wamid." + base64.b64encode(raw).decode().rstrip("=")
 
     # -- webhooks: the users' side ---------------------------------------------------
-    def sign(self, body: bytes) -> str:
-        """The X-Hub-Signature-256 value Meta would send with this body."""
-        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
-
     def _envelope(self, value: JSON) -> JSON:
         metadata = {"display_phone_number": self.display_phone_number,
                     "phone_number_id": self.phone_number_id}  # fmt: skip
@@ -572,35 +494,6 @@ class FakeCloudApi:
                   "field": "messages"}  # fmt: skip
         return {"object": "whatsapp_business_account",
                 "entry": [{"id": self.waba_id, "changes": [change]}]}  # fmt: skip
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or not self.webhook_url:
-            raise AssertionError("start the fake and set fake.webhook_url to the bot's webhook")
-        return self._session
-
-    async def post_raw(self, body: bytes, signature: str | None = None) -> int:
-        """POST any body to the bot: signature None sends none, "bad" a forged one, anything
-        else is sent as given (fake.sign(body) for a good one). Returns the bot's status."""
-        headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
-        if signature == "bad":
-            signature = "sha256=" + hmac.new(b"not-the-secret", body, hashlib.sha256).hexdigest()
-        if signature is not None:
-            headers["X-Hub-Signature-256"] = signature
-        async with self._client().post(self.webhook_url, data=body, headers=headers) as r:
-            await r.read()
-            return r.status
-
-    async def _deliver(self, payload: JSON) -> int:
-        # Compact and \u-escaped, as Meta sends it (and signs it).
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        self._last_delivery = body
-        return await self.post_raw(body, self.sign(body))
-
-    async def redeliver_last(self) -> int:
-        """Post the last webhook again, byte for byte: Meta retries until it gets a 200."""
-        if self._last_delivery is None:
-            raise AssertionError("no webhook was delivered yet")
-        return await self.post_raw(self._last_delivery, self.sign(self._last_delivery))
 
     def _from_user(self, wa_id: str, message: JSON, name: str | None) -> JSON:
         """The webhook carrying the user's `message`, with from, id and timestamp added."""
@@ -693,10 +586,3 @@ class FakeCloudApi:
         if not entries:
             raise AssertionError("no message to report a status for")
         return await self.post_statuses(*entries)
-
-    async def verify_subscription(self, verify_token: str, challenge: str) -> tuple[int, str]:
-        """Meta's GET handshake when the webhook is configured: (status, text) of the bot."""
-        params = {"hub.mode": "subscribe", "hub.verify_token": verify_token,
-                  "hub.challenge": challenge}  # fmt: skip
-        async with self._client().get(self.webhook_url, params=params) as r:
-            return r.status, await r.text()

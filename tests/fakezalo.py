@@ -64,16 +64,16 @@ modelled.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import aiohttp
 from aiohttp import web
 
-JSON = dict[str, Any]
+from tests.fakeplatform import JSON, Call, FakePlatform, Fault
+from tests.fakeplatform import RawAnswer as _Raw
+
 FaultTarget = Literal["cs", "promotion", "upload", "token", "any"]
 WINDOW = timedelta(hours=48)
 WINDOW_REPLIES = 8
@@ -115,34 +115,6 @@ class ZaloError(Exception):
             return {"error": self.code, "error_name": ERRORS.get(self.code, "Error"),
                     "error_description": self.message}  # fmt: skip
         return {"error": self.code, "message": self.message}
-
-
-@dataclass
-class _Raw:
-    status: int
-    body: str
-    content_type: str
-
-
-@dataclass
-class _Fault:
-    on: FaultTarget
-    times: int
-    error: ZaloError | None = None
-    after: int = 0  # calls let through first
-    raw: _Raw | None = None
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    headers: dict[str, str]
-    time: datetime  # the fake's clock
-    json: Any = None
-    form: dict[str, str] | None = None
-    status: int = 200
-    response: Any = None
 
 
 @dataclass
@@ -228,7 +200,7 @@ def _text(value: Any, what: str, high: int, *, low: int = 1) -> str:
 
 
 @dataclass
-class FakeZalo:
+class FakeZalo(FakePlatform):
     app_id: str = "1823865030574396868"
     oa_id: str = "1646843870823903717"
     oa_secret: str = "test-oa-secret"
@@ -246,49 +218,27 @@ class FakeZalo:
     names: dict[str, str] = field(default_factory=dict)  # user id -> display name on Zalo
 
     def __post_init__(self) -> None:
-        self._clock = (self.start or datetime.now(UTC)).replace(microsecond=0)
-        self._counter = itertools.count(1)
+        self._setup()
+        self._start_clock(self.start)
         self._users: dict[str, _User] = {}
-        self._faults: list[_Fault] = []
         self._access: dict[str, datetime] = {}  # live access token -> when it expires
         self._refresh: set[str] = set()  # refresh tokens not spent yet
         self._last_delivery: bytes | None = None
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
         self.access_token, self.refresh_token = self.issue_pair()
 
     # -- lifecycle -------------------------------------------------------------------
-    async def __aenter__(self) -> FakeZalo:
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=8 << 20)
         app.router.add_post("/v3.0/oa/message/{kind}", self._message)
         app.router.add_post("/v2.0/oa/upload/image", self._upload)
         app.router.add_get("/v3.0/oa/user/detail", self._user_detail)
         app.router.add_post("/v4/oa/access_token", self._token)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        self._session = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     # -- the clock, the window, tokens ------------------------------------------------
-    def now(self) -> datetime:
-        return self._clock
-
     def advance(self, **delta: float) -> None:
         """Move time on (days=, hours=, ...): windows close and access tokens expire."""
         self._clock += timedelta(**delta)
-
-    def set_time(self, when: datetime) -> None:
-        self._clock = when
 
     def _user(self, user_id: str) -> _User:
         return self._users.setdefault(user_id, _User())
@@ -328,12 +278,12 @@ class FakeZalo:
         """Refuse the next `times` valid calls to `on` (once `after` more went through)
         with Zalo error `code` (-32 rate limit, -213 a user who blocked the OA, ...)."""
         error = ZaloError(code, status=http_status)
-        self._faults.append(_Fault(on, times, error=error, after=after))
+        self._add_fault(Fault(on, times, error=error, after=after))
 
     def fail_next_raw(self, status: int, body: str, content_type: str = "text/html", *,
                       times: int = 1, on: FaultTarget = "cs") -> None:  # fmt: skip
         """Answer the next `times` calls with this raw body: a proxy's HTML 502 page."""
-        self._faults.append(_Fault(on, times, raw=_Raw(status, body, content_type)))
+        self._add_fault(Fault(on, times, raw=_Raw(status, body, content_type)))
 
     def block(self, user_id: str) -> None:
         """The user blocked the OA: messages to them are refused with -213."""
@@ -342,17 +292,9 @@ class FakeZalo:
     def unblock(self, user_id: str) -> None:
         self._user(user_id).blocked = False
 
-    def _take_fault(self, on: FaultTarget) -> None:
-        for fault in self._faults:
-            if fault.on in (on, "any") and fault.times > 0:
-                if fault.after > 0:
-                    fault.after -= 1
-                    return
-                fault.times -= 1
-                if fault.raw is not None:
-                    raise _RawAnswer(fault.raw)
-                assert fault.error is not None
-                raise fault.error
+    def _add_fault(self, fault: Fault[ZaloError]) -> None:
+        if fault.times > 0:  # one for no call never fires (nor lets `after` calls through)
+            self._faults.append(fault)
 
     # -- inspection ------------------------------------------------------------------
     def messages_to(self, user_id: str) -> list[Sent]:
@@ -367,6 +309,10 @@ class FakeZalo:
     def _answer(self, call: Call, answer: JSON, status: int = 200) -> web.Response:
         call.status, call.response = status, answer
         return web.json_response(answer, status=status)
+
+    def _answer_raw(self, call: Call, raw: _Raw) -> web.Response:
+        call.status, call.response = raw.status, raw.body
+        return raw.response()
 
     def _check_token(self, request: web.Request) -> None:
         token = request.headers.get("access_token", "")
@@ -390,11 +336,9 @@ class FakeZalo:
         except ZaloError as exc:
             self.refused.append(Refused(request.path, to, body, exc.body(False), self.now()))
             return self._answer(call, exc.body(False), exc.status)
-        except _RawAnswer as raw:
-            self.refused.append(Refused(request.path, to, body, {"raw": raw.raw.body}, self.now()))
-            call.status, call.response = raw.raw.status, raw.raw.body
-            return web.Response(status=raw.raw.status, text=raw.raw.body,
-                                content_type=raw.raw.content_type)  # fmt: skip
+        except _Raw as raw:
+            self.refused.append(Refused(request.path, to, body, {"raw": raw.body}, self.now()))
+            return self._answer_raw(call, raw)
         return self._answer(call, answer)
 
     def _send(self, kind: str, body: Any) -> JSON:
@@ -530,10 +474,8 @@ class FakeZalo:
             self._take_fault("upload")
         except ZaloError as exc:
             return self._answer(call, exc.body(False), exc.status)
-        except _RawAnswer as raw:
-            call.status, call.response = raw.raw.status, raw.raw.body
-            return web.Response(status=raw.raw.status, text=raw.raw.body,
-                                content_type=raw.raw.content_type)  # fmt: skip
+        except _Raw as raw:
+            return self._answer_raw(call, raw)
         attachment_id = hashlib.sha1(f"img:{next(self._counter)}".encode()).hexdigest()
         self.uploads.append(Upload(attachment_id, file.filename, mime, data, self.now()))
         return self._answer(call, {"data": {"attachment_id": attachment_id}, "error": 0,
@@ -553,10 +495,8 @@ class FakeZalo:
             self._take_fault("token")
         except ZaloError as exc:
             return self._answer(call, exc.body(True), exc.status)
-        except _RawAnswer as raw:
-            call.status, call.response = raw.raw.status, raw.raw.body
-            return web.Response(status=raw.raw.status, text=raw.raw.body,
-                                content_type=raw.raw.content_type)  # fmt: skip
+        except _Raw as raw:
+            return self._answer_raw(call, raw)
         self._refresh.discard(token)  # single-use
         self.refreshes.append(token)
         self.access_token, self.refresh_token = self.issue_pair()
@@ -566,11 +506,6 @@ class FakeZalo:
                                    "expires_in": lifetime})  # fmt: skip
 
     # -- webhooks: the users' side ---------------------------------------------------
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or not self.webhook_url:
-            raise AssertionError("start the fake and set fake.webhook_url to the bot's webhook")
-        return self._session
-
     def sign(self, body: bytes) -> str:
         """The signature Zalo would send with `body` (its app_id and timestamp fields)."""
         fields = json.loads(body)
@@ -585,9 +520,7 @@ class FakeZalo:
             sig = "mac=" + hashlib.sha256(b"forged" + body).hexdigest()
         if sig is not None:
             headers["X-ZEvent-Signature"] = sig
-        async with self._client().post(self.webhook_url, data=body, headers=headers) as r:
-            await r.read()
-            return r.status
+        return await self._post_webhook(body, headers)
 
     async def deliver(self, event: JSON) -> int:
         """Post `event` signed, as Zalo does; returns the bot's status."""
@@ -658,9 +591,3 @@ class FakeZalo:
         return await self.deliver(self._event(name, sender={"id": self.oa_id},
                                               recipient={"id": user_id},
                                               message={"msg_ids": ids}))  # fmt: skip
-
-
-class _RawAnswer(Exception):
-    def __init__(self, raw: _Raw) -> None:
-        super().__init__(raw.body)
-        self.raw = raw
