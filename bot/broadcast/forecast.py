@@ -5,8 +5,11 @@ learners it reaches and, where the channel has a free-messaging window (WhatsApp
 many are inside it (`last_active_at` within the window: sent as they are), how many need a
 template and which one (its name and category: what the programme pays for), how many would be
 skipped because there is none in their language, and how many would wait for the next day
-because the number's messaging tier of users per 24 h is used up. It is a forecast: windows
-close and the tier frees while a broadcast is sent.
+because the number's messaging tier of users per 24 h is used up. Where a channel counts
+messages against a monthly allowance (LINE's pushes, Zalo's proactive messages), it shows how
+many count, how many are left this month and how many would wait for the next; where nothing
+may go outside the window (Messenger), who would be skipped. It is a forecast: windows close
+and quotas free while a broadcast is sent.
 """
 
 from __future__ import annotations
