@@ -41,14 +41,14 @@ if TYPE_CHECKING:
     from bot.channels.templates import Templates
 
 log = logging.getLogger(__name__)
-PURPOSE = "broadcast"
+PURPOSE = "broadcast"  # the template purpose a broadcast goes out under
 # What a message outside the window becomes, by `Capabilities.outside_window`.
 OUTSIDE = {
     "anything": "sent as written",
     "templates": "need a template",
     "allowance": "sent as counted proactive messages",
     "nothing": "cannot be sent",
-}  # the template purpose a broadcast goes out under
+}
 DRY_RUN = "lessonbot broadcast send --dry-run"
 
 
