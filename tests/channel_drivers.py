@@ -135,26 +135,29 @@ class Running:
             self.task = None
 
 
+def webhook_settings(database_url: str, port: int, **values: Any) -> Settings:
+    """A configuration of webhook channels alone (no Telegram) on `database_url` and `port`,
+    serving the shipped lessons unless `values` says otherwise."""
+    content = {"lessons_dir": str(ROOT / "lessons"), "locales_dir": str(ROOT / "locales")}
+    return Settings(
+        _env_file=None, bot_token="", database_url=database_url, port=port, **(content | values)
+    )
+
+
 # -- WhatsApp ------------------------------------------------------------------------------------
 
 
 def whatsapp_settings(fake: FakeCloudApi, database_url: str, port: int, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "lessons_dir": str(ROOT / "lessons"),
-        "locales_dir": str(ROOT / "locales"),
-    } | extra
-    return Settings(
-        _env_file=None,
-        bot_token="",
+    return webhook_settings(
+        database_url,
+        port,
         whatsapp_token=fake.token,
         whatsapp_phone_number_id=fake.phone_number_id,
         whatsapp_app_secret=fake.app_secret,
         whatsapp_verify_token="verify-me-please",
         whatsapp_api_url=fake.url,
         whatsapp_templates=str(ROOT / "templates" / "whatsapp.yaml"),
-        database_url=database_url,
-        port=port,
-        **values,
+        **extra,
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.config import Settings
-from tests.channel_drivers import ROOT, Driver, WebhookDriver, numbered, until
+from tests.channel_drivers import ROOT, Driver, WebhookDriver, numbered, until, webhook_settings
 from tests.fakeline import FakeLine, user_id
 from tests.test_telegram_e2e import free_port
 
@@ -32,19 +32,13 @@ SOMCHAI, MALEE = user_id(1), user_id(2)
 
 
 def line_settings(fake: FakeLine, database_url: str, port: int, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "lessons_dir": str(ROOT / "lessons"),
-        "locales_dir": str(ROOT / "locales"),
-    } | extra
-    return Settings(
-        _env_file=None,
-        bot_token="",
+    return webhook_settings(
+        database_url,
+        port,
         line_channel_access_token=fake.token,
         line_channel_secret=fake.channel_secret,
         line_api_url=fake.url,
-        database_url=database_url,
-        port=port,
-        **values,
+        **extra,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.config import Settings
-from tests.channel_drivers import ROOT, Driver, WebhookDriver, numbered, until
+from tests.channel_drivers import ROOT, Driver, WebhookDriver, numbered, until, webhook_settings
 from tests.fakemessenger import FakeMessenger, Sent
 from tests.test_telegram_e2e import free_port
 
@@ -23,20 +23,14 @@ VERIFY_TOKEN = "verify-me-please"
 
 
 def messenger_settings(fake: FakeMessenger, database_url: str, port: int, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "lessons_dir": str(ROOT / "lessons"),
-        "locales_dir": str(ROOT / "locales"),
-    } | extra
-    return Settings(
-        _env_file=None,
-        bot_token="",
+    return webhook_settings(
+        database_url,
+        port,
         messenger_page_token=fake.page_token,
         messenger_app_secret=fake.app_secret,
         messenger_verify_token=VERIFY_TOKEN,
         messenger_api_url=fake.url,
-        database_url=database_url,
-        port=port,
-        **values,
+        **extra,
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.config import Settings
-from tests.channel_drivers import ROOT, WebhookDriver, numbered, until
+from tests.channel_drivers import ROOT, WebhookDriver, numbered, until, webhook_settings
 from tests.fakezalo import FakeZalo, Sent
 from tests.test_telegram_e2e import free_port
 
@@ -22,24 +22,20 @@ LAN = "5510185758261927916"  # a Zalo user id: digits, scoped to the OA's app
 
 
 def zalo_settings(fake: FakeZalo, database_url: str, port: int, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "lessons_dir": str(ROOT / "lessons"),
-        "locales_dir": str(ROOT / "locales"),
-        "zalo_proactive_monthly": fake.proactive_monthly,
-    } | extra
-    return Settings(
-        _env_file=None,
-        bot_token="",
-        zalo_oa_access_token=fake.access_token,
-        zalo_refresh_token=fake.refresh_token,
-        zalo_app_id=fake.app_id,
-        zalo_oa_secret=fake.oa_secret,
-        zalo_app_secret=fake.app_secret,
-        zalo_api_url=fake.url,
-        zalo_oauth_url=fake.url,
-        database_url=database_url,
-        port=port,
-        **values,
+    return webhook_settings(
+        database_url,
+        port,
+        **{
+            "zalo_oa_access_token": fake.access_token,
+            "zalo_refresh_token": fake.refresh_token,
+            "zalo_app_id": fake.app_id,
+            "zalo_oa_secret": fake.oa_secret,
+            "zalo_app_secret": fake.app_secret,
+            "zalo_api_url": fake.url,
+            "zalo_oauth_url": fake.url,
+            "zalo_proactive_monthly": fake.proactive_monthly,
+        }
+        | extra,  # a test may set the allowance (or the content) itself
     )
 
 
