@@ -40,7 +40,7 @@ from bot.store import Identity, LearnerStore
 from bot.store.inbox import current_receipt, report_done
 from bot.store.learners import open_learner
 from bot.store.personal import describe
-from bot.store.replies import Pending, Replies, Staged
+from bot.store.replies import Pending, Recipient, Replies, Staged
 
 log = logging.getLogger(__name__)
 
@@ -223,13 +223,14 @@ class LessonService:
         waiting = [reply for reply in waiting if not reply.elsewhere(now)]
         caught_up = True
         while waiting:
-            batch, messages = await self._ready(waiting, now)
+            batch, messages = await self._ready(waiting, now, (channel, address))
             if not batch:
                 if waiting and not waiting[0].sendable(now):
                     caught_up = False  # paused (429) or backing off: later ones wait, in order
                     break
                 waiting = waiting[1:]  # could not be made: dropped (logged)
                 continue
+            await self.replies.recorded((channel, address))
             try:
                 await send(address, messages)
                 sent, error = len(batch), None
@@ -239,7 +240,7 @@ class LessonService:
                 sent, error = 0, exc
             for reply, message in zip(batch[:sent], messages, strict=False):
                 delivered.append(message)
-                self.replies.delivered(reply.id)
+                self.replies.delivered(reply.id, (channel, address))
             waiting = waiting[sent:]
             if error is None:
                 continue
@@ -249,13 +250,13 @@ class LessonService:
                 break
             if outcome == "gone":
                 break
-            self.replies.delivered(waiting[0].id)  # dropped
+            self.replies.delivered(waiting[0].id, (channel, address))  # dropped
             waiting = waiting[1:]
         self.replies.caught_up(channel, address, caught_up)
         return delivered
 
     async def _ready(
-        self, waiting: list[Pending], now: datetime
+        self, waiting: list[Pending], now: datetime, to: Recipient
     ) -> tuple[list[Pending], list[Say]]:
         """The replies at the head of `waiting` that may go now, made into messages. One that
         can't be made (its certificate erased meanwhile) ends the batch; alone, it is dropped."""
@@ -269,7 +270,7 @@ class LessonService:
             except Exception:
                 if not batch:
                     log.exception("could not make a reply to send; dropped")
-                    self.replies.delivered(reply.id)
+                    self.replies.delivered(reply.id, to)
                 break
             batch.append(reply)
         return batch, messages

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -19,6 +20,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/golden/*.yaml transcripts from the current engine",
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With DATABASE_TESTS_ONLY=1 (the PostgreSQL run of .ci/run), only the tests that use the
+    database under test (`database_url`): every other test does the same on any backend, and
+    the run on SQLite had it already."""
+    if not os.environ.get("DATABASE_TESTS_ONLY"):
+        return
+    chosen = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    kept = set(map(id, chosen))
+    config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+    items[:] = chosen
 
 
 @pytest.fixture
@@ -42,3 +55,22 @@ async def database_url(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     async with fresh_database(tmp_path) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _async_tests_leave_no_task(request: pytest.FixtureRequest) -> None:
+    """An async test fails if it leaves a task running on its loop: a bot that was stopped
+    must have stopped everything it started. (A broadcast left draining after `serve` had
+    returned once disposed of its own engine under it.) Sync tests may run loops of their
+    own, so only async tests are checked."""
+    if request.node.get_closest_marker("asyncio") is not None:
+        request.getfixturevalue("_no_task_left")
+
+
+@pytest.fixture
+async def _no_task_left(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    yield
+    await asyncio.sleep(0)  # let tasks that were just cancelled finish
+    me = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    assert not left, f"{request.node.nodeid} left tasks running: {left}"

@@ -33,6 +33,7 @@ from bot.engine import Texts
 from bot.errors import ConfigError
 from bot.journey.followups import FollowUps, Policy
 from bot.journey.followups import run_forever as run_followups
+from bot.journey.trial import Trial
 from bot.service import LessonService, relay_forever
 from bot.store.admins import Roles
 from bot.store.health import Health, check_database
@@ -100,7 +101,6 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
     service = build_service(settings, engine)
     await Roles(engine).bootstrap(settings.admins, datetime.now(UTC))
     inbox = Inbox(engine)
-    tasks: list[asyncio.Task[Any]] = []
     async with AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
         try:
@@ -127,27 +127,32 @@ async def serve(settings: Settings, *, worker: bool = True) -> None:
             gc.collect()
             gc.freeze()
             # Updates a crash left pending, and replies it left unsent, go out first.
-            tasks = [asyncio.create_task(loop) for loop in loops]
             if app is not None:
-                tasks.append(asyncio.create_task(serve_app(app, settings.port)))
+                loops.append(serve_app(app, settings.port))
                 log.info("listening on port %s", settings.port)
-            await _until_one_fails(tasks)
+            await run_together(loops)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):  # a clean stop records what it delivered
                 await service.replies.drain()
 
 
-async def _until_one_fails(tasks: list[asyncio.Task[Any]]) -> None:
-    """Wait while the loops run; a loop that fails stops the process (with its error), and
-    one that ends normally (setting a webhook) is let go."""
-    pending = set(tasks)
-    while pending:
-        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()  # raises the loop's error
+async def run_together(loops: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the loops until one fails, which stops them all with its error; one that ends
+    normally (setting a webhook) is let go. However they stop, every loop has ended when this
+    returns. (asyncio.gather, once cancelled, returns as soon as its first child is, and would
+    leave a slower one, a broadcast finishing what is on the wire, running on an engine that is
+    about to be disposed.)"""
+    tasks = [asyncio.create_task(loop) for loop in loops]
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises the loop's error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -176,11 +181,11 @@ async def work(settings: Settings) -> None:
     await Roles(engine).bootstrap(settings.admins, datetime.now(UTC))
     try:
         async with open_deliverers(settings, engine) as deliverers:
-            await asyncio.gather(
-                *(
+            await run_together(
+                [
                     run_background(settings, engine, service.library, service.texts, d)
                     for d in deliverers
-                )
+                ]
             )
     finally:
         await engine.dispose()
@@ -190,9 +195,10 @@ async def run_background(
     settings: Settings, engine: AsyncEngine, library: Library, texts: Texts, deliverer: Deliverer
 ) -> None:
     """One channel's loops: its due broadcasts, reminders and survey invitations."""
-    followups = FollowUps(engine, library, texts, deliverer, Policy.from_settings(settings))
-    await asyncio.gather(
-        run_broadcasts(settings, engine, library, deliverer), run_followups(followups)
+    policy, trial = Policy.from_settings(settings), Trial.from_settings(settings)
+    followups = FollowUps(engine, library, texts, deliverer, policy, trial=trial)
+    await run_together(
+        [run_broadcasts(settings, engine, library, deliverer), run_followups(followups)]
     )
 
 
@@ -205,6 +211,9 @@ async def run_broadcasts(
         try:
             await sender.run(until_done=False)
         except Exception:
+            me = asyncio.current_task()
+            if me is not None and me.cancelling():
+                raise  # it failed while being stopped: stop, don't restart
             log.exception("%s broadcast sender failed; restarting in 5 s", deliverer.channel)
             await asyncio.sleep(5)
 

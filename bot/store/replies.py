@@ -2,9 +2,11 @@
 
 `stage` runs inside the learner's transaction, so the replies commit with the progress that
 caused them, or not at all. The process that handled the update sends them right after the
-commit, oldest first, and deletes each as it is delivered; so at a crash at most the one reply
-in flight can arrive twice. A reply its process could not send (it died, or the platform said
-429) is due again at `due_at`, for any process's relay to send.
+commit, oldest first, and deletes each as it is delivered. A learner's next send waits until
+their last delivery is recorded, so a crash can resend to each learner at most the one send
+that was on the wire to them, or had just arrived (docs/performance.md, "What a kill costs").
+A reply its process could not send (it died, or the platform said 429) is due again at
+`due_at`, for any process's relay to send.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import os
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -34,6 +36,8 @@ from bot.store.processes import HOST, pid_gone
 from bot.store.writer import transact, write
 
 log = logging.getLogger(__name__)
+
+Recipient = tuple[str, str]  # (channel, address): a learner on one app
 
 # How long the process that stored a reply has to send it before a process that cannot tell
 # whether it lives (one on another machine) may: longer than a send can take (the frameworks
@@ -153,13 +157,16 @@ def stage(
 class Replies:
     """The outbox's queries. Deliveries are recorded in groups: ids delivered within a few
     milliseconds of each other are deleted in one transaction, so recording costs far less
-    than one write per reply; a crash can then resend only the replies of that last tick."""
+    than one write per reply; a crash can then resend only the replies of that last tick, and
+    `recorded` keeps that to one send per learner."""
 
     def __init__(self, engine: AsyncEngine, tick: float = 0.005) -> None:
         self.engine = engine
         self._reads = for_reading(engine)
         self._tick = tick
-        self._delivered: set[int] = set()  # sent, not yet deleted
+        self._delivered: dict[int, Recipient] = {}  # sent, not yet deleted; to whom
+        self._unrecorded: Counter[Recipient] = Counter()  # of those, how many to each learner
+        self._batch = asyncio.Event()  # set when the deletes under way commit
         # Sent and deleted, remembered a while: a read that began before the delete committed
         # may still return them, and must not send them again.
         self._forgotten: set[int] = set()
@@ -205,17 +212,27 @@ class Replies:
             if row_id not in self._delivered and row_id not in self._forgotten
         ]
 
-    def delivered(self, reply_id: int) -> None:
-        """Record a delivery: deleted with the others of this tick."""
-        self._delivered.add(reply_id)
+    def delivered(self, reply_id: int, recipient: Recipient) -> None:
+        """Record a delivery (or a reply dropped): deleted with the others of this tick."""
+        if reply_id not in self._delivered:
+            self._delivered[reply_id] = recipient
+            self._unrecorded[recipient] += 1
         if self._recording is None or self._recording.done():
             self._recording = asyncio.create_task(self._record())
+
+    async def recorded(self, recipient: Recipient) -> None:
+        """Wait until what was delivered to `recipient` is recorded. Sending to them only then
+        means a crash can't catch two of their sends unrecorded (the last tick's, and the one
+        on the wire), however long a busy database takes to commit the tick."""
+        while self._unrecorded[recipient]:
+            await self._batch.wait()
 
     async def _record(self) -> None:
         await asyncio.sleep(self._tick)
         while self._delivered:
             ids = set(self._delivered)
             rows = [{"id": reply_id} for reply_id in ids]
+            batch = self._batch
             try:
                 await transact(self.engine, partial(_DELIVERED.execute_many, rows=rows))
             except Exception:
@@ -223,7 +240,13 @@ class Replies:
                 log.exception("could not record %d delivered replies; trying again", len(ids))
                 await asyncio.sleep(1)
                 continue
-            self._delivered -= ids
+            for reply_id in ids:
+                recipient = self._delivered.pop(reply_id)
+                self._unrecorded[recipient] -= 1
+                if not self._unrecorded[recipient]:
+                    del self._unrecorded[recipient]
+            self._batch = asyncio.Event()
+            batch.set()
             now = time.monotonic()
             self._forgotten |= ids
             self._forgetting.append((now, ids))
