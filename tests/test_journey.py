@@ -22,6 +22,7 @@ from bot.content import Library, load_library
 from bot.engine import Command, Press, Say, Start, Text
 from bot.i18n import Catalogs
 from bot.journey.followups import FollowUps, Policy
+from bot.journey.trial import Trial
 from bot.service import LessonService
 from bot.store import Identity, LearnerStore, create_engine, upgrade
 from bot.store.models import TemplateSend
@@ -354,30 +355,134 @@ async def test_a_restart_or_a_second_worker_never_doubles_a_message(world: World
     assert sorted(sent, key=int) == [str(n) for n in range(1, 21)]
 
 
-async def test_follow_up_survey_is_offered_once_after_the_set_days(world: World) -> None:
+async def finish_course(world: World, person: Identity) -> None:
+    """Both lessons today (MORNING), no profile, no certificate name."""
+    await join(world, person)
+    await finish_lesson(world, person)
+    await decline_profile(world, person)
+    await world.service.handle(person, Text("1"))  # the next-lesson button
+    await finish_lesson(world, person)  # the course is finished today
+    await world.service.handle(person, Text("Not now"))
+
+
+async def test_each_follow_up_wave_is_offered_once_after_its_months(world: World) -> None:
+    ana = who(1)
+    await finish_course(world, ana)
+    followups = world.followups(waves=(3, 5, 12))
+    waves = "SELECT months FROM survey_waves ORDER BY months"
+    for days, months in ((92, 3), (153, 5), (366, 12)):
+        before = len(world.deliverer.sent)
+        world.clock.now = MORNING + timedelta(days=days - 1)  # not yet due
+        await followups.run_once()
+        world.clock.now = MORNING + timedelta(days=days, hours=12)  # due, but 22:00 in Jakarta
+        await followups.run_once()
+        assert len(world.deliverer.sent) == before
+        world.clock.now = MORNING + timedelta(days=days)
+        await followups.run_once()
+        await world.followups(waves=(3, 5, 12)).run_once()  # a second worker, or a restart
+        assert len(world.deliverer.sent) == before + 1
+        assert (await world.rows(waves))[-1] == (months,)
+    [(_, text, keyboard), *_] = world.deliverer.sent
+    assert "a few short questions" in text
+    replies = await world.service.handle(ana, Press(keyboard[0][0][1]))
+    assert "How is your business now?" in replies[0].text
+    await world.service.handle(ana, Text("Start"))
+    await world.service.handle(ana, Text("Yes"))
+    assert await world.rows(
+        "SELECT step, value FROM answers WHERE course = 'follow-up' AND lesson = 'check-in'"
+    ) == [("selling-online", "yes")]
+
+
+async def test_a_learner_owed_several_waves_is_asked_the_latest_only(world: World) -> None:
+    await finish_course(world, who(1))
+    world.clock.now = MORNING + timedelta(days=200)  # both 3 and 5 months have passed
+    assert (await world.followups(waves=(3, 5, 12)).run_once()).invited == 1
+    assert await world.rows("SELECT months FROM survey_waves") == [(5,)]
+    world.clock.now = MORNING + timedelta(days=250)
+    assert (await world.followups(waves=(3, 5, 12)).run_once()).invited == 0
+
+
+async def test_a_wave_long_past_is_not_sent(world: World) -> None:
+    """An answer 16 months on is not a 12-month answer: the last wave is owed 3 months."""
+    await finish_course(world, who(1))
+    world.clock.now = MORNING + timedelta(days=470)  # 15.4 months
+    assert (await world.followups(waves=(3, 5, 12)).run_once()).invited == 0
+    world.clock.now = MORNING + timedelta(days=400)  # 13.1 months: still owed
+    assert (await world.followups(waves=(3, 5, 12)).run_once()).invited == 1
+
+
+async def test_opted_out_learners_are_not_invited_to_a_wave(world: World) -> None:
+    ana = who(1)
+    await finish_course(world, ana)
+    await world.service.handle(ana, Command("stop"))
+    world.clock.now = MORNING + timedelta(days=92)
+    assert (await world.followups(waves=(3,)).run_once()).invited == 0
+    assert await world.rows("SELECT count(*) FROM survey_waves") == [(0,)]
+
+
+async def test_the_baseline_follows_the_profile_then_the_lessons_go_on(world: World) -> None:
+    ana = who(1)
+    await join(world, ana)
+    replies = await finish_lesson(world, ana)
+    replies = await tap(world, ana, replies, "Yes, ask me")
+    for label in ("Thailand", "Food and drinks", "Woman", "18–24", "No", "No"):
+        replies = await tap(world, ana, replies, label)
+    assert any("Five more short questions" in say.text for say in replies)
+    replies = await tap(world, ana, replies, "Start")
+    for label in ("Yes", "10 to 30", "Not sure", "No", "Yes"):
+        replies = await tap(world, ana, replies, label)
+    assert "Now, back to the lessons" in replies[-1].text
+    # The way on is the course's next lesson, not the follow-up survey's.
+    replies = await tap(world, ana, replies, "▶️ Lesson two")
+    assert "Lesson two" in replies[0].text
+    assert await world.rows(
+        "SELECT step, value FROM answers WHERE lesson = 'baseline' ORDER BY id"
+    ) == [
+        ("selling-online", "yes"),
+        ("customers", "10-30"),
+        ("two-step", "not-sure"),
+        ("applied-scheme", "no"),
+        ("still-running", "yes"),
+    ]
+    assert await world.rows("SELECT name, lesson FROM events WHERE name = 'survey_invited'") == [
+        ("survey_invited", "baseline")
+    ]
+
+
+async def test_without_consent_there_is_no_baseline(world: World) -> None:
     ana = who(1)
     await join(world, ana)
     await finish_lesson(world, ana)
-    await decline_profile(world, ana)
-    await world.service.handle(ana, Text("1"))  # the next-lesson button
-    await finish_lesson(world, ana)  # the course is finished today
-    await world.service.handle(ana, Text("Not now"))
-    followups = world.followups(survey_after=timedelta(days=150))
-    world.clock.now = MORNING + timedelta(days=149)
-    assert (await followups.run_once()).invited == 0
-    world.clock.now = MORNING + timedelta(days=150)
-    assert (await followups.run_once()).invited == 1
-    world.clock.now = MORNING + timedelta(days=300)
-    assert (await world.followups(survey_after=timedelta(days=150)).run_once()).invited == 0
-    [(_, text, keyboard)] = world.deliverer.sent
-    assert "five short questions" in text
-    replies = await world.service.handle(ana, Press(keyboard[0][0][1]))
-    assert "How is your business now?" in replies[0].text
-    replies = await world.service.handle(ana, Text("Start"))
-    replies = await world.service.handle(ana, Text("Yes"))
-    assert await world.rows("SELECT step, value FROM answers WHERE course = 'follow-up'") == [
-        ("gained-customers", "yes")
-    ]
+    replies = await decline_profile(world, ana)
+    assert not any("Five more short questions" in say.text for say in replies)
+    assert await world.rows("SELECT count(*) FROM events WHERE name = 'survey_invited'") == [(0,)]
+
+
+async def test_the_comparison_arm_gets_no_reminders_and_the_same_waves(world: World) -> None:
+    for n in range(1, 9):
+        await stop_mid_course(world, who(n, f"L{n}"))
+    trial = Trial("seed-a", MORNING - timedelta(days=1))
+    world.clock.now = MORNING + timedelta(days=4)
+    followups = world.followups()
+    followups.trial = trial
+    tally = await followups.run_once()
+    arms = dict(await world.rows("SELECT external_id, arm FROM learners ORDER BY id"))
+    assert sorted(arms.values()) == ["comparison"] * 4 + ["encouraged"] * 4
+    reminded = {who for who, _, _ in world.deliverer.sent}
+    assert tally.reminded == 4 and reminded == {k for k, arm in arms.items() if arm == "encouraged"}
+    # Stored once: another seed (or turning the trial off and on) changes nobody's arm.
+    followups.trial = Trial("seed-b", MORNING - timedelta(days=1))
+    await followups.run_once()
+    assert dict(await world.rows("SELECT external_id, arm FROM learners ORDER BY id")) == arms
+
+
+async def test_learners_from_before_the_trial_are_outside_it(world: World) -> None:
+    await stop_mid_course(world, who(1))
+    world.clock.now = MORNING + timedelta(days=4)
+    followups = world.followups()
+    followups.trial = Trial("seed-a", MORNING + timedelta(days=1))
+    assert (await followups.run_once()).reminded == 1
+    assert await world.rows("SELECT arm FROM learners") == [(None,)]
 
 
 async def test_a_name_with_markup_stays_text_in_verify(world: World) -> None:

@@ -68,7 +68,12 @@ async def test_new_learner_from_poster_to_certificate_reminder_and_survey(
         await bot.press("Yes, ask me")
         for answer in ("Thailand", "Food and drinks", "Woman", "25–35", "No", "No"):
             replies = await bot.press(answer)
-        assert "Ready for the next lesson?" in replies[-1].params["text"]
+        # With consent, the baseline: the same questions the follow-up waves will ask.
+        assert "Five more short questions" in replies[-1].params["text"]
+        for answer in ("Start", "No", "Fewer than 10", "No", "No", "Yes"):
+            replies = await bot.press(answer)
+        assert "back to the lessons" in replies[-1].params["text"]
+        assert "▶️ Lesson two" in str(replies[-1].params["reply_markup"])
         # Ana puts the phone down. Four days later the worker reminds her.
         await follow_ups(settings, days=4)
         nudge = fake.sent_messages(ANA)[-1]
@@ -89,11 +94,13 @@ async def test_new_learner_from_poster_to_certificate_reminder_and_survey(
         code = caption.rsplit(" ", 1)[-1].rstrip(".")
         verified = await bot.say(f"/verify {code}", user=ANA + 1)
         assert "Genuine: Test completed “Mini course”" in verified[-1].params["text"]
-        # Five months later: the survey invitation, once.
-        await follow_ups(settings, days=151)
-        await follow_ups(settings, days=152)
+        # Three months later: the first wave's invitation, once.
+        await follow_ups(settings, days=93)
+        await follow_ups(settings, days=94)
         invitations = [
-            c for c in fake.sent_messages(ANA) if "five short questions" in c.params.get("text", "")
+            c
+            for c in fake.sent_messages(ANA)
+            if "a few short questions" in c.params.get("text", "")
         ]
         assert len(invitations) == 1
         replies = await bot.press("Answer the questions")

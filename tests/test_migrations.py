@@ -308,3 +308,27 @@ def test_lessonbot_db_current_on_a_new_sqlite_file(
     assert main(["db", "upgrade"]) == 0
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+
+
+async def test_invitations_sent_before_the_waves_become_the_five_month_wave(
+    database_url: str,
+) -> None:
+    """0010: a learner invited under SURVEY_AFTER_DAYS is not invited to the 5-month wave again,
+    and going back down gives the invitation back to its column."""
+    await add_learner_with_progress(database_url)
+    engine = create_engine(database_url)
+    try:
+        await downgrade(engine, "0009")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE learners SET survey_invited_at = :at"),
+                {"at": datetime(2026, 6, 1, 4, 0)},
+            )
+        await upgrade(engine)
+        assert await rows(database_url, "SELECT learner_id, months FROM survey_waves") == [(1, 5)]
+        assert await rows(database_url, "SELECT arm FROM learners") == [(None,)]
+        await downgrade(engine, "0009")
+        [(invited,)] = await rows(database_url, "SELECT survey_invited_at FROM learners")
+        assert str(invited).startswith("2026-06-01")
+    finally:
+        await engine.dispose()

@@ -1,10 +1,15 @@
-"""Messages the bot starts: reminders to learners who stopped mid-course, and the invitation to
-the follow-up survey some months after they finish their first course.
+"""Messages the bot starts: reminders to learners who stopped mid-course, and the invitations
+to the follow-up survey's waves (3, 5 and 12 months after their first finished course).
 
-Each message is claimed before it is sent, by a conditional UPDATE that only one worker can win
-(`nudges_sent` still what we read; `survey_invited_at` still empty). So however many workers run
-and however often they restart, a learner never gets the same message twice. The price: a worker
-killed between the claim and the send loses that one message (at most once, never twice).
+Each message is claimed before it is sent, by a write that only one worker can win (a
+conditional UPDATE of `nudges_sent`; an INSERT of the wave's `survey_waves` row). So however
+many workers run and however often they restart, a learner never gets the same message twice.
+The price: a worker killed between the claim and the send loses that one message (at most
+once, never twice).
+
+A learner owed several waves at once (the bot was off, or the waves were changed) is invited to
+the latest only: three questionnaires in a row would be answered carelessly, if at all. A wave
+is owed until the next one is due (the last one, for `LAST_WAVE_GRACE` months).
 
 Where a channel allows free messages only for a while after the learner's last one (WhatsApp:
 24 h), the first reminder goes inside that window, and the later ones keep the regular schedule,
@@ -24,7 +29,7 @@ from functools import partial
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.broadcast.hours import QuietHours
@@ -39,17 +44,21 @@ from bot.channels.delivery import (
 )
 from bot.config import Settings
 from bot.content.library import Library, LoadedLesson
+from bot.content.surveys import CHECK_IN, SURVEY_COURSE
 from bot.content.text import render
 from bot.engine import Texts
 from bot.engine.context import N_
 from bot.engine.tokens import lesson_token, menu_token
+from bot.journey.trial import COMPARISON, Trial
+from bot.store.db import insert_or_skip
 from bot.store.learners import db_time
-from bot.store.models import EventRecord, Learner
-from bot.store.writer import write
+from bot.store.models import EventRecord, Learner, SurveyWave
+from bot.store.writer import transact, write
 
 log = logging.getLogger(__name__)
 
-SURVEY_COURSE = "follow-up"  # lessons/follow-up: the survey is a lesson authors can change
+MONTH = timedelta(days=365.25 / 12)
+LAST_WAVE_GRACE = 3  # months after the last wave during which it is still sent
 
 REMINDER = N_(
     "Hi {first_name}! You stopped in the middle of “{lesson}”. It takes a few "
@@ -57,7 +66,7 @@ REMINDER = N_(
 )
 SURVEY = N_(
     "Hi {first_name}! Some months ago you finished a course with us. Would you answer "
-    "five short questions about your business? It takes two minutes."
+    "a few short questions about your business? It takes two minutes."
 )
 
 Keyboard = list[list[tuple[str, str]]]
@@ -69,7 +78,7 @@ class Policy:
     remind_max: int = 2  # reminders per spell of inactivity, then silence
     # Outside the learner's local daytime (09:00-19:00 by default) nothing is sent.
     night: QuietHours = field(default_factory=lambda: QuietHours(time(19), time(9)))
-    survey_after: timedelta = timedelta(days=150)  # after the first finished course
+    waves: tuple[int, ...] = (3, 5, 12)  # months after the first finished course
     # On a channel with a window (WhatsApp: 24 h of free messages after the learner's last one,
     # then only paid, pre-approved templates), the first reminder of a spell goes inside it:
     # from `in_window_after` of the window (half: 12 h on WhatsApp, long enough to mean the
@@ -90,7 +99,7 @@ class Policy:
             remind_after=timedelta(days=settings.remind_after_days),
             remind_max=settings.remind_max,
             night=QuietHours(time.fromisoformat(last.strip()), time.fromisoformat(first.strip())),
-            survey_after=timedelta(days=settings.survey_after_days),
+            waves=settings.wave_months,
         )
 
 
@@ -126,6 +135,7 @@ class FollowUps:
     rate: float = 5.0  # messages per second: well under what broadcasts use
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     batch: int = 500
+    trial: Trial | None = None  # a randomised encouragement: no reminders in its comparison arm
 
     def __post_init__(self) -> None:
         self._limiter = AsyncLimiter(max(self.rate, 1.0), 1.0)
@@ -138,6 +148,8 @@ class FollowUps:
         """Send every reminder and invitation due now (in the learners' daytime)."""
         now = self.clock()
         self._held = {learner: until for learner, until in self._held.items() if until > now}
+        if self.trial is not None:  # before any reminder: the arm decides who gets one
+            await self.trial.assign(self.engine)
         window = self._window()
         if window is not None:  # first: these must go before the window closes
             for row in await self._due_in_window(now, window):
@@ -146,12 +158,13 @@ class FollowUps:
         for row in await self._due_reminders(now):
             if self._may_send(row, now) and await self._claim_nudge(row, now, regular=True):
                 await self._remind(row)
-        survey = self.library.course(SURVEY_COURSE)
+        survey = self.library.lesson(SURVEY_COURSE, CHECK_IN)
         if survey is None:
             return self.tally
-        for row in await self._due_invitations(now):
-            if self._may_send(row, now) and await self._claim_invite(row.id, now):
-                await self._invite(row, survey.lessons[0], now)
+        for months in sorted(self.policy.waves, reverse=True):  # the latest wave owed, only
+            for row in await self._due_invitations(now, months):
+                if self._may_send(row, now) and await self._claim_invite(row.id, months, now):
+                    await self._invite(row, survey, months, now)
         return self.tally
 
     def _window(self) -> timedelta | None:
@@ -198,6 +211,7 @@ class FollowUps:
         first: theirs closes soonest."""
         return await self._due(
             Learner.resume_lesson.is_not(None),
+            self._encouraged(),
             Learner.nudges_sent == 0,
             Learner.last_active_at <= db_time(now - window * self.policy.in_window_after),
             Learner.last_active_at > db_time(now - window + self.policy.in_window_margin),
@@ -208,16 +222,33 @@ class FollowUps:
         quiet_since = db_time(now - self.policy.remind_after)
         return await self._due(
             Learner.resume_lesson.is_not(None),
+            self._encouraged(),
             Learner.last_active_at <= quiet_since,
             Learner.nudges_sent < self.policy.remind_max,
             (Learner.last_nudged_at.is_(None)) | (Learner.last_nudged_at <= quiet_since),
             order=Learner.last_active_at,
         )
 
-    async def _due_invitations(self, now: datetime) -> list[Due]:
+    @staticmethod
+    def _encouraged() -> ColumnElement[bool]:
+        """Reminders go to everyone but a trial's comparison arm."""
+        return or_(Learner.arm.is_(None), Learner.arm != COMPARISON)
+
+    def _wave_ends(self, months: int) -> int:
+        """When a wave is no longer owed: at the next wave, or LAST_WAVE_GRACE after the last
+        (an answer much later than its wave would not be that wave's). So each query reads
+        only the learners who finished a course in one band of months, not every finisher."""
+        later = [m for m in self.policy.waves if m > months]
+        return min(later) if later else months + LAST_WAVE_GRACE
+
+    async def _due_invitations(self, now: datetime, months: int) -> list[Due]:
+        this_or_later = exists().where(
+            and_(SurveyWave.learner_id == Learner.id, SurveyWave.months >= months)
+        )
         return await self._due(
-            Learner.survey_invited_at.is_(None),
-            Learner.first_course_done_at <= db_time(now - self.policy.survey_after),
+            Learner.first_course_done_at <= db_time(now - months * MONTH),
+            Learner.first_course_done_at > db_time(now - self._wave_ends(months) * MONTH),
+            ~this_or_later,
             order=Learner.first_course_done_at,
         )
 
@@ -248,15 +279,22 @@ class FollowUps:
             last_nudged_at=row.last_nudged_at,
         )
 
-    async def _claim_invite(self, learner_id: int, now: datetime) -> bool:
-        return await self._update_if(
-            learner_id, Learner.survey_invited_at.is_(None), survey_invited_at=db_time(now)
-        )
+    async def _claim_invite(self, learner_id: int, months: int, now: datetime) -> bool:
+        row = {"learner_id": learner_id, "months": months, "invited_at": db_time(now)}
 
-    async def _release_invite(self, learner_id: int, claimed: datetime) -> bool:
-        return await self._update_if(
-            learner_id, Learner.survey_invited_at == db_time(claimed), survey_invited_at=None
+        def claim(conn: Any) -> bool:
+            statement = insert_or_skip(conn.dialect.name, SurveyWave).on_conflict_do_nothing()
+            return bool(conn.execute(statement.values(**row)).rowcount)
+
+        return await transact(self.engine, claim)
+
+    async def _release_invite(self, learner_id: int, months: int, claimed: datetime) -> bool:
+        statement = delete(SurveyWave).where(
+            SurveyWave.learner_id == learner_id,
+            SurveyWave.months == months,
+            SurveyWave.invited_at == db_time(claimed),
         )
+        return await transact(self.engine, lambda conn: bool(conn.execute(statement).rowcount))
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -284,13 +322,13 @@ class FollowUps:
         if await self._send(row, text, keyboard, proactive, row.resume_lesson or "", release):
             self.tally.reminded += 1
 
-    async def _invite(self, row: Due, survey: LoadedLesson, claimed: datetime) -> None:
+    async def _invite(self, row: Due, survey: LoadedLesson, months: int, claimed: datetime) -> None:
         text = render(self.texts.ui(row.locale, SURVEY), {"first_name": row.first_name})
         keyboard = [[(self.texts.ui(row.locale, "Answer the questions"), lesson_token(survey))]]
         # "course": the one the message opens, as for a reminder; here the survey.
         values = {"name": row.first_name, "course": self._course_title(row.locale, SURVEY_COURSE)}
         proactive = Proactive("survey", values)
-        release = partial(self._release_invite, row.id, claimed)
+        release = partial(self._release_invite, row.id, months, claimed)
         if await self._send(row, text, keyboard, proactive, survey.key, release):
             self.tally.invited += 1
 

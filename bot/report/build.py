@@ -14,15 +14,25 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import and_, event, func, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.content.library import Library
 from bot.errors import LessonBotError
-from bot.report import queries
+from bot.report import evidence, queries
 from bot.report.demo import is_demo
-from bot.report.tables import FOLLOW_UP, Report, ReportData, Table, build, channel_refusal
+from bot.report.privacy import can_be_hidden
+from bot.report.programme import Costs, Period
+from bot.report.tables import (
+    FOLLOW_UP,
+    Cell,
+    Report,
+    ReportData,
+    Table,
+    build,
+    channel_refusal,
+)
 from bot.store import create_engine
 from bot.store.models import Learner
 
@@ -68,13 +78,25 @@ class ReportRefused(LessonBotError):
 
 
 async def collect(
-    engine: AsyncEngine, library: Library, now: datetime, *, channel: str | None = None
+    engine: AsyncEngine,
+    library: Library,
+    now: datetime,
+    *,
+    channel: str | None = None,
+    period: Period | None = None,
+    programme: str = "",
+    costs: Costs | None = None,
 ) -> ReportData:
-    """Every figure, from one snapshot; with `channel`, of that channel's learners only.
+    """Every figure, from one snapshot; with `channel`, of that channel's learners only, and
+    with `period`, of the learners who first wrote in it.
 
     Raises ReportRefused for a channel whose learner count the full report hides.
     """
-    who = None if channel is None else Learner.channel == channel
+    period = period or Period()
+    conditions = [c for c in (period.condition(),) if c is not None]
+    if channel is not None:
+        conditions.append(Learner.channel == channel)
+    who = and_(*conditions) if conditions else None
     mine = [] if who is None else [who]
     async with snapshot(engine) as conn:
         if channel is not None:
@@ -89,8 +111,9 @@ async def collect(
             generated=now,
             learners=await queries.learner_count(conn, who=who),
             breakdowns={d: await queries.breakdown(conn, d, who=who) for d in queries.DIMENSIONS},
-            # What erased learners left is not kept per channel: a channel's report leaves it out.
-            erased={} if channel is not None else await queries.erased(conn),
+            # What erased learners left says neither their channel nor when they came: a report
+            # of some learners only leaves it out.
+            erased={} if who is not None else await queries.erased(conn),
             funnels=await queries.funnels(conn, library, who=who),
             certificates=await queries.certificates_by_course(conn, who=who),
             stops=await queries.drop_offs(conn, who=who),
@@ -108,24 +131,42 @@ async def collect(
             channel=channel,
             broadcasts=await queries.broadcasts_by_channel(conn, who=who),
             not_sent=await queries.follow_ups_not_sent(conn, who=who),
+            evidence=await evidence.collect(conn, who=who),
+            programme=programme,
+            period=period,
+            costs=costs,
         )
 
 
-def write_csv(table: Table, path: Path) -> None:
-    with path.open("w", encoding="utf-8", newline="") as out:
+def write_csv(table: Table, path: Path, *, excel: bool = False) -> None:
+    """One table as CSV, numbers as numbers: a hidden cell is empty, and the column
+    `<key>_flag` beside each column whose cells privacy may hide says why (privacy.FLAGS).
+
+    UTF-8; with `excel`, with a byte order mark, without which Excel reads UTF-8 as the
+    system's legacy code page and garbles every non-English name.
+    """
+
+    def value(cell: Cell) -> str:
+        return cell if isinstance(cell, str) else str(cell) if isinstance(cell, int) else cell.csv()
+
+    def flag(cell: Cell) -> str:
+        return "" if isinstance(cell, str | int) else cell.flag()
+
+    # Decided per column, not per cell, so that every row has the same columns.
+    flagged = {
+        i for i in range(len(table.columns)) if any(can_be_hidden(row[i]) for row in table.rows)
+    }
+    header: list[str] = []
+    for i, column in enumerate(table.columns):
+        header += [column.key, f"{column.key}_flag"] if i in flagged else [column.key]
+    with path.open("w", encoding="utf-8-sig" if excel else "utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow([c.key for c in table.columns])
+        writer.writerow(header)
         for row in table.rows:
-            writer.writerow(
-                [
-                    cell
-                    if isinstance(cell, str)
-                    else str(cell)
-                    if isinstance(cell, int)
-                    else cell.csv()
-                    for cell in row
-                ]
-            )
+            cells: list[str] = []
+            for i, cell in enumerate(row):
+                cells += [value(cell), flag(cell)] if i in flagged else [value(cell)]
+            writer.writerow(cells)
 
 
 async def write_report(
@@ -135,14 +176,22 @@ async def write_report(
     now: datetime,
     *,
     channel: str | None = None,
+    period: Period | None = None,
+    programme: str = "",
+    costs: Costs | None = None,
+    excel: bool = False,
 ) -> list[Path]:
     """Write report.html and the CSV files into `out_dir`; return their paths.
 
-    With `channel`, about that channel's learners only (see `collect`).
+    With `channel`, about that channel's learners only, and so on (see `collect`). With
+    `excel`, the CSV files start with a byte-order mark, by which Excel knows they are UTF-8.
     """
     from bot.report.html import render
 
-    report: Report = build(await collect(engine, library, now, channel=channel), library)
+    data = await collect(
+        engine, library, now, channel=channel, period=period, programme=programme, costs=costs
+    )
+    report: Report = build(data, library)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     page = out_dir / "report.html"
@@ -151,6 +200,6 @@ async def write_report(
     for table in report.tables.values():
         if table.csv:
             path = out_dir / f"{table.slug}.csv"
-            write_csv(table, path)
+            write_csv(table, path, excel=excel)
             written.append(path)
     return written

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.content import Severity, load_library
 from bot.content.library import Library
 from bot.errors import ConfigError
+from bot.report.programme import Period
 from bot.store import create_engine, upgrade
 
 
@@ -39,22 +40,45 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
-async def report(settings: Settings, out: Path, channel: str | None = None) -> int:
-    """`lessonbot report`; with `channel`, about that channel's learners only.
+async def report(
+    settings: Settings,
+    out: Path,
+    channel: str | None = None,
+    *,
+    period: Period | None = None,
+    programme: str = "",
+    costs: Path | None = None,
+    excel: bool = False,
+) -> int:
+    """`lessonbot report`; with `channel`, about that channel's learners only; with `period`,
+    about the learners who first wrote in it.
 
     `channel` is a name as stored or as the page shows it: "whatsapp" or "WhatsApp", "console"
     or "Terminal". A channel whose learner count the full report hides is refused
-    (`ReportRefused`, a LessonBotError: the command line prints it and exits with 2).
+    (`ReportRefused`, a LessonBotError: the command line prints it and exits with 2), and so
+    is a costs file that is not as docs/report.md describes.
     """
     from bot.report import labels
     from bot.report.build import reader, write_report
+    from bot.report.programme import load_costs
 
     library = _library(settings)
+    spent = load_costs(costs) if costs is not None else None
     await _migrate(settings.database_url)
     engine = reader(settings.database_url)
     code = None if channel is None else labels.channel_code(channel)
     try:
-        written = await write_report(engine, library, out, datetime.now(UTC), channel=code)
+        written = await write_report(
+            engine,
+            library,
+            out,
+            datetime.now(UTC),
+            channel=code,
+            period=period,
+            programme=programme,
+            costs=spent,
+            excel=excel,
+        )
     finally:
         await engine.dispose()
     for path in written:
@@ -62,7 +86,9 @@ async def report(settings: Settings, out: Path, channel: str | None = None) -> i
     return 0
 
 
-async def demo_data(settings: Settings, learners: int, seed: int, force: bool) -> int:
+async def demo_data(
+    settings: Settings, learners: int, seed: int, force: bool, effect: float
+) -> int:
     from bot.report import demo
 
     if learners < 1:
@@ -71,8 +97,9 @@ async def demo_data(settings: Settings, learners: int, seed: int, force: bool) -
     await _migrate(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
+        now = datetime.now(UTC).replace(microsecond=0)
         summary = await demo.generate(
-            engine, library, learners, seed, datetime.now(UTC).replace(microsecond=0), force=force
+            engine, library, learners, seed, now, force=force, effect=effect
         )
     finally:
         await engine.dispose()

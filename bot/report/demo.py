@@ -3,8 +3,14 @@
 The data follows what the bot itself writes (see bot/store/models.py): learners with a
 consistent country and language and, with consent, a profile; lesson progress that thins out
 lesson by lesson; quiz answers whose difficulty differs per question; `step_shown` events up to
-the step where an unfinished lesson was put down; certificates; the follow-up survey about five
-months after a first course; and the anonymous counts left by learners who erased their data.
+the step where an unfinished lesson was put down; certificates; an encouragement trial
+(reminders on for a random half, `bot.journey.trial`); with consent, the baseline survey; the
+follow-up waves at 3, 5 and 12 months after a first course; and the anonymous counts left by
+learners who erased their data.
+
+The trial has a known effect: in the encouraged arm, the share selling online at each wave is
+higher by `effect` (in expectation), and by nothing on every other question. So a report on
+demo data can be checked against the truth (tests/test_evidence.py).
 
 Everything comes from one seeded `random.Random`, so a seed gives the same database every time.
 Rows go in with executemany in chunks, so 250,000 learners take about a minute, not hours.
@@ -29,7 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.content.library import Library, LoadedCourse, LoadedLesson
 from bot.content.model import EndStep, InputStep, QuestionStep, Step, SurveyStep
+from bot.content.surveys import BASELINE, CHECK_IN, SURVEY_COURSE
 from bot.errors import LessonBotError
+from bot.journey.followups import MONTH
+from bot.journey.trial import COMPARISON, arm_for
 from bot.report import labels
 from bot.report.bulk import Batch
 from bot.store.models import (
@@ -39,6 +48,7 @@ from bot.store.models import (
     EventRecord,
     Learner,
     LessonProgress,
+    SurveyWave,
 )
 
 # The channels demo learners use, and their shares. The channel is drawn from a generator of
@@ -47,9 +57,10 @@ CHANNELS = {"telegram": 0.64, "whatsapp": 0.36}
 EXTERNAL_ID = "demo-"  # + the learner's number
 LEGACY_CHANNEL = "demo"  # what demo learners had before they were spread over channels
 DEMO_STATUS = "demo"  # not "active": nothing proactive is ever sent to a demo learner
-WEEKS = 40
-SURVEY_AFTER = timedelta(days=150)  # "five months on"
-FOLLOW_UP = ("follow-up", "five-months-on")
+WEEKS = 70  # long enough for some learners to reach the 12-month wave
+WAVES = (3, 5, 12)  # months after the first finished course
+RESPONSE = {3: 0.5, 5: 0.42, 12: 0.33}  # who answers a wave's invitation
+EFFECT = 0.10  # the encouraged arm's extra share selling online, at every wave
 
 T = TypeVar("T")
 
@@ -90,20 +101,36 @@ PROFILE: dict[str, dict[str, float]] = {
     "disability": {"yes": 0.04, "no": 0.9, "skip": 0.06},
     "minority": {"yes": 0.12, "no": 0.8, "skip": 0.08},
 }
-COURSE_SHARE = {"digital-marketing": 0.45, "online-safety": 0.3, "relief": 0.25}
-# Per follow-up question, the answers of a finisher; two-step and applied-scheme depend on
-# which courses they finished.
-SURVEY: dict[str, dict[str, float]] = {
-    "gained-customers": {"yes": 0.79, "no": 0.18, "skip": 0.03},
-    "selling-online": {"yes": 0.73, "already": 0.1, "no": 0.14, "skip": 0.03},
-    "still-running": {"yes": 0.92, "no": 0.05, "skip": 0.03},
-    "two-step": {"yes": 0.45, "no": 0.5, "skip": 0.05},
-    "applied-scheme": {"yes": 0.2, "no": 0.75, "skip": 0.05},
+COURSE_SHARE = {
+    "digital-marketing": 0.4,
+    "money": 0.15,
+    "online-safety": 0.25,
+    "relief": 0.2,
 }
-SURVEY_IF_FINISHED = {
-    ("two-step", "online-safety"): {"yes": 0.78, "no": 0.18, "skip": 0.04},
-    ("applied-scheme", "relief"): {"yes": 0.45, "no": 0.5, "skip": 0.05},
+# The outcome questions, as yes or no: the share "yes" at the baseline, the chance a "yes"
+# stays one, and the chance a "no" has become a "yes" by each wave (more after the course
+# that teaches it).
+BASE_SHARE = {
+    "selling-online": 0.45,
+    "customers": 0.35,
+    "two-step": 0.25,
+    "applied-scheme": 0.12,
+    "still-running": 0.93,
 }
+KEEP = {"still-running": 0.94}  # the others: 0.97
+GAIN = {3: 0.12, 5: 0.16, 12: 0.22}
+GAIN_IF_FINISHED = {("two-step", "online-safety"): 0.4, ("applied-scheme", "relief"): 0.2}
+# How a "yes" or a "no" is answered, per question; "skip" is "Prefer not to say".
+ANSWERS = {
+    "customers": ({"10-30": 0.7, "over-30": 0.3}, {"under-10": 1.0}),
+    "two-step": ({"yes": 1.0}, {"no": 0.75, "not-sure": 0.25}),
+}
+SKIPPED = 0.03
+ATTRIBUTION = {
+    True: {"a-lot": 0.35, "a-little": 0.4, "no": 0.2, "skip": 0.05},  # something changed
+    False: {"a-lot": 0.08, "a-little": 0.3, "no": 0.57, "skip": 0.05},
+}
+COUNTERFACTUAL = {"yes": 0.3, "later": 0.3, "no": 0.2, "not-sure": 0.15, "skip": 0.05}
 BUSINESSES = ("snacks", "batik", "noodles", "phone cases", "tailoring", "coffee", "vegetables")
 
 
@@ -126,7 +153,8 @@ class DemoSummary:
     answers: int = 0
     events: int = 0
     certificates: int = 0
-    survey_respondents: int = 0
+    baseline_respondents: int = 0
+    survey_respondents: int = 0  # learners who answered at least one follow-up wave
     erased: int = 0
     channels: dict[str, int] = field(default_factory=dict)  # learners per channel
 
@@ -188,9 +216,10 @@ class _Rows:
                 "nudges_sent",
                 "last_nudged_at",
                 "first_course_done_at",
-                "survey_invited_at",
+                "arm",
             ),
         )
+        self.waves = Batch(SurveyWave, ("learner_id", "months", "invited_at"))
         self.progress = Batch(
             LessonProgress,
             (
@@ -226,7 +255,14 @@ class _Rows:
         )
 
     def prepare(self, dialect: str) -> _Rows:
-        for batch in (self.learners, self.progress, self.answers, self.events, self.certificates):
+        for batch in (
+            self.learners,
+            self.progress,
+            self.answers,
+            self.events,
+            self.certificates,
+            self.waves,
+        ):
             batch.prepare(dialect)
         return self
 
@@ -236,6 +272,7 @@ class _Rows:
         summary.answers += await self.answers.flush(conn)
         summary.events += await self.events.flush(conn)
         summary.certificates += await self.certificates.flush(conn)
+        await self.waves.flush(conn)
 
 
 @dataclass(frozen=True)
@@ -262,19 +299,29 @@ class _Journey:
     position: dict[str, Any] | None = None
     resume: str | None = None
     first_done: datetime | None = None
+    arm: str | None = None
+    # Per outcome question: "yes" at the baseline, and a draw that decides when a "no" turns.
+    baseline: dict[str, bool] = field(default_factory=dict)
+    draws: dict[str, float] = field(default_factory=dict)
+    surveyed: set[str] = field(default_factory=set)  # the survey lessons with a progress row
 
 
 class _World:
     """The programme's fixed traits (difficulty per question, where lessons lose people)."""
 
-    def __init__(self, library: Library, rng: random.Random, now: datetime) -> None:
+    def __init__(
+        self, library: Library, rng: random.Random, now: datetime, effect: float = EFFECT
+    ) -> None:
         self.rng = rng
         self.now = now
+        self.effect = effect
+        self.seed = f"demo-{rng.random()}"  # the trial's seed
         self.start = now - timedelta(weeks=WEEKS)
         self.courses = [c for c in library.courses if c.course.listed and c.lessons]
         self.course_by_id = {c.id: c for c in self.courses}
         self.course_share = {c.id: COURSE_SHARE.get(c.id, 0.2) for c in self.courses}
-        self.follow_up = library.lesson(*FOLLOW_UP)
+        self.baseline = library.lesson(SURVEY_COURSE, BASELINE)
+        self.check_in = library.lesson(SURVEY_COURSE, CHECK_IN)
         self.campaigns = [rng.uniform(0.1, 0.9) * WEEKS * 7 for _ in range(3)]
         self.p_correct: dict[tuple[str, str], float] = {}
         self.p_complete: dict[str, float] = {}
@@ -346,6 +393,7 @@ class _Generator:
         self.channel_rng = channels
         self.rows = rows
         self.respondents = 0
+        self.baseline_respondents = 0
         self.channels: dict[str, int] = {}
 
     def learner(self, learner_id: int, n: int) -> None:
@@ -365,13 +413,24 @@ class _Generator:
         fields = {"first_name": f"Demo {n}", **({"country": country} if country else {}), **profile}
         start = min(created + timedelta(minutes=rng.uniform(1, 6)), world.now)
         journey = _Journey(learner_id, fields, rng.gauss(0, 0.07), start, start)
+        journey.arm = arm_for(world.seed, learner_id)
+        journey.baseline = {step: rng.random() < share for step, share in BASE_SHARE.items()}
+        journey.draws = {step: rng.random() for step in BASE_SHARE}
+        if consent == "yes":  # asked right after the profile, after the first lesson
+            self.baseline_survey(journey, start + timedelta(minutes=rng.uniform(6, 12)))
         self.courses(journey)
         opted_out = rng.random() < 0.03
-        invited = None
-        if journey.first_done and not opted_out and journey.first_done + SURVEY_AFTER <= world.now:
-            invited = journey.first_done + SURVEY_AFTER
-            if rng.random() < 0.35:
-                self.survey(journey, invited + timedelta(hours=rng.uniform(0.2, 72)))
+        answered = False
+        if journey.first_done and not opted_out:
+            for months in WAVES:
+                invited = journey.first_done + months * MONTH
+                if invited > world.now:
+                    break
+                self.rows.waves.add(learner_id, months, invited)
+                if rng.random() < RESPONSE[months]:
+                    at = invited + timedelta(hours=rng.uniform(0.2, 72))
+                    answered = self.wave(journey, months, at) or answered
+        self.respondents += answered
         state = {
             "locale": locale,
             "fields": fields,
@@ -405,7 +464,7 @@ class _Generator:
             0,
             None,
             journey.first_done,
-            invited,
+            journey.arm,
         )
 
     def courses(self, journey: _Journey) -> None:
@@ -534,48 +593,72 @@ class _Generator:
                 return int(right and attempt == 1)
         return 0
 
-    def survey(self, journey: _Journey, at: datetime) -> None:
-        rng, lesson = self.rng, self.world.follow_up
+    def status(self, journey: _Journey, step: str, months: int) -> bool:
+        """The learner's true answer (yes or no) to an outcome question at a wave."""
+        if journey.baseline[step]:
+            return journey.draws[step] < KEEP.get(step, 0.97)
+        gain = GAIN[months] + max(
+            (GAIN_IF_FINISHED.get((step, c), 0.0) for c in journey.courses_done), default=0.0
+        )
+        if step == "selling-online" and journey.arm != COMPARISON:
+            # The known effect: +effect on the share, i.e. on the "no"s' chance to turn.
+            gain += self.world.effect / (1 - BASE_SHARE[step])
+        return journey.draws[step] < min(gain, 1.0)
+
+    def said(self, step: str, yes: bool) -> str:
+        rng = self.rng
+        if rng.random() < SKIPPED:
+            return "skip"
+        if_yes, if_no = ANSWERS.get(step, ({"yes": 1.0}, {"no": 1.0}))
+        return _pick(rng, if_yes if yes else if_no)
+
+    def baseline_survey(self, journey: _Journey, at: datetime) -> None:
+        lesson = self.world.baseline
         if lesson is None or at > self.world.now:
             return
-        self.respondents += 1
+        self.event(journey.id, "survey_invited", lesson.course_id, lesson.id, "", at)
+        if self.rng.random() < 0.1:  # put down without an answer
+            return
+        self.baseline_respondents += 1
+        answers = {step: self.said(step, yes) for step, yes in journey.baseline.items()}
+        self.questionnaire(journey, lesson, answers, at)
+
+    def wave(self, journey: _Journey, months: int, at: datetime) -> bool:
+        """The check-in at a wave, answered at `at`; whether it was (not in the future)."""
+        lesson = self.world.check_in
+        if lesson is None or at > self.world.now:
+            return False
+        now = {step: self.status(journey, step, months) for step in BASE_SHARE}
+        changed = any(now[step] and not journey.baseline[step] for step in now)
+        answers = {step: self.said(step, yes) for step, yes in now.items()}
+        answers["attribution"] = _pick(self.rng, ATTRIBUTION[changed])
+        answers["counterfactual"] = _pick(self.rng, COUNTERFACTUAL)
+        self.questionnaire(journey, lesson, answers, at)
+        return True
+
+    def questionnaire(
+        self, journey: _Journey, lesson: LoadedLesson, answers: Mapping[str, str], at: datetime
+    ) -> None:
+        """The survey lesson's rows: started, the answers in step order, completed."""
         self.event(journey.id, "lesson_started", lesson.course_id, lesson.id, "", at)
-        questions = [s for s in lesson.steps if isinstance(s, SurveyStep) and s.options]
-        finished = True
+        questions = [s for s in lesson.steps if isinstance(s, SurveyStep) and s.id in answers]
         for i, step in enumerate(questions):
-            if i and rng.random() < 0.04:
-                finished = False
-                break
-            ids = [o.id for o in step.options or ()]
-            shares = next(
-                (
-                    SURVEY_IF_FINISHED[(step.id, c)]
-                    for c in journey.courses_done
-                    if (step.id, c) in SURVEY_IF_FINISHED
-                ),
-                SURVEY.get(step.id, {}),
-            )
-            usable = {k: v for k, v in shares.items() if k in ids} or dict.fromkeys(ids, 1.0)
-            self.answer(
-                journey.id,
-                lesson,
-                step.id,
-                _pick(rng, usable),
-                None,
-                1,
-                at + timedelta(seconds=30 * (i + 1)),
-            )
+            moment = at + timedelta(seconds=30 * (i + 1))
+            self.answer(journey.id, lesson, step.id, answers[step.id], None, 1, moment)
         end = at + timedelta(minutes=3)
-        self.rows.progress.add(
-            journey.id,
-            lesson.course_id,
-            lesson.id,
-            "completed" if finished else "started",
-            0,
-            0,
-            at,
-            end if finished else None,
-        )
+        finished = end <= self.world.now
+        if lesson.key not in journey.surveyed:  # one progress row per lesson, as in the bot
+            journey.surveyed.add(lesson.key)
+            self.rows.progress.add(
+                journey.id,
+                lesson.course_id,
+                lesson.id,
+                "completed" if finished else "started",
+                0,
+                0,
+                at,
+                end if finished else None,
+            )
         if finished:
             self.event(
                 journey.id,
@@ -650,7 +733,7 @@ def _erased_counts(world: _World, rng: random.Random, learners: int) -> dict[tup
 async def _clear(conn: AsyncConnection, counts_too: bool) -> None:
     """Remove earlier demo data, so a second run replaces the first instead of adding to it."""
     demo_ids = select(Learner.id).where(is_demo()).scalar_subquery()
-    for model in (EventRecord, AnswerRecord, LessonProgress, Certificate):
+    for model in (EventRecord, AnswerRecord, LessonProgress, Certificate, SurveyWave):
         await conn.execute(delete(model).where(model.learner_id.in_(demo_ids)))
     await conn.execute(delete(Learner).where(is_demo()))
     if counts_too:
@@ -666,6 +749,7 @@ async def generate(
     *,
     force: bool = False,
     chunk: int = 2000,
+    effect: float = EFFECT,
 ) -> DemoSummary:
     """Replace any earlier demo data with `learners` new demo learners, in one transaction.
 
@@ -692,7 +776,7 @@ async def generate(
             await conn.exec_driver_sql("PRAGMA cache_size = -262144")
         await _clear(conn, counts_too=not others)
         first_id = int((await conn.execute(select(func.max(Learner.id)))).scalar() or 0) + 1
-        world = _World(library, rng, now)
+        world = _World(library, rng, now, effect)
         generator = _Generator(world, _Rows(), random.Random(f"channels-{seed}"))
 
         for first in range(1, learners + 1, chunk):
@@ -701,6 +785,7 @@ async def generate(
                 generator.learner(first_id + n - 1, n)
             await generator.rows.prepare(conn.dialect.name).flush(conn, summary)
         summary.survey_respondents = generator.respondents
+        summary.baseline_respondents = generator.baseline_respondents
         summary.channels = dict(sorted(generator.channels.items()))
         if not others:
             counts = _erased_counts(world, rng, learners)
@@ -732,6 +817,7 @@ def describe(summary: DemoSummary) -> Sequence[str]:
         f"{summary.answers:,} answers",
         f"{summary.events:,} events",
         f"{summary.certificates:,} certificates",
-        f"{summary.survey_respondents:,} survey respondents",
+        f"{summary.baseline_respondents:,} baseline respondents",
+        f"{summary.survey_respondents:,} follow-up respondents",
         f"{summary.erased:,} erased learners (anonymous counts)",
     ]

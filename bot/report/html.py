@@ -7,20 +7,31 @@ database or a lesson file goes through `escape`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from html import escape
 
 from bot.content.library import Library
 from bot.report import charts, labels
-from bot.report.privacy import MIN_COUNT, SMALL, Count, Share
+from bot.report.cells import Column, Points
+from bot.report.privacy import (
+    MIN_COUNT,
+    SMALL,
+    SUPPRESSED_COMPLEMENT,
+    SUPPRESSED_SMALL,
+    Count,
+    Share,
+)
 from bot.report.tables import Cell, Report, Table
 
 CSS = """
 :root { --ink:#1f2937; --muted:#6b7280; --line:#e5e7eb; --accent:#0f766e; --soft:#f0fdfa; }
 * { box-sizing: border-box; }
 body { margin:0; font:15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
-       Arial, sans-serif; color:var(--ink); background:#fff; }
+       Arial, sans-serif; color:var(--ink); background:#fff; overflow-wrap:break-word; }
 main { max-width:1080px; margin:0 auto; padding:32px 28px 48px; }
 header { border-bottom:3px solid var(--accent); padding-bottom:14px; margin-bottom:22px; }
 h1 { font-size:28px; margin:0 0 4px; }
@@ -34,11 +45,11 @@ p { margin:6px 0 10px; max-width:74ch; }
 .card .value { font-size:28px; font-weight:700; color:var(--accent); line-height:1.2; }
 .card .label { font-weight:600; }
 .card .hint { font-size:12px; color:var(--muted); }
-.chart { margin:10px 0 6px; }
-.chart svg { max-width:100%; height:auto; display:block; }
-.grid { display:grid; grid-template-columns:repeat(auto-fit, minmax(300px, 1fr));
+.grid { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(100%, 358px), 1fr));
         gap:8px 28px; align-items:start; }
-table { border-collapse:collapse; width:100%; font-size:13px; margin:6px 0 12px; }
+.grid > * { min-width:0; }  /* else a wide table widens its column instead of scrolling */
+.scroll { overflow-x:auto; margin:6px 0 12px; }
+table { border-collapse:collapse; width:100%; font-size:13px; }
 th { text-align:left; font-weight:600; color:var(--muted); border-bottom:2px solid var(--line);
      padding:5px 8px 5px 0; vertical-align:bottom; }
 td { border-bottom:1px solid var(--line); padding:4px 8px 4px 0; vertical-align:top; }
@@ -55,6 +66,26 @@ details summary { cursor:pointer; color:var(--accent); font-weight:600; margin:6
 footer { margin-top:30px; font-size:12px; color:var(--muted); }
 @media print { main { padding:0; } h2 { break-after:avoid; } .chart, tr { break-inside:avoid; } }
 @media (max-width:760px) { .cards { grid-template-columns:repeat(2, 1fr); } }
+/* A 390-px phone keeps 358 px for the page: what the narrow charts are drawn for. */
+@media (max-width:600px) { main { padding:20px 16px 40px; } .method { padding:4px 12px 8px; } }
+"""
+
+# Each chart comes as two SVGs (charts.py): "wide", drawn for the page's full width, and
+# "narrow", drawn for a phone. A screen shows the one that fits, at its natural size: the SVGs
+# are never scaled down, so their text stays as large as it was drawn (11 CSS px at least).
+# A screen narrower than even the narrow drawing scrolls the chart's box instead. On paper
+# the wide drawing is shrunk to the page, as a printed figure would be.
+CHART_CSS = f"""
+.chart {{ margin:10px 0 6px; overflow-x:auto; }}
+.chart svg {{ display:block; }}
+.chart svg.wide {{ display:none; }}
+@media (min-width:{charts.WIDE_MIN_VIEWPORT}px) {{
+  .chart svg.wide {{ display:block; }} .chart svg.narrow {{ display:none; }}
+}}
+@media print {{
+  .chart svg.wide {{ display:block; max-width:100%; height:auto; }}
+  .chart svg.narrow {{ display:none; }}
+}}
 """
 
 
@@ -68,11 +99,11 @@ def _cell(cell: Cell) -> str:
             else "hidden so that a small figure can't be worked out from the total"
         )
         return f'<span class="hidden" title="{title}">{escape(cell.html())}</span>'
-    if isinstance(cell, Share):
-        return escape(cell.html())
+    if isinstance(cell, str):
+        return escape(cell)
     if isinstance(cell, int):
         return f"{cell:,}"
-    return escape(cell)
+    return escape(cell.html())  # a Share, or any other cell kind that prints itself
 
 
 def table(data: Table, rows: Sequence[int] | None = None, *, merge_first: bool = False) -> str:
@@ -84,7 +115,7 @@ def table(data: Table, rows: Sequence[int] | None = None, *, merge_first: bool =
         for i in shown
         if data.rows
         and all(
-            isinstance(data.rows[r][i], Count | Share | int) or data.rows[r][i] == ""
+            not isinstance(data.rows[r][i], str) or data.rows[r][i] == ""  # numbers of any kind
             for r in picked
         )
     }
@@ -108,13 +139,60 @@ def table(data: Table, rows: Sequence[int] | None = None, *, merge_first: bool =
             cells.append(f'<td class="{css}">{text}</td>' if css else f"<td>{text}</td>")
         css = ' class="total"' if r in data.total_rows else ""
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    markup = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return _scrolling(markup, data.title)
+
+
+def _scrolling(table_html: str, name: str) -> str:
+    """A table in a box of its own that scrolls sideways on a narrow screen, so the page never
+    gets wider than the screen. Focusable, so that it scrolls from the keyboard too."""
+    label = escape(f"{name} (table)")
+    return f'<div class="scroll" role="region" aria-label="{label}" tabindex="0">{table_html}</div>'
 
 
 def _chart(svg: str, caption: str) -> str:
+    """A chart's drawings (charts.py gives a wide and a narrow one), each named by `caption`."""
     if not svg:
         return f'<p class="note">{escape(caption)}: no data yet.</p>'
-    return f'<figure class="chart" aria-label="{escape(caption)}">{svg}</figure>'
+    return f'<figure class="chart">{_SVG_START.sub(_titled(caption), svg)}</figure>'
+
+
+_SVG_START = re.compile(r"<svg\b[^>]*>")
+_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+# What refers to an id inside an SVG: id="x", href="#x" / xlink:href="#x", url(#x) and the
+# aria-labelledby that `_titled` adds.
+_ID_REFERENCE = re.compile(r'(\bid="|href="#|url\(#|\baria-labelledby=")([^"#)]+)')
+TITLE_ID = "title"  # before `_unique_ids` makes it the SVG's own
+
+
+def _titled(caption: str) -> Callable[[re.Match[str]], str]:
+    """An SVG's accessible name: role="img", and a <title> that aria-labelledby points at."""
+
+    def add(start: re.Match[str]) -> str:
+        tag = start.group(0)
+        return (
+            f'{tag[:-1]} role="img" aria-labelledby="{TITLE_ID}">'
+            f'<title id="{TITLE_ID}">{escape(caption)}</title>'
+        )
+
+    return add
+
+
+def _unique_ids(page: str) -> str:
+    """Make every id inside every inline SVG unique in the page.
+
+    matplotlib numbers its ids per figure ("patch_1", "text_1", clip paths and markers by hash)
+    and every chart is two figures, so without this ids repeat between SVGs; an id then points
+    at whichever element comes first. Each SVG's ids and the references to them get the prefix
+    "chartN-", N counting the SVGs in the page: the same page gives the same bytes.
+    """
+    numbers = itertools.count(1)
+
+    def prefix(svg: re.Match[str]) -> str:
+        own = f"chart{next(numbers)}-"
+        return _ID_REFERENCE.sub(lambda ref: f"{ref.group(1)}{own}{ref.group(2)}", svg.group(0))
+
+    return _SVG.sub(prefix, page)
 
 
 def _counts(data: Table, key: str = "learners") -> list[int | None]:
@@ -135,7 +213,7 @@ def _cards(report: Report) -> str:
             f'<div class="label">{escape(figure.label)}</div>'
             f'<div class="hint">{escape(figure.note)}</div></div>'
         )
-    return f'<section class="cards">{"".join(cards)}</section>'
+    return f'<div class="cards">{"".join(cards)}</div>'
 
 
 def _weeks(report: Report) -> list[date]:
@@ -326,11 +404,20 @@ def _quiz(report: Report) -> str:
 
 def _survey(report: Report) -> str:
     survey = report.tables["survey"]
-    questions: dict[str, list[tuple[str, str, int | None]]] = {}
+    # One bar per question of each survey lesson: the same question asked in two lessons is
+    # two bars, each adding up to 100%, told apart by the lesson (first, where a long question
+    # cut short on a phone can't take it away).
+    answers: dict[tuple[str, str], list[tuple[str, str, int | None]]] = {}
     for row in survey.rows:
         if isinstance(row[7], Share):
-            questions.setdefault(str(row[3]), []).append((str(row[4]), str(row[5]), row[7].percent))
-    svg = charts.stacked("survey", list(questions.items()))
+            key = (str(row[1]), str(row[3]))
+            answers.setdefault(key, []).append((str(row[4]), str(row[5]), row[7].percent))
+    asked = Counter(question for _, question in answers)
+    questions = [
+        (f"{lesson}: {question}" if asked[question] > 1 else question, shares)
+        for (lesson, question), shares in answers.items()
+    ]
+    svg = charts.stacked("survey", questions)
     return "".join(
         [
             "<h2>Follow-up survey</h2>",
@@ -339,6 +426,176 @@ def _survey(report: Report) -> str:
             "shows how many did.</p>",
             _chart(svg, "Follow-up survey answers"),
             table(survey, merge_first=True),
+        ]
+    )
+
+
+# -- evidence ---------------------------------------------------------------------------------
+
+
+def _with_interval(row: tuple[Cell, ...], value: int, unit: str = "") -> str:
+    """ "+10.1 (6.3 to 13.8)" from three Points cells in a row, or the reason it is hidden."""
+    point, low, high = row[value], row[value + 1], row[value + 2]
+    if not isinstance(point, Points) or not point.shown:
+        return point.hidden if isinstance(point, Points) else ""
+    assert isinstance(low, Points) and isinstance(high, Points)
+    return f"{point.html()}{unit} ({low.html()} to {high.html()})"
+
+
+def _view(
+    source: Table, slug: str, columns: Sequence[tuple[str, str]], rows: list[tuple[Cell, ...]]
+) -> Table:
+    """A page-only view of `source`'s figures (its CSV has them as separate numbers)."""
+    return Table(
+        slug=slug,
+        title=source.title,
+        columns=tuple(Column(key, label, nowrap=True) for key, label in columns),
+        rows=tuple(rows),
+        csv=False,
+    )
+
+
+def _evidence(report: Report) -> str:
+    tables = report.tables
+    evidence = report.data.evidence
+    response = tables["survey_response"]
+    measured = tables["measured_and_attributed"]
+    keys = [c.key for c in measured.columns]
+    m, a, n = (
+        keys.index("measured_change_pp"),
+        keys.index("attributed_pp"),
+        keys.index("attributed_not_anyway_pp"),
+    )
+    said = _view(
+        measured,
+        "measured_and_attributed_view",
+        [
+            ("wave", "Wave"),
+            ("arm", "Arm"),
+            ("measured", "Measured change in selling online (points)"),
+            ("said", "Say the lessons changed something (%)"),
+            ("anyway", "…and would not have anyway (%)"),
+        ],
+        [
+            (row[1], row[3], _points(row[m]), _with_interval(row, a), _with_interval(row, n))
+            for row in measured.rows
+        ],
+    )
+    parts = [
+        "<h2>What changed, and how sure we are</h2>",
+        "<p>Learners who agree to the profile questions answer five questions about their "
+        "business at the start (the baseline). The same questions come again 3, 5 and 12 months "
+        "after their first finished course, with two more: did the lessons change anything, and "
+        "would they have made the change anyway. Every invitation is counted, so the response "
+        "rate shows how far the answers speak for everyone.</p>",
+        "<h3>Response</h3>",
+        table(response, merge_first=True),
+        "<h3>Measured change, and the change learners attribute to the lessons</h3>",
+        "<p>The measured change is the same learners’ answers at the wave minus at baseline; "
+        "businesses change over months anyway, so it is not all the lessons’ doing. "
+        "The attributed change is what learners say, as the seed programme asked it. "
+        "Intervals are 95%.</p>",
+        table(said, merge_first=True),
+    ]
+    if evidence.has_arms:
+        difference = tables["arm_difference"]
+        keys = [c.key for c in difference.columns]
+        d = keys.index("difference_pp")
+        view = _view(
+            difference,
+            "arm_difference_view",
+            [
+                ("wave", "Wave"),
+                ("item", "Outcome"),
+                ("encouraged", "Encouraged %"),
+                ("comparison", "Comparison %"),
+                ("difference", "Difference (points, 95% CI)"),
+                ("mde", "Smallest detectable"),
+            ],
+            [
+                (
+                    row[1],
+                    row[3],
+                    row[keys.index("encouraged_pct")],
+                    row[keys.index("comparison_pct")],
+                    _with_interval(row, d),
+                    row[keys.index("mde_pp")],
+                )
+                for row in difference.rows
+            ],
+        )
+        chart_rows = [
+            (str(row[1]), _fraction(row[d]), _fraction(row[d + 1]), _fraction(row[d + 2]))
+            for row in difference.rows
+            if row[2] == "selling-online"
+        ]
+        parts += [
+            "<h3>Encouraged minus comparison</h3>",
+            "<p>New learners were assigned at random: reminders on (encouraged) or off "
+            "(comparison). Nothing else differs, so a difference between the arms is the "
+            "reminders’ effect; where the interval includes 0 the data can't tell it from "
+            "chance. A difference smaller than the smallest detectable one may be real but "
+            "unseen.</p>",
+            _chart(
+                charts.intervals(
+                    "arm-difference",
+                    chart_rows,
+                    title="Selling online: encouraged minus comparison (points)",
+                ),
+                "Difference between the arms in selling online, with 95% intervals",
+            ),
+            table(view, merge_first=True),
+            "<details><summary>The arms at baseline (balance)</summary>",
+            table(tables["arm_balance"]),
+            "</details>",
+        ]
+    parts += [
+        "<details><summary>Attrition: baseline respondents who did not answer a wave</summary>",
+        table(tables["attrition"], merge_first=True),
+        "</details>",
+        "<details><summary>Change from baseline for every outcome</summary>",
+        table(tables["outcome_change"], merge_first=True),
+        "</details>",
+        "<details><summary>Response by group</summary>",
+        table(tables["survey_response_by_group"], merge_first=True),
+        "</details>",
+        "<details><summary>Outcomes by gender, youth, disability, minority and country</summary>",
+        table(tables["outcomes_by_group"], merge_first=True),
+        "</details>",
+        "<h3>In the seed programme’s form</h3>",
+        "<p>Reach, and the outcomes five months after the first course, in the rows of the "
+        "programme’s 2022 report, to set side by side with it.</p>",
+        table(tables["seed_programme_form"]),
+    ]
+    if "costs" in tables:
+        parts += ["<h3>Cost per result</h3>", table(tables["costs"])]
+    parts.append(_frameworks())
+    return "".join(parts)
+
+
+def _points(cell: Cell) -> str:
+    return cell.html() if isinstance(cell, Points) else ""
+
+
+def _fraction(cell: Cell) -> float | None:
+    """A Points cell's value for a chart; None where it is not shown."""
+    return cell.value if isinstance(cell, Points) and cell.shown else None
+
+
+def _frameworks() -> str:
+    return "".join(
+        [
+            '<aside class="frameworks"><h3>How this maps to what funders use</h3><ul>',
+            "<li><b>Kirkpatrick level 1, reaction:</b> lessons finished and where learners stop. "
+            "<b>Level 2, learning:</b> quiz answers right at the first try. <b>Level 3, "
+            "behaviour:</b> the change from baseline in selling online, two-step verification "
+            "and applying for a programme. <b>Level 4, results:</b> customers a week and "
+            "businesses running, at 5 and 12 months.</li>",
+            "<li><b>DCED Standard, attributable change:</b> the baseline and the waves measure "
+            "the change; the randomised arms, where the programme runs them, attribute the part "
+            "the encouragement caused; learners’ own attribution is shown beside it as the "
+            "weaker evidence it is.</li>",
+            "</ul></aside>",
         ]
     )
 
@@ -370,8 +627,9 @@ def _erased(report: Report) -> str:
         return "".join(
             [
                 "<h2>Learners who erased their data</h2>",
-                "<p>What learners who erased their data leave behind does not say which "
-                "channel they used, so this report of one channel leaves them out.</p>",
+                "<p>What learners who erased their data leave behind says neither which "
+                "channel they used nor when they first wrote, so this report, of some learners "
+                "only, leaves them out.</p>",
             ]
         )
     erased = report.tables["erased"]
@@ -420,7 +678,27 @@ def _method(files: Iterable[str]) -> str:
             "<li>No names, messages or typed answers are in this report: only counts.</li>",
             "</ul>",
             f"<p>Every table is also a CSV file next to this page: {links}.</p>",
+            _csv_method(),
             "</section>",
+        ]
+    )
+
+
+def _csv_method() -> str:
+    return "".join(
+        [
+            "<p>The CSV files are UTF-8, and their numbers stay numbers, for a spreadsheet to "
+            "add up: percentages are whole numbers without “%”, and a hidden cell is empty. "
+            "Next to each column that can have hidden cells, a column of the same name ending "
+            "in <code>_flag</code> (<code>learners_flag</code> beside <code>learners</code>) "
+            "says why a cell is empty:</p><ul>",
+            f"<li><code>{SUPPRESSED_SMALL}</code>: fewer than {MIN_COUNT} learners (“&lt;5” "
+            "on this page); for a percentage, of fewer than "
+            f"{MIN_COUNT} learners, or next to such a count;</li>",
+            f"<li><code>{SUPPRESSED_COMPLEMENT}</code>: hidden so that a small cell can't be "
+            "worked out by subtraction from the total (“hidden” on this page);</li>",
+            "<li>empty: nothing is hidden. An empty cell with an empty flag has no value, "
+            "like the percentage of those who preferred not to say.</li></ul>",
         ]
     )
 
@@ -433,8 +711,10 @@ def render(report: Report, library: Library) -> str:
         if data.first_seen
         else "No learners yet"
     )
+    if data.period.start or data.period.end:
+        period = f"About the {data.period.describe()}, and what they did since"
     files = [f"{each.slug}.csv" for each in report.tables.values() if each.csv]
-    title = "LessonBot impact report"
+    title = f"{data.programme}: impact report" if data.programme else "LessonBot impact report"
     banner = ""
     if data.channel is not None:
         title += f": {labels.channel_name(data.channel)}"
@@ -459,16 +739,17 @@ def render(report: Report, library: Library) -> str:
         _drop_off(report),
         _quiz(report),
         _survey(report),
+        _evidence(report),
         _activity(report),
         _erased(report),
         _method(files),
     ]
-    return "".join(
+    page = "".join(
         [
             '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{escape(title)}</title>",
-            f"<style>{CSS}</style></head><body><main>",
+            f"<style>{CSS}{CHART_CSS}</style></head><body><main>",
             f'<header><h1>{escape(title)}</h1><div class="sub">Generated {generated}. '
             f"{escape(period)}.</div></header>",
             *sections,
@@ -476,3 +757,4 @@ def render(report: Report, library: Library) -> str:
             "</main></body></html>\n",
         ]
     )
+    return _unique_ids(page)

@@ -25,6 +25,12 @@ MIN_COUNT = 5
 SMALL = "<5"
 HIDDEN = "hidden"
 
+# Why a CSV cell is empty, in the column `<name>_flag` beside it: the CSV keeps its numbers
+# numeric (a "<5" in a column of numbers makes spreadsheets read the whole column as text).
+SUPPRESSED_SMALL = "suppressed_small"  # rule 1: fewer than MIN_COUNT learners
+SUPPRESSED_COMPLEMENT = "suppressed_complement"  # rule 2: else a small cell is the difference
+FLAGS = {SMALL: SUPPRESSED_SMALL, HIDDEN: SUPPRESSED_COMPLEMENT}
+
 K = TypeVar("K")
 
 
@@ -40,7 +46,11 @@ class Count:
         return not self.hidden
 
     def csv(self) -> str:
-        return self.hidden or str(self.value)
+        """The number, or "" when hidden: `flag` says why."""
+        return "" if self.hidden else str(self.value)
+
+    def flag(self) -> str:
+        return FLAGS[self.hidden] if self.hidden else ""
 
     def html(self) -> str:
         return self.hidden or f"{self.value:,}"
@@ -68,9 +78,22 @@ class Share:
         found = self.percent
         return "" if found is None else str(found)
 
+    def flag(self) -> str:
+        """Why `csv` is empty: the part's reason, or a base of 1 to 4 learners (nothing for
+        a base of none, where there is no percentage to hide)."""
+        if self.part.hidden:
+            return self.part.flag()
+        return SUPPRESSED_SMALL if 0 < self.base < MIN_COUNT else ""
+
     def html(self) -> str:
         found = self.percent
         return "" if found is None else f"{found}%"
+
+
+def can_be_hidden(cell: object) -> bool:
+    """Whether these rules may hide a cell of this kind, which the CSV then flags: a count or
+    any figure that carries a `hidden` reason, and a share (hidden with its count)."""
+    return isinstance(cell, Share) or hasattr(cell, "hidden")
 
 
 def percent(part: int, base: int) -> int:

@@ -16,7 +16,7 @@ from bot.content.library import Library
 from bot.report import labels, queries
 from bot.report.build import snapshot
 from bot.report.privacy import percent
-from bot.report.tables import FOLLOW_UP, GAINED_CUSTOMERS
+from bot.report.tables import FOLLOW_UP, SELLING_ONLINE
 
 MAX_COURSES = 5
 
@@ -55,10 +55,10 @@ async def stats_text(engine: AsyncEngine, library: Library, now: datetime) -> st
     survey = next((s for s in surveys if (s.course, s.lesson) == FOLLOW_UP), None)
     respondents = survey.respondents if survey else 0
     line = f"📝 Survey respondents: <b>{respondents:,}</b>"
-    answers = survey.answers.get(GAINED_CUSTOMERS, {}) if survey else {}
+    answers = survey.answers.get(SELLING_ONLINE, {}) if survey else {}
     base = sum(n for value, n in answers.items() if value != "skip")
     if base:
-        line += f" ({percent(answers.get('yes', 0), base)}% gained customers)"
+        line += f" ({percent(answers.get('yes', 0), base)}% sell online)"
     lines.append(line)
     lines.append(_top_stop(library, stops))
     return "\n".join(lines)

@@ -14,7 +14,13 @@ from typing import TypeVar
 
 from bot.content.library import Library, LoadedLesson
 from bot.content.model import SurveyStep
+from bot.content.surveys import CHECK_IN, SURVEY_COURSE
 from bot.report import labels
+from bot.report.cells import Cell as Cell  # re-exported: the page and the CSVs print them
+from bot.report.cells import Column as Column
+from bot.report.cells import Table as Table
+from bot.report.evidence import BASELINE_WAVE, Evidence
+from bot.report.evidence_tables import evidence_tables, rate
 from bot.report.privacy import (
     HIDDEN,
     MIN_COUNT,
@@ -26,6 +32,7 @@ from bot.report.privacy import (
     protect,
     protect_map,
 )
+from bot.report.programme import Costs, Period, costs_table, seed_programme_table
 from bot.report.queries import (
     BROADCAST_FIGURES,
     NOT_SENT_EVENTS,
@@ -41,34 +48,9 @@ from bot.report.queries import (
     survey_steps,
 )
 
-Cell = str | int | Count | Share
-
-FOLLOW_UP = ("follow-up", "five-months-on")
-GAINED_CUSTOMERS = "gained-customers"
+FOLLOW_UP = (SURVEY_COURSE, CHECK_IN)
 SELLING_ONLINE = "selling-online"
 SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str  # the CSV header
-    label: str  # the HTML header
-    html: bool = True  # False: an id for spreadsheets, not for the page
-    nowrap: bool = False  # short text the page keeps on one line, like "2 of 13"
-
-
-@dataclass(frozen=True)
-class Table:
-    slug: str  # the CSV file's name
-    title: str
-    columns: tuple[Column, ...]
-    rows: tuple[tuple[Cell, ...], ...]
-    csv: bool = True  # False: a view of another table's cells for the page only
-    total_rows: frozenset[int] = frozenset()  # rows the page prints in bold
-
-    def column(self, key: str) -> list[Cell]:
-        i = [c.key for c in self.columns].index(key)
-        return [row[i] for row in self.rows]
 
 
 @dataclass(frozen=True)
@@ -104,6 +86,10 @@ class ReportData:
     broadcasts: dict[str, dict[str, Messages]] = field(default_factory=dict)
     # channel -> event name -> follow-ups refused (`queries.follow_ups_not_sent`)
     not_sent: dict[str, dict[str, Messages]] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)  # baseline, waves, arms
+    programme: str = ""  # the programme's name, for the page's title (--programme)
+    period: Period = field(default_factory=Period)  # which learners (--from, --to)
+    costs: Costs | None = None  # --costs
 
 
 @dataclass(frozen=True)
@@ -132,10 +118,20 @@ def build(data: ReportData, library: Library) -> Report:
         quiz_table(data.quiz, library),
         survey_table(data.surveys, library),
         weekly_table(data.weekly),
-        # The anonymous counts of erased learners say nothing of their channel.
-        *([] if data.channel else [erased_table(data.erased, library)]),
+        # The anonymous counts of erased learners say nothing of their channel or their start.
+        *(
+            []
+            if data.channel or data.period.condition() is not None
+            else [erased_table(data.erased, library)]
+        ),
     ):
         tables[table.slug] = table
+    for table in evidence_tables(data.evidence):
+        tables[table.slug] = table
+    tables["seed_programme_form"] = seed_programme_table(seed_reach(data), data.evidence)
+    if data.costs is not None:
+        completed_courses = sum(f.completed for f in data.funnels)
+        tables["costs"] = costs_table(data.costs, completed_courses, follow_up_answers(data))
     report = Report(data, headline_figures(data, library), tables)
     tables["headline"] = headline_table(report.headline)
     return report
@@ -788,18 +784,46 @@ def headline_figures(data: ReportData, library: Library) -> list[Figure]:
             "answered the follow-up survey",
         ),
         Figure(
-            "gained_customers_percent",
-            "Gained new customers",
-            survey_share(data, library, GAINED_CUSTOMERS),
-            "of respondents who answered",
+            "response_rate_percent",
+            "Response rate",
+            response_rate(data.evidence),
+            "of invitations to a follow-up wave answered",
         ),
         Figure(
             "selling_online_percent",
-            "Started selling online",
+            "Sell online",
             survey_share(data, library, SELLING_ONLINE),
-            "of respondents who answered",
+            "of follow-up respondents who answered",
         ),
     ]
+
+
+def response_rate(evidence: Evidence) -> Share:
+    """Answered of invited, over every follow-up wave (the baseline is not a follow-up)."""
+    invited = sum(v[0] for k, v in evidence.response.items() if k[0] != BASELINE_WAVE)
+    answered = sum(v[1] for k, v in evidence.response.items() if k[0] != BASELINE_WAVE)
+    return rate(count(answered), count(invited))
+
+
+def follow_up_answers(data: ReportData) -> int:
+    """Invitations to a follow-up wave that were answered: the survey's results."""
+    return sum(v[1] for k, v in data.evidence.response.items() if k[0] != BASELINE_WAVE)
+
+
+def seed_reach(data: ReportData) -> list[tuple[str, str, Share]]:
+    """The reach rows of the seed programme's table, as the reach tables print them."""
+    reach = [
+        ("women", "Women", profile_share(data, "gender", ["woman"])),
+        ("youth", "Youth (18–35)", profile_share(data, "age_group", YOUTH)),
+        ("disability", "Persons with a disability", profile_share(data, "disability", ["yes"])),
+        ("minority", "Ethnic minority or Indigenous", profile_share(data, "minority", ["yes"])),
+    ]
+    countries = data.breakdowns.get("country", {})
+    cells, base = breakdown_cells("country", countries, data.learners)
+    for code, cell in cells.items():
+        if code is not None:
+            reach.append((f"country:{code}", labels.country_name(code), Share(cell, base)))
+    return reach
 
 
 def headline_table(figures: Iterable[Figure]) -> Table:

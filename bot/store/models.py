@@ -22,7 +22,7 @@ class Learner(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id"),
         Index("ix_learners_resume", "resume_lesson", "last_active_at"),
-        Index("ix_learners_survey_due", "survey_invited_at", "first_course_done_at"),
+        Index("ix_learners_course_done", "first_course_done_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,7 +50,24 @@ class Learner(Base):
     nudges_sent: Mapped[int] = mapped_column(default=0)  # since the learner was last active
     last_nudged_at: Mapped[datetime | None]
     first_course_done_at: Mapped[datetime | None]
-    survey_invited_at: Mapped[datetime | None]
+    # The arm of a randomised encouragement (ENCOURAGEMENT), once the worker assigned it:
+    # "encouraged" or "comparison"; none for learners outside the trial (see bot.journey.trial).
+    arm: Mapped[str | None] = mapped_column(String(16))
+
+
+class SurveyWave(Base):
+    """An invitation to a follow-up wave, claimed before it is sent (the primary key lets one
+    worker win): `months` after the learner's first finished course. Who answered is read from
+    `answers` (the check-in's answers after `invited_at`), so a rate can always be recomputed
+    from the raw rows."""
+
+    __tablename__ = "survey_waves"
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    months: Mapped[int] = mapped_column(primary_key=True)
+    invited_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class LessonProgress(Base):
@@ -70,12 +87,15 @@ class LessonProgress(Base):
 
 class AnswerRecord(Base):
     __tablename__ = "answers"
-    __table_args__ = (Index("ix_answers_step", "course", "lesson", "step"),)
+    __table_args__ = (
+        Index("ix_answers_step", "course", "lesson", "step"),
+        # A learner's answers to one step: the report pairs each learner's baseline and
+        # follow-up answers by it. It also serves what an index on learner_id alone would.
+        Index("ix_answers_learner_step", "learner_id", "course", "lesson", "step"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    learner_id: Mapped[int] = mapped_column(
-        ForeignKey("learners.id", ondelete="CASCADE"), index=True
-    )
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
     course: Mapped[str] = mapped_column(String(64))
     lesson: Mapped[str] = mapped_column(String(64))
     step: Mapped[str] = mapped_column(String(64))

@@ -33,6 +33,7 @@ from bot.store.models import (
     OutboxRow,
     PendingReply,
     Role,
+    SurveyWave,
     TemplateSend,
 )
 
@@ -140,6 +141,7 @@ def export(session: Session, learner: Learner) -> dict[str, Any]:
         ("answers", AnswerRecord, AnswerRecord.learner_id == learner.id),
         ("events", EventRecord, EventRecord.learner_id == learner.id),
         ("certificates", Certificate, Certificate.learner_id == learner.id),
+        ("survey_waves", SurveyWave, SurveyWave.learner_id == learner.id),
         (
             "replies",
             PendingReply,
