@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,13 @@ from bot.redact import redact_logs
 
 if TYPE_CHECKING:
     from bot.config import Settings
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a date like 2027-01-31") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,9 +105,45 @@ def _parser() -> argparse.ArgumentParser:
         help="only the learners of one channel: telegram, whatsapp, line, messenger, zalo "
         "or console",
     )
+    report.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        metavar="DATE",
+        help="only learners who first wrote on or after DATE (YYYY-MM-DD, UTC)",
+    )
+    report.add_argument(
+        "--to",
+        dest="end",
+        type=_date,
+        metavar="DATE",
+        help="only learners who first wrote on or before DATE (YYYY-MM-DD, UTC)",
+    )
+    report.add_argument(
+        "--programme", default="", metavar="NAME", help="the programme's name, for the title"
+    )
+    report.add_argument(
+        "--costs",
+        type=Path,
+        metavar="FILE",
+        help="a YAML file of the programme's costs, for the cost per result (docs/report.md)",
+    )
+    report.add_argument(
+        "--excel",
+        action="store_true",
+        help="write the CSV files with a byte-order mark, so Excel reads them as UTF-8",
+    )
     demo = sub.add_parser("demo-data", help="fill a new database with demo learners")
     demo.add_argument("--learners", type=int, required=True, metavar="N")
     demo.add_argument("--seed", type=int, default=1, help="same seed, same data (default: 1)")
+    demo.add_argument(
+        "--effect",
+        type=float,
+        default=0.10,
+        metavar="SHARE",
+        help="the encouraged arm's extra share selling online, the effect a report should "
+        "find (default: 0.10; 0 for none)",
+    )
     demo.add_argument(
         "--force",
         action="store_true",
@@ -189,8 +233,23 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.report import commands as reporting
 
         if args.command == "report":
-            return asyncio.run(reporting.report(settings, args.out, args.channel))
-        return asyncio.run(reporting.demo_data(settings, args.learners, args.seed, args.force))
+            from bot.report.programme import Period
+
+            period = Period(args.start, args.end)
+            return asyncio.run(
+                reporting.report(
+                    settings,
+                    args.out,
+                    args.channel,
+                    period=period,
+                    programme=args.programme,
+                    costs=args.costs,
+                    excel=args.excel,
+                )
+            )
+        return asyncio.run(
+            reporting.demo_data(settings, args.learners, args.seed, args.force, args.effect)
+        )
     if args.command == "db":
         return asyncio.run(_db(settings, args.db_command, getattr(args, "revision", None)))
     raise AssertionError(args.command)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -35,7 +35,15 @@ class Settings(BaseSettings):
     remind_after_days: float = Field(3, gt=0)
     remind_max: int = Field(2, ge=0)  # per spell of inactivity; 0 turns reminders off
     remind_hours: str = "09:00-19:00"  # learners' local time
-    survey_after_days: float = Field(150, gt=0)  # after a learner's first finished course
+    # Follow-up survey waves, in months after a learner's first finished course: 3 and 12,
+    # and the seed programme's 5 so its figures can be set beside ours.
+    survey_waves: str = "3,5,12"
+    # A randomised encouragement (off by default; see the README's "Evidence" section):
+    # "reminders" turns reminders on for a random half of the learners who arrive on or after
+    # ENCOURAGEMENT_START (a date, UTC). The seed makes the assignment reproducible.
+    encouragement: str = ""
+    encouragement_start: date | None = None
+    encouragement_seed: str = Field("lessonbot", repr=False)
     # The WhatsApp templates approved in WhatsApp Manager; a missing file means none.
     whatsapp_templates: str = "templates/whatsapp.yaml"
     # WhatsApp Cloud API: on when WHATSAPP_TOKEN is set; the others are then required.
@@ -92,6 +100,31 @@ class Settings(BaseSettings):
     def whatsapp_tier_users(self) -> int:
         """The tier as a number of users; 0 for unlimited."""
         return TIERS[self.whatsapp_tier]
+
+    @field_validator("survey_waves")
+    @classmethod
+    def _waves(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+            raise ValueError(f"SURVEY_WAVES must be whole months like 3,5,12, not `{value}`")
+        return ",".join(str(months) for months in sorted({int(part) for part in parts}))
+
+    @property
+    def wave_months(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.survey_waves.split(","))
+
+    @model_validator(mode="after")
+    def _encouragement(self) -> Settings:
+        if self.encouragement not in ("", "reminders"):
+            raise ValueError(
+                f"ENCOURAGEMENT must be empty or `reminders`, not `{self.encouragement}`"
+            )
+        if self.encouragement and self.encouragement_start is None:
+            raise ValueError(
+                "ENCOURAGEMENT is on: set ENCOURAGEMENT_START to the date (YYYY-MM-DD, UTC) "
+                "from which new learners join the trial"
+            )
+        return self
 
     @field_validator("telegram_framework")
     @classmethod

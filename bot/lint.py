@@ -13,8 +13,9 @@ from bot.channels import fit
 from bot.channels.templates import KIND as TEMPLATES_KIND
 from bot.channels.templates import load_templates
 from bot.content import Diagnostic, Library, Severity, load_library
+from bot.content.audio import AUDIO_DIR
+from bot.content.directories import DIRECTORY_DIRS
 from bot.content.loader import COURSE_FILE, load_course
-from bot.content.schemes import SCHEMES_DIR
 from bot.content.source import MAX_FILE_BYTES, file_problem, read_file
 from bot.i18n.check import Coverage, check_catalog
 from bot.i18n.extract import extract_lessons
@@ -40,14 +41,21 @@ def lint(
     lessons = Path(lessons_dir) if lessons_dir else None
     loaded: dict[Path, tuple[Library, list[Diagnostic]]] = {}
 
+    catalog_roots = [r for r in map(_catalog_root, map(Path, paths)) if r is not None]
+
+    def shipped_beside(folder: Path) -> set[str] | None:
+        """The locales a course's recorded clips may be in: the catalogs' among `paths`, else
+        those of the `locales/` beside the lessons (None if neither is there)."""
+        near = [folder.parent / "locales", folder.parent.parent / "locales"]
+        return _shipped(catalog_roots or [p for p in near if p.is_dir()][:1], default_locale)
+
     def library_of(folder: Path) -> tuple[Library, list[Diagnostic]]:
         """Each folder's lessons are loaded once, however many paths need them."""
         key = folder.resolve()
         if key not in loaded:
-            loaded[key] = load_library(folder)
+            loaded[key] = load_library(folder, locales=shipped_beside(folder))
         return loaded[key]
 
-    catalog_roots = [r for r in map(_catalog_root, map(Path, paths)) if r is not None]
     for raw in paths:
         path = Path(raw)
         registry = path / TEMPLATES_FILE[1] / TEMPLATES_FILE[0]
@@ -85,8 +93,11 @@ def lint(
             found.update(_lint_broadcasts(path, lessons))
         elif path.is_file():
             course_dir = path.parent
-            if course_dir.name == SCHEMES_DIR:  # a schemes file belongs to the course above
+            if course_dir.name in DIRECTORY_DIRS:  # a directory file belongs to the course above
                 course_dir = course_dir.parent
+            clip_of = _course_of_clip(path)
+            if clip_of is not None:  # audio/<locale>/<lesson>/<step>.ogg: its course's clip
+                course_dir = clip_of
             if not (course_dir / COURSE_FILE).is_file():
                 found.add(
                     Diagnostic(
@@ -98,7 +109,7 @@ def lint(
                     )
                 )
                 continue
-            course, problems = load_course(course_dir)
+            course, problems = load_course(course_dir, locales=shipped_beside(course_dir))
             if course is not None:
                 problems += fit.check_lessons(Library((course,)))
             found.update(d for d in problems if Path(d.path).resolve() == path.resolve())
@@ -109,6 +120,14 @@ def lint(
             found.update(d for d in problems if not _registry_taken_for_lessons(d))
             found.update(fit.check_lessons(library))
     return sorted(found), coverage
+
+
+def _course_of_clip(path: Path) -> Path | None:
+    """The course folder of a recorded clip (bot/content/audio.py), if `path` is one."""
+    for folder in path.parents:
+        if folder.name == AUDIO_DIR and (folder.parent / COURSE_FILE).is_file():
+            return folder.parent
+    return None
 
 
 def _catalog_root(path: Path) -> Path | None:

@@ -32,7 +32,7 @@ from bot.content.model import InputStep, QuestionStep, SurveyStep
 from bot.engine import LearnerState
 from bot.engine.tokens import lesson_token, locale_token, step_token
 from bot.store import create_engine
-from bot.store.models import Certificate, Learner
+from bot.store.models import Certificate, InboxUpdate, Learner, PendingReply
 from tests.fakebotapi import FakeBotAPI
 from tests.fakewhatsapp import FakeCloudApi, Sent
 
@@ -115,6 +115,32 @@ async def settle(count: Callable[[], int], seconds: float = 0.1) -> None:
     while seen != count():
         seen = count()
         await asyncio.sleep(seconds)
+
+
+async def drained(settings: Settings, task: asyncio.Task[None] | None, timeout: float = 20) -> None:
+    """Wait until the bot holds no update it has not handled and is sending no reply.
+
+    A quiet spell in the fake's calls is not enough on a loaded machine: the next part of a
+    reply can come later than any pause we would pick, and a test that then moves the clock
+    (closing the app's window) would see that part refused."""
+    in_flight = select(PendingReply.id).where(PendingReply.owner.is_not(None)).limit(1)
+    unhandled = select(InboxUpdate.id).where(InboxUpdate.status == "pending").limit(1)
+    engine = create_engine(settings.database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            async with engine.connect() as conn:
+                busy = (await conn.execute(in_flight)).first() or (
+                    await conn.execute(unhandled)
+                ).first()
+            if not busy:
+                return
+            if task is not None and task.done():
+                task.result()  # surface a crash of the bot
+            assert time.monotonic() < deadline, "the bot never finished its replies"
+            await asyncio.sleep(0.02)
+    finally:
+        await engine.dispose()
 
 
 class Running:
@@ -205,6 +231,7 @@ class WebhookDriver(Running):
         else:
             await until(lambda: len(self.fake.calls) > calls, self.task)
         await settle(lambda: len(self.fake.calls))
+        await drained(self.settings, self.task)
 
     @contextlib.asynccontextmanager
     async def deliverer(self, now: datetime) -> AsyncIterator[Deliverer]:
@@ -340,6 +367,7 @@ class TelegramDriver(Running):
         else:
             await until(lambda: self._busy() > busy, self.task)
         await settle(self._busy)
+        await drained(self.settings, self.task)
 
     async def type(self, text: str, *, answered: bool = True) -> None:
         await self._after(lambda: self.fake.push_text(self.user, text), answered=answered)

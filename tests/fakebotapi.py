@@ -3,6 +3,20 @@
 Each call is validated against aiogram's pydantic model for the method and the common
 server-side limits (text length, callback_data size, HTML markup) are enforced, so tests
 catch what real Telegram would reject. See tests/test_fakebotapi.py for usage.
+
+Voice and audio (core.telegram.org/bots/api#sendvoice and #sendaudio, checked 2026-12-03, as
+the installed aiogram's models quote them):
+- sendVoice takes an .OGG file encoded with OPUS, an .MP3 or an .M4A, up to 50 MB; sendAudio
+  an .MP3 or an .M4A, up to 50 MB. Telegram says other formats "may be sent as Audio or
+  Document": the fake refuses an upload whose bytes are none of those (stricter on purpose,
+  so a clip the bot mislabels fails here), and answers one over 50 MB 413, as the Bot API
+  answers a request too large.
+- a file id sent again must be one Telegram gave for that kind of file: the fake answers an
+  id it never gave "wrong file identifier/HTTP URL specified" and one of another kind "type
+  of file mismatch" (both 400, the Bot API's wording), for sendVoice and sendAudio.
+- forbid_voice(chat): the learner's privacy settings refuse voice messages (a Telegram
+  Premium setting); sendVoice to them answers 400 "Bad Request: VOICE_MESSAGES_FORBIDDEN"
+  (github.com/openclaw/openclaw/pull/1725 and AstrBotDevs/AstrBot#5188 quote the answer).
 """
 
 from __future__ import annotations
@@ -38,7 +52,12 @@ ALLOWED_HTML_TAGS = frozenset({
 # In Telegram HTML a "<" must always open a well-formed tag; anything else is a parse error.
 _TAG_RE = re.compile(r"<(/?)([a-zA-Z][\w-]*)(\s[^<>]*)?>")
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
-SENT_MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+SENT_MESSAGE_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendVoice", "sendAudio"}
+)
+MAX_UPLOAD = 50 << 20  # what bots may send, voice messages and audio files alike
+# What each sends, by the file's first bytes (the Bot API docs above).
+AUDIO_FORMATS = {"sendVoice": ("ogg", "mp3", "m4a"), "sendAudio": ("mp3", "m4a")}
 # send method -> (Message field, extra fields the clients require on that media object)
 _MEDIA: dict[str, tuple[str, JSON]] = {
     "sendPhoto": ("photo", {}), "sendDocument": ("document", {}),
@@ -153,6 +172,15 @@ def parse_html(text: str) -> str:
     return html.unescape("".join([*plain, text[pos:]]))
 
 
+def _audio_format(data: bytes) -> str:
+    """The format of a file by its first bytes: ogg (Ogg with Opus), mp3, m4a, or "" if none."""
+    if data.startswith(b"OggS") and b"OpusHead" in data[:64]:
+        return "ogg"
+    if data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] >= 0xE0):
+        return "mp3"
+    return "m4a" if data[4:8] == b"ftyp" else ""
+
+
 def _plain(text: str, p: JSON) -> str:
     return parse_html(text) if str(p.get("parse_mode", "")).lower() == "html" else text
 
@@ -176,6 +204,8 @@ class FakeBotAPI:
         self._results: dict[str, Any] = {}
         self._counter = itertools.count(1)
         self._bot_id = 1  # taken from the last token seen
+        self._file_kinds: dict[str, str] = {}  # file_id -> kind ("voice"), for the ids it gave
+        self._no_voice: set[str] = set()  # chats whose privacy settings refuse voice messages
         self.listeners: list[Callable[[Call], None]] = []  # told of each answered call
 
     # -- lifecycle -------------------------------------------------------------------
@@ -261,6 +291,10 @@ class FakeBotAPI:
 
     def unblock_chat(self, chat_id: int | str) -> None:
         self._blocked.pop(str(chat_id), None)
+
+    def forbid_voice(self, chat_id: int | str) -> None:
+        """The user allows no voice messages (Telegram Premium's privacy setting)."""
+        self._no_voice.add(str(chat_id))
 
     def delay(self, seconds: float) -> None:
         """Slow down every response except getUpdates."""
@@ -414,6 +448,8 @@ class FakeBotAPI:
             raise ApiError(400, f"Bad Request: {details}") from None
         p = call.params
         self._check_limits(call.method, p)
+        if call.method in AUDIO_FORMATS:
+            self._check_audio(call.method, p)
         if fault := self._take_fault(call.method):
             raise ApiError(
                 fault.status, fault.description, fault.retry_after, fault.body, fault.content_type
@@ -460,6 +496,24 @@ class FakeBotAPI:
         for cmd in p["commands"] if method == "setMyCommands" else []:
             if not _COMMAND_RE.fullmatch(cmd["command"]) or not 1 <= len(cmd["description"]) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+
+    def _check_audio(self, method: str, p: JSON) -> None:
+        kind = _MEDIA[method][0]
+        source = p.get(kind)
+        if isinstance(source, UploadedFile):
+            if source.size > MAX_UPLOAD:
+                raise ApiError(413, "Request Entity Too Large")
+            if _audio_format(source.data) not in AUDIO_FORMATS[method]:
+                raise ApiError(400, f"Bad Request: wrong file type for {method} (the fake takes "
+                               f"{', '.join(AUDIO_FORMATS[method])})")  # fmt: skip
+        elif isinstance(source, str) and not source.startswith(("http://", "https://")):
+            given = self._file_kinds.get(source)
+            if given is None:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            if given != kind:
+                raise ApiError(400, "Bad Request: type of file mismatch")
+        if method == "sendVoice" and str(p.get("chat_id")) in self._no_voice:
+            raise ApiError(400, "Bad Request: VOICE_MESSAGES_FORBIDDEN")
 
     async def _get_updates(self, p: JSON) -> list[JSON]:
         offset, limit, timeout = p.get("offset"), p.get("limit") or 100, p.get("timeout") or 0
@@ -532,6 +586,7 @@ class FakeBotAPI:
     def _media(self, kind: str, source: Any, extra: JSON) -> JSON | list[JSON]:
         # A file_id sent again keeps its id; uploads get a fresh one the client can store.
         file_id = source if isinstance(source, str) else f"{kind.upper()}-{next(self._counter)}"
+        self._file_kinds.setdefault(file_id, kind)
         size = source.size if isinstance(source, UploadedFile) else 1024
         unique_id = f"U{zlib.crc32(file_id.encode()):x}"
         base: JSON = {"file_id": file_id, "file_unique_id": unique_id, "file_size": size}

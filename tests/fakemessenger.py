@@ -26,7 +26,8 @@ The rules, as Meta documents them (each source checked 2026-12-03):
   .../send-messages/buttons/postback, checked 2026-12-03
 - attachments: `image`, `file`, `audio`, `video`, by `attachment_id` or `url`; uploads go to
   `/me/message_attachments` as multipart (`message` JSON and `filedata`), up to 25 MB, and
-  an attachment id expires after 90 days.
+  an attachment id expires after 90 days. An `image` must be an image and an `audio` audio
+  (its part's content type), as the type names.
   developers.facebook.com/docs/messenger-platform/reference/attachment-upload-api and
   .../send-messages/saving-assets, checked 2026-12-03
 - the standard messaging window: RESPONSE and UPDATE only within 24 h of the person's last
@@ -37,7 +38,8 @@ The rules, as Meta documents them (each source checked 2026-12-03):
   developers.facebook.com/docs/messenger-platform/marketing-messages ("deprecated on
   February 10, 2026"), .../policy/policy-overview and .../error-codes, checked 2026-12-03
 - rate: the Send API takes 300 calls per second per Page for text (10 for audio and video);
-  the fake answers 613 past `send_rate` calls in any second of wall-clock time.
+  the fake answers 613 past `send_rate` calls in any second of wall-clock time, and past
+  `media_rate` audio or video messages.
   developers.facebook.com/docs/messenger-platform/overview/rate-limiting, checked 2026-12-03
 - errors are {"error": {"message", "type": "OAuthException", "code", "error_subcode",
   "fbtrace_id"}}; the codes modelled: 1 and 2 (retry later; HTTP 500), 4 and 613 and 32
@@ -216,6 +218,7 @@ class FakeMessenger(GraphFake):
         self, *, page_token: str = "test-page-token", page_id: str = "104729301820933",
         app_secret: str = "test-app-secret", webhook_url: str = "",
         start: datetime | None = None, echoes: bool = False, send_rate: int = 300,
+        media_rate: int = 10,
     ) -> None:  # fmt: skip
         self._setup()
         self.page_token, self.page_id, self.app_secret = page_token, page_id, app_secret
@@ -223,6 +226,8 @@ class FakeMessenger(GraphFake):
         self.echoes = echoes  # post each accepted message back as an echo (message_echoes)
         self.send_rate = send_rate  # Send API calls per second per Page
         self._recent: deque[float] = deque()  # monotonic times of the last second's sends
+        self.media_rate = media_rate  # of them, audio or video messages per second per Page
+        self._recent_media: deque[float] = deque()
         self.url = ""
         self.calls: list[Call] = []
         self.sent: list[Sent] = []
@@ -405,6 +410,8 @@ class FakeMessenger(GraphFake):
         self._check_message(message)
         self._take_fault("send", psid)
         self._keep_rate()
+        if (message.get("attachment") or {}).get("type") in ("audio", "video"):
+            self._keep_rate(self._recent_media, self.media_rate)
         if psid in self._blocked:
             raise GraphError(551, 1545041)
         if kind != "MESSAGE_TAG" and not self.window_open(psid):
@@ -415,13 +422,15 @@ class FakeMessenger(GraphFake):
             self._pending_echoes.append(self._echo(psid, mid, message))
         return {"recipient_id": psid, "message_id": mid}
 
-    def _keep_rate(self) -> None:
+    def _keep_rate(self, recent: deque[float] | None = None, rate: int | None = None) -> None:
+        recent = self._recent if recent is None else recent
+        rate = self.send_rate if rate is None else rate
         now = time.monotonic()
-        while self._recent and now - self._recent[0] >= 1.0:
-            self._recent.popleft()
-        if len(self._recent) >= self.send_rate:
+        while recent and now - recent[0] >= 1.0:
+            recent.popleft()
+        if len(recent) >= rate:
             raise GraphError(613)
-        self._recent.append(now)
+        recent.append(now)
 
     def _check_message(self, message: JSON) -> None:
         if ("text" in message) == ("attachment" in message):
@@ -494,6 +503,8 @@ class FakeMessenger(GraphFake):
         mime = file.content_type or "application/octet-stream"
         if kind == "image" and not mime.startswith("image/"):
             raise GraphError(100, details=f"an image attachment cannot be {mime}")
+        if kind == "audio" and not mime.startswith("audio/"):
+            raise GraphError(100, details=f"an audio attachment cannot be {mime}")
         attachment_id = str(1_000_000_000_000_000 + next(self._counter))
         reusable = bool(payload.get("is_reusable"))
         upload = Upload(attachment_id, str(kind), mime, file.filename, data, self.now(), reusable)

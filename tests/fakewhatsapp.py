@@ -24,9 +24,16 @@ support/error-codes, webhooks/create-webhook-endpoint, webhooks/reference/messag
 - Meta says errors come back synchronously, through the status webhook, or both. By default
   the fake refuses 131047/131026 synchronously; errors_via_webhook=True accepts such a message
   (200 and a wamid) and reports it `failed`, with the error, in report_statuses().
+- audio (developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types
+  and .../cloud-api/messages/audio-messages, checked 2026-12-03): uploads of audio/aac,
+  audio/amr, audio/mpeg, audio/mp4 or audio/ogg ("OPUS codecs only; base audio/ogg not
+  supported"; Meta's refusal names it "audio/ogg; codecs=opus"), at most 16 MB each; an
+  `audio` message names one by `id` (or a `link`), carries no caption, and with
+  `"voice": true` is a voice message, which must be an Ogg file encoded with Opus. The fake
+  tells Opus from Vorbis by the Ogg stream's first packet (an "OpusHead").
 Stricter than Meta, on purpose: `to` must be a bare wa_id (Meta also normalises "+1 555..."),
 the token only counts in the Authorization header, and only text, interactive button/list,
-image, document and template messages are modelled.
+image, document, audio and template messages are modelled.
 """
 
 from __future__ import annotations
@@ -51,12 +58,14 @@ FaultTarget = Literal["send", "read", "media", "any"]
 WINDOW = timedelta(hours=24)  # the customer service window
 _VERSION = re.compile(r"v\d+\.\d+")
 _WA_ID = re.compile(r"[0-9]{5,20}")
-SEND_TYPES = frozenset({"text", "interactive", "image", "document", "template"})
+SEND_TYPES = frozenset({"text", "interactive", "image", "document", "audio", "template"})
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+OGG_TYPES = frozenset({"audio/ogg", "audio/ogg; codecs=opus"})
+AUDIO_TYPES = frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", *OGG_TYPES})
 MEDIA_TYPES: dict[str, int] = {  # supported upload type -> its size limit
     "image/jpeg": 5 << 20, "image/png": 5 << 20, "image/webp": 500 << 10,
     "application/pdf": 100 << 20, "text/plain": 100 << 20, "video/mp4": 16 << 20,
-    "audio/ogg": 16 << 20, "audio/mpeg": 16 << 20,
+    **{audio: 16 << 20 for audio in AUDIO_TYPES},
 }  # fmt: skip
 # Graph error code -> (HTTP status, title, details), after Meta's error-code table.
 ERRORS: dict[int, tuple[int, str, str]] = {
@@ -360,7 +369,7 @@ class FakeCloudApi(GraphFake):
                 raise GraphError(100, "Param text['body'] must be 1 to 4096 characters long.")
         elif kind == "interactive":
             self._check_interactive(_dict(body.get("interactive"), "interactive"))
-        elif kind in ("image", "document"):
+        elif kind in ("image", "document", "audio"):
             self._check_media(kind, _dict(body.get(kind), kind))
         self._take_fault("send", to)
         wamid = self._wamid("out")
@@ -454,8 +463,19 @@ class FakeCloudApi(GraphFake):
                 raise GraphError(100, f"Param {kind}['id'] is not a valid media ID.")
             if kind == "image" and upload.mime_type not in IMAGE_TYPES:
                 raise GraphError(100, f"Media {media['id']} is {upload.mime_type}, not an image.")
+            if kind == "audio" and upload.mime_type not in AUDIO_TYPES:
+                raise GraphError(100, f"Media {media['id']} is {upload.mime_type}, not audio.")
+            if media.get("voice") is True and upload.mime_type not in OGG_TYPES:
+                raise GraphError(131009, "A voice message must be an Ogg file encoded with "
+                                 f"Opus; media {media['id']} is {upload.mime_type}.")  # fmt: skip
         elif not re.match(r"https?://", str(media["link"])):
             raise GraphError(100, f"Param {kind}['link'] must be an http(s) URL.")
+        if kind == "audio":
+            if "caption" in media:
+                raise GraphError(100, "Param audio['caption'] is not supported: audio messages "
+                                 "carry no caption.")  # fmt: skip
+            if not isinstance(media.get("voice", False), bool):
+                raise GraphError(100, "Param audio['voice'] must be a boolean.")
         if media.get("caption") is not None:
             _length(media["caption"], "Caption", 0, 1024)
         if kind == "document" and media.get("filename") is not None:
@@ -477,6 +497,10 @@ class FakeCloudApi(GraphFake):
         data = file.file.read()
         if not data or len(data) > MEDIA_TYPES[mime]:
             raise GraphError(131009, f"{mime} files must be 1 to {MEDIA_TYPES[mime]} bytes.")
+        if mime in OGG_TYPES and not (data.startswith(b"OggS") and b"OpusHead" in data[:64]):
+            raise GraphError(100, "Param file must be a file with one of the following "
+                             "types: audio/ogg; codecs=opus (base audio/ogg is not "
+                             "supported).")  # fmt: skip
         self._take_fault("media", None)
         media_id = str(1_000_000_000_000_000 + next(self._counter))
         self.uploads.append(Upload(media_id, mime, file.filename, data, self.now()))

@@ -31,9 +31,9 @@ def chat(tmp_path: Path, stdin: str, *args: str) -> subprocess.CompletedProcess[
 
 def test_leave_and_resume_at_the_same_step(tmp_path: Path) -> None:
     # Past the notice, pick online safety, then hello -> tricks -> OTP explainer.
-    first = chat(tmp_path, "start learning\n2\n1\n1\n")
+    first = chat(tmp_path, "start learning\n3\n1\n1\n")
     assert first.returncode == 0, first.stderr
-    assert "[2] Stay safe online (0/6)" in first.stdout
+    assert "[3] Stay safe online (0/6)" in first.stdout
     last_step = first.stdout.split("> 1\n")[-1].split("\n\n")[0]
     assert "OTP" in last_step
     again = chat(tmp_path, "/quit\n")

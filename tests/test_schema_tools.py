@@ -105,12 +105,14 @@ def test_schema_is_plain_and_portable_json_schema() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert _keywords(schema) - _PORTABLE == set()  # no `discriminator`, `oneOf`, ...
-    assert schema["properties"]["kind"]["enum"] == ["course", "lesson", "schemes", "broadcast"]
+    kinds = ["course", "lesson", "schemes", "hotlines", "broadcast"]
+    assert schema["properties"]["kind"]["enum"] == kinds
     branches = {b["if"]["properties"]["kind"]["const"]: b["then"]["$ref"] for b in schema["allOf"]}
     assert branches == {
         "course": "#/$defs/Course",
         "lesson": "#/$defs/Lesson",
         "schemes": "#/$defs/SchemeFile",
+        "hotlines": "#/$defs/HotlineFile",
         "broadcast": "#/$defs/BroadcastFile",
     }
     steps = schema["$defs"]["Lesson"]["properties"]["steps"]["items"]
@@ -127,6 +129,7 @@ def test_schema_is_plain_and_portable_json_schema() -> None:
 def test_every_content_file_names_the_schema() -> None:
     assert len(SHIPPED) > 20
     assert any(p.parent.name == "schemes" for p in SHIPPED)
+    assert any(p.parent.name == "hotlines" for p in SHIPPED)
     for path in SHIPPED:
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first.startswith(MODELINE), f"{path}: first line should be the schema line"

@@ -40,7 +40,7 @@ async def test_typed_numbers_at_every_prompt_and_progress_mid_quiz(
         assert "I keep your progress" in text(await bot.say("1"))  # [1] English
         assert "What we keep and why" in text(await bot.say("2"))  # [2] More about this
         assert "Our courses" in text(await bot.say("1"))  # [1] Start learning
-        assert "Spot the scam" in text(await bot.say("2"))  # [2] Stay safe online
+        assert "Spot the scam" in text(await bot.say("3"))  # [3] Stay safe online
         for _ in range(3):  # Show me, Next, Next
             quiz = await bot.say("1")
         assert "Your friend" in text(quiz) or "code" in text(quiz)

@@ -195,10 +195,12 @@ def changed_photo(photo: Path) -> str | None:
     """
     if inside(photo.parent, photo.name) == photo and photo.is_file():
         return None
+    # The path goes last: a recipient's stored error is cut at 300 characters, and a long
+    # deployment path must not cut off what the admin should do.
     return (
-        f"the photo {photo} is no longer the file checked when this broadcast was queued "
-        "(replaced by a link, moved or deleted), so it was not uploaded; put the photo back "
-        "in the broadcasts folder and send the broadcast again"
+        "the photo was not uploaded: it is no longer the file checked when this broadcast was "
+        "queued (replaced by a link, moved or deleted); put it back in the broadcasts folder "
+        f"and send the broadcast again ({photo})"
     )
 
 

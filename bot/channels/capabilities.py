@@ -36,7 +36,10 @@ class Capabilities:
     # The longest text of one message, and of one message that carries buttons or a list.
     text_chars: int
     interactive_chars: int
-    media: frozenset[str]  # "photo", "document"
+    # The kinds of media it sends: "photo", "document", "audio" (a step's recorded clip). A
+    # message's media of another kind is left out there and its text goes alone
+    # (bot/channels/media.py `sendable`).
+    media: frozenset[str]
     caption_chars: int
     # Free-form messages are allowed for `window` after the learner's last message (None: any
     # time), and at most `window_replies` of them in it (None: no count).
@@ -68,7 +71,7 @@ TELEGRAM = Capabilities(
     row_description_chars=0,
     text_chars=4096,
     interactive_chars=4096,
-    media=frozenset({"photo", "document"}),
+    media=frozenset({"photo", "document", "audio"}),  # a clip goes as a voice message
     caption_chars=1024,
     window=None,
     window_replies=None,
@@ -86,7 +89,7 @@ WHATSAPP = Capabilities(
     row_description_chars=72,
     text_chars=4096,
     interactive_chars=1024,
-    media=frozenset({"photo", "document"}),
+    media=frozenset({"photo", "document", "audio"}),  # audio messages carry no caption
     caption_chars=1024,
     window=timedelta(hours=24),  # the customer-service window
     window_replies=None,
@@ -107,7 +110,10 @@ LINE = Capabilities(
     row_description_chars=0,
     text_chars=5000,
     interactive_chars=5000,  # quick replies ride on any message, a text one here
-    media=frozenset({"photo"}),  # images go by HTTPS URL; there is no file message to send
+    # Images go by HTTPS URL; there is no file message to send. An audio message needs an
+    # HTTPS URL and the clip's duration too (developers.line.biz/en/reference/messaging-api/
+    # #audio-message, checked 2026-12-03), and the bot hosts no files: no clips on LINE.
+    media=frozenset({"photo"}),
     caption_chars=5000,  # no captions: the text follows the picture as its own message
     window=None,  # no window: a reply token answers free, anything else is a counted push
     window_replies=None,
@@ -128,7 +134,7 @@ MESSENGER = Capabilities(
     row_description_chars=0,
     text_chars=2000,
     interactive_chars=2000,
-    media=frozenset({"photo", "document"}),
+    media=frozenset({"photo", "document", "audio"}),
     caption_chars=2000,  # no captions: the text follows the attachment
     window=timedelta(hours=24),  # the standard messaging window
     window_replies=None,
@@ -146,6 +152,10 @@ ZALO = Capabilities(
     row_description_chars=0,
     text_chars=2000,
     interactive_chars=2000,
+    # A consultation message is text, an image, a GIF, a file, a sticker or a request for the
+    # user's details: no audio, which only comes in from users (app.unpkg.com/@warriorteam/
+    # redai-zalo-sdk@1.32.17/files/docs/message-sequence-api.md, checked 2026-12-03; Zalo's
+    # own pages were not reachable to check). So a clip is not sent on Zalo.
     media=frozenset({"photo"}),
     caption_chars=2000,
     window=timedelta(hours=48),
@@ -168,7 +178,7 @@ CONSOLE = Capabilities(
     row_description_chars=0,
     text_chars=100_000,
     interactive_chars=100_000,
-    media=frozenset({"photo", "document"}),
+    media=frozenset({"photo", "document", "audio"}),
     caption_chars=100_000,
     window=None,
     window_replies=None,

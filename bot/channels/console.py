@@ -35,7 +35,8 @@ def render(messages: list[Say], out: TextIO, files: Path = FILES) -> None:
             out.write(f"[{media.kind}: {saved}]\n")
         elif media is not None:
             out.write(f"[{media.kind}: {media.path}]\n")
-        out.write(strip_tags(message.text).rstrip() + "\n")
+        if message.text.strip() or not media:  # a message of a clip alone shows only the clip
+            out.write(strip_tags(message.text).rstrip() + "\n")
         number = 0
         for row in message.buttons:
             labels = []

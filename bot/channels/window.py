@@ -24,6 +24,7 @@ from typing import Protocol
 
 from bot.channels.capabilities import Capabilities
 from bot.channels.delivery import Delivered, DeliveryError, NotAllowed, PartlySent, Proactive
+from bot.channels.media import is_empty, sendable
 from bot.engine import Say
 from bot.engine.outputs import Button
 from bot.store import LearnerStore
@@ -87,6 +88,17 @@ async def one_by_one(
                 raise PartlySent(sent, exc) from exc
             raise
     return delivered
+
+
+def _fitting(messages: Sequence[Say], room: int) -> int:
+    """How many of `messages`, from the first, fit in `room` free messages: those with
+    nothing to send (is_empty) take no room."""
+    for i, message in enumerate(messages):
+        if not is_empty(message):
+            if room == 0:
+                return i
+            room -= 1
+    return len(messages)
 
 
 def keyboard_message(text: str, keyboard: list[list[tuple[str, str]]]) -> Say:
@@ -171,10 +183,13 @@ class WindowedSender:
         """Send `messages` within the channel's rules; PartlySent if only some went out."""
         if not messages:
             return Delivered("")
+        # Media the app can't send (a clip on Zalo) is left out, and the text goes alone. A
+        # message that was only that has nothing to send: it takes no reply of the window.
+        messages = [sendable(m, self.capabilities) for m in messages]
         now = self.clock()
         heard, locale = await self._window(address)
         room = self._room(heard, now)
-        free = list(messages[:room])
+        free = messages[: _fitting(messages, room)]
         sent = 0
         if free:
             try:
@@ -187,7 +202,7 @@ class WindowedSender:
                     raise
                 sent = exc.sent
             if heard is not None:
-                heard.replies += sent
+                heard.replies += sum(not is_empty(m) for m in messages[:sent])
             if sent == len(messages):
                 return delivered
             if sent < len(free) and heard is not None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bot.content.model import Course, Lesson, SchemeFile, Step
+from bot.content.model import Course, HotlineFile, Lesson, SchemeFile, Step
 
 
 def digest(*parts: str, size: int = 6) -> str:
@@ -26,6 +26,10 @@ class LoadedLesson:
     # as stale rather than pressed against steps that now mean something else.
     version: str
     _index: Mapping[str, int] = field(repr=False, compare=False)
+    # (locale, step id) -> a recorded clip of that step in that locale (bot/content/audio.py)
+    audio: Mapping[tuple[str, str], str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
+    )
 
     @property
     def id(self) -> str:
@@ -42,11 +46,22 @@ class LoadedLesson:
     def index_of(self, step_id: str) -> int | None:
         return self._index.get(step_id)
 
+    def clip(self, locale: str, step_id: str) -> str | None:
+        """The file of the step's recorded clip in `locale`, if a partner recorded one."""
+        return self.audio.get((locale, step_id))
+
     @classmethod
-    def build(cls, course_id: str, lesson: Lesson, path: str, raw: bytes) -> LoadedLesson:
+    def build(
+        cls,
+        course_id: str,
+        lesson: Lesson,
+        path: str,
+        raw: bytes,
+        audio: Mapping[tuple[str, str], str] | None = None,
+    ) -> LoadedLesson:
         index = MappingProxyType({s.id: i for i, s in enumerate(lesson.steps)})
         version = digest(raw.decode("utf-8", "replace"), size=3)
-        return cls(course_id, lesson, path, version, index)
+        return cls(course_id, lesson, path, version, index, MappingProxyType(dict(audio or {})))
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,7 @@ class LoadedCourse:
     path: str
     lessons: tuple[LoadedLesson, ...]  # in the course's order; only the files that loaded
     schemes: tuple[SchemeFile, ...] = ()  # the course's directory of programmes, per country
+    hotlines: tuple[HotlineFile, ...] = ()  # and of lines for reporting a scam
 
     @property
     def id(self) -> str:
@@ -106,5 +122,14 @@ class Library:
             (course.id, found)
             for course in self.courses
             for found in course.schemes
+            if found.country == country
+        ]
+
+    def hotlines_for(self, country: str) -> list[tuple[str, HotlineFile]]:
+        """(course id, directory) for every course with reporting lines for `country`."""
+        return [
+            (course.id, found)
+            for course in self.courses
+            for found in course.hotlines
             if found.country == country
         ]

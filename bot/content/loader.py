@@ -6,23 +6,32 @@ never takes the whole bot down.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 
 from bot.content import text as tx
+from bot.content.audio import find_clips
 from bot.content.checks import check_lesson
 from bot.content.diagnostics import Diagnostic, Severity
+from bot.content.directories import load_directories
 from bot.content.library import Library, LoadedCourse, LoadedLesson
 from bot.content.model import ChoiceStep, Course, InputStep, Lesson
-from bot.content.schemes import load_schemes
 from bot.content.source import Source, read_file
 from bot.content.validate import validate
 
 COURSE_FILE = "course.yaml"
 
 
-def load_library(content_dir: str | Path) -> tuple[Library, list[Diagnostic]]:
-    """Load every course folder under `content_dir` (or `content_dir` itself if it is one)."""
+def load_library(
+    content_dir: str | Path, locales: Collection[str] | None = None
+) -> tuple[Library, list[Diagnostic]]:
+    """Load every course folder under `content_dir` (or `content_dir` itself if it is one).
+
+    `locales`: the locales the bot ships, if known, which a course's recorded clips must be in.
+    """
     root = Path(content_dir)
     problems: list[Diagnostic] = []
     if (root / COURSE_FILE).is_file():
@@ -55,7 +64,7 @@ def load_library(content_dir: str | Path) -> tuple[Library, list[Diagnostic]]:
         ]
     courses: list[LoadedCourse] = []
     for course_dir in course_dirs:
-        course, found = load_course(course_dir)
+        course, found = load_course(course_dir, locales=locales)
         problems.extend(found)
         if course is not None:
             courses.append(course)
@@ -83,7 +92,7 @@ def _folders_without_course(root: Path) -> list[Diagnostic]:
 
 
 def load_course(
-    course_dir: Path, today: date | None = None
+    course_dir: Path, today: date | None = None, locales: Collection[str] | None = None
 ) -> tuple[LoadedCourse | None, list[Diagnostic]]:
     # Each file's size is checked before it is read; a link to nowhere, or a folder named
     # `*.yaml`, is an error on that file and the others still load.
@@ -125,14 +134,24 @@ def load_course(
     unreadable = any(not isinstance(src.data, dict) for src in lesson_srcs)
     if course is not None:
         _check_order(course_src, course, srcs_by_id, declared, unreadable)
+    # The partners' recorded clips, found by where they lie (bot/content/audio.py).
+    valid = {lesson_id: lessons[id(src)] for lesson_id, src in srcs_by_id.items()}
+    shipped = None if locales is None else {*locales, *([course.source_locale] if course else [])}
+    clips, clip_problems = find_clips(
+        course_dir, {k: v for k, v in valid.items() if v is not None}, declared, shipped
+    )
+    for lesson_id, found in clips.items():
+        if lesson_id in loaded:
+            loaded[lesson_id] = replace(loaded[lesson_id], audio=MappingProxyType(found))
     for lesson_id, src in srcs_by_id.items():
         lesson = lessons[id(src)]
         assert lesson is not None
         _check_jumps(src, lesson, course, declared, course_dir.parent)
         if _has_errors(src):
             loaded.pop(lesson_id, None)
-    schemes, scheme_srcs = load_schemes(course_dir, today or date.today())
-    problems = [d for src in (course_src, *lesson_srcs, *scheme_srcs) for d in src.problems]
+    directories, directory_srcs = load_directories(course_dir, today or date.today())
+    problems = [d for src in (course_src, *lesson_srcs, *directory_srcs) for d in src.problems]
+    problems += clip_problems
     problems += [
         Diagnostic(str(p), 1, 1, Severity.WARNING, "rename to .yaml; .yml files are not read")
         for p in sorted(course_dir.glob("*.yml"))
@@ -140,7 +159,10 @@ def load_course(
     if course is None or _has_errors(course_src):
         return None, problems
     ordered = tuple(loaded[i] for i in course.lessons if i in loaded)
-    return LoadedCourse(course, str(course_dir / COURSE_FILE), ordered, tuple(schemes)), problems
+    loaded_course = LoadedCourse(
+        course, str(course_dir / COURSE_FILE), ordered, directories.schemes, directories.hotlines
+    )
+    return loaded_course, problems
 
 
 def _has_errors(src: Source) -> bool:

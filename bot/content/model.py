@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 FORMAT_VERSION = 1
 
@@ -150,6 +150,8 @@ def known_keys() -> set[str]:
         Course,
         Scheme,
         SchemeFile,
+        Hotline,
+        HotlineFile,
     ):
         for name, info in model.model_fields.items():
             keys.add(info.alias or name)
@@ -164,7 +166,7 @@ def json_schema(*extra: type[BaseModel]) -> dict[str, Any]:
     against the branch the file chose rather than as a list of every branch's failures. It
     checks structure only; what else `lessonbot lint` checks is in docs/lesson-format.md.
     """
-    models: list[type[BaseModel]] = [Course, Lesson, SchemeFile, *extra]
+    models: list[type[BaseModel]] = [Course, Lesson, SchemeFile, HotlineFile, *extra]
     defs: dict[str, Any] = {}
     kinds: dict[str, str] = {}
     for model in models:
@@ -248,23 +250,31 @@ def _plain(schema: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-class Scheme(_Model):
-    """A real government programme. Every entry names its official source and check date."""
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://")]
+
+
+class _Checked(_Model):
+    """An entry about a real programme or service: learners act on it, so it names the official
+    site, the page that confirms it and when someone last checked that page."""
 
     id: Id
     name: Text
     agency: Text
-    url: Annotated[str, StringConstraints(pattern=r"^https://")] = Field(
-        description="The official site of the programme or agency."
+    url: HttpsUrl = Field(description="The official site of the programme, service or agency.")
+    last_verified: date = Field(description="When someone last checked the source, YYYY-MM-DD.")
+    source: Annotated[str, StringConstraints(pattern=r"^https?://")] = Field(
+        description="The official page that confirms this entry."
     )
-    summary: Text
+
+
+class Scheme(_Checked):
+    """A real government programme, shown as a short card with a Details button."""
+
+    summary: Text = Field(description="What it is, in about two sentences: the card's text.")
+    details: Text | None = Field(None, description="The rest, shown after Details.")
     who: Text
     how: Text
     status: Literal["current", "ended", "uncertain"]
-    last_verified: date = Field(description="When someone last checked the source, YYYY-MM-DD.")
-    source: Annotated[str, StringConstraints(pattern=r"^https?://")] = Field(
-        description="The page that confirms this entry."
-    )
 
 
 class SchemeFile(_Model):
@@ -272,3 +282,28 @@ class SchemeFile(_Model):
     kind: Literal["schemes"]
     country: Country
     schemes: tuple[Scheme, ...] = Field(min_length=1)
+
+
+class Hotline(_Checked):
+    """A national line for reporting a scam or getting help: /scammed lists them."""
+
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 -]{1,19}$")] | None = Field(
+        None, description="The number as a learner dials it; none when the site is the way."
+    )
+    use: Text = Field(description="When to use it, in a sentence or two.")
+
+
+class HotlineFile(_Model):
+    version: Literal[1]
+    kind: Literal["hotlines"]
+    country: Country
+    hotlines: tuple[Hotline, ...] = ()
+    advice: Text | None = Field(
+        None, description="Shown after the lines, or instead of them where none is safe to list."
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> HotlineFile:
+        if not self.hotlines and self.advice is None:
+            raise ValueError("list at least one line in `hotlines:`, or give `advice:`")
+        return self

@@ -83,7 +83,8 @@ def _report(src: Source, path: Path, err: Any) -> None:
     kind = err["type"]
     name = str(path[-1]) if path else ""
     # A bad key of a free-form mapping (`when: {Country: ID}`) is the key's fault, not its value's.
-    at = src.place_of(path, key=err["loc"][-1] == "[key]")
+    # (a whole-file rule, such as a hotlines file's "lines or advice", has no `loc` at all)
+    at = src.place_of(path, key=bool(err["loc"]) and err["loc"][-1] == "[key]")
     if kind == "missing":
         src.error(src.place_of(path[:-1]), f"missing required key `{name}:`")
     elif kind == "extra_forbidden":
@@ -105,6 +106,8 @@ def _report(src: Source, path: Path, err: Any) -> None:
     elif kind == "literal_error":
         expected = err["ctx"].get("expected", "")
         src.error(at, f"`{name}` must be {expected}")
+    elif kind == "value_error":  # a rule of the model's own, already worded for authors
+        src.error(at, str(err["ctx"]["error"]))
     else:
         msg = f"{err['msg']}{_quote_hint(err)}"
         src.error(at, f"`{name}`: {msg}" if name else msg)

@@ -99,8 +99,14 @@ class Core:
     def open_course(self, course: LoadedCourse) -> None:
         raise NotImplementedError
 
+    def open_lesson(self, lesson: LoadedLesson) -> None:
+        raise NotImplementedError
+
     def stale(self) -> None:
         raise NotImplementedError
 
     def offer_profile(self) -> bool:
+        raise NotImplementedError
+
+    def country_buttons(self) -> list[list[Button]]:
         raise NotImplementedError

@@ -51,6 +51,7 @@ COMMANDS = (
     "language",
     "country",
     "schemes",
+    "scammed",
     "certificate",
     "stop",
     "mydata",

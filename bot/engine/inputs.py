@@ -14,6 +14,35 @@ MAX_TEXT = 200
 # 13), and few enough that an answer echoed back can never outgrow a message.
 MAX_DIGITS = 15
 _PHONE_JUNK = re.compile(r"[\s\-().]")
+# A made-up number as people write them in each country, for the hint after a mistyped phone
+# number: a learner copies the shape they see, so it should be their own country's.
+PHONE_EXAMPLES = {
+    "BN": "+673 712 3456",
+    "ID": "+62 812 3456 7890",
+    "KH": "+855 12 345 678",
+    "LA": "+856 20 5512 3456",
+    "MM": "+95 9 123 456 789",
+    "MY": "+60 12-345 6789",
+    "PH": "+63 917 123 4567",
+    "SG": "+65 8123 4567",
+    "TH": "+66 81 234 5678",
+    "VN": "+84 91 234 5678",
+}
+# Where the learner gave no country: the country most speakers of the locale live in.
+LOCALE_COUNTRY = {
+    "id": "ID",
+    "ms": "MY",
+    "th": "TH",
+    "vi": "VN",
+    "fil": "PH",
+    "km": "KH",
+    "lo": "LA",
+    "my": "MM",
+}
+
+
+def phone_example(country: str, locale: str) -> str:
+    return PHONE_EXAMPLES.get(country) or PHONE_EXAMPLES[LOCALE_COUNTRY.get(locale, "SG")]
 
 
 def _ascii_digits(text: str) -> str:
@@ -28,7 +57,7 @@ def _ascii_digits(text: str) -> str:
 def check_input(step: InputStep, typed: str) -> tuple[str | None, str]:
     """(value to store, "") if `typed` is acceptable, else (None, a hint to translate).
 
-    A hint may hold `{choices}`, which the caller fills after translating.
+    A hint may hold `{choices}` or `{example}`, which the caller fills after translating.
     """
     text = " ".join(unicodedata.normalize("NFKC", typed).split())
     if step.check == "number":
@@ -41,7 +70,7 @@ def check_input(step: InputStep, typed: str) -> tuple[str | None, str]:
         candidate = _PHONE_JUNK.sub("", _ascii_digits(text))
         if re.fullmatch(r"\+?\d{7,15}", candidate):
             return candidate, ""
-        return None, N_("Please type a phone number, like +62 812 3456 7890.")
+        return None, N_("Please type a phone number with its country code, like {example}.")
     if step.check == "one_of":
         choices = list(step.choices or ())
         found = match_label(text, choices)

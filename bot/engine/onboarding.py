@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bot.content.surveys import BASELINE, SURVEY_COURSE
 from bot.engine import tokens
 from bot.engine.context import N_
 from bot.engine.core import Core
-from bot.engine.outputs import Button
+from bot.engine.outputs import Button, Track
 from bot.engine.prompt import Meaning
 
 SKIP = "skip"  # "prefer not to say", stored as given so reports can count it
@@ -276,7 +277,8 @@ class Onboarding(Core):
         self.state = replace(self.state, onboarding="", pending_course="")
         if not first_contact:
             self.say(self.t("Saved."))
-            self.resume()
+            if not self.offer_baseline():
+                self.resume()
             return
         self.say(
             self.t("Welcome! I teach short lessons for your business, a few minutes at a time.")
@@ -285,6 +287,18 @@ class Onboarding(Core):
             self.open_course(course)
         else:
             self.menu()
+
+    def offer_baseline(self) -> bool:
+        """With consent, after the profile: the baseline survey, once; asked?
+
+        It asks what the follow-up waves will ask again, so the report can measure change for
+        the same learners rather than rely on what they remember."""
+        baseline = self.lib.lesson(SURVEY_COURSE, BASELINE)
+        if self.state.consent != "yes" or baseline is None or baseline.key in self.state.completed:
+            return False
+        self.outputs.append(Track("survey_invited", SURVEY_COURSE, BASELINE))
+        self.open_lesson(baseline)
+        return True
 
     def offer_profile(self) -> bool:
         """Ask for the profile once, after the learner's first finished lesson; asked?"""

@@ -11,7 +11,9 @@ from bot.engine.prompt import Button as Button  # a message's buttons are its pr
 
 @dataclass(frozen=True)
 class Media:
-    kind: Literal["photo", "document"]
+    # "audio": a recorded clip of a step (docs/audio.md), sent as a voice message where the
+    # app can send one; it never stands for the text, which goes too.
+    kind: Literal["photo", "document", "audio"]
     # A file in the content folder; channels upload it once and reuse the file id. With `data`,
     # a file made for one learner (a certificate): `path` is only its name, sent every time.
     path: str
@@ -54,7 +56,12 @@ class Track:
     """An analytics event for the append-only log."""
 
     name: Literal[
-        "lesson_started", "step_shown", "answer_given", "lesson_completed", "course_completed"
+        "lesson_started",
+        "step_shown",
+        "answer_given",
+        "lesson_completed",
+        "course_completed",
+        "survey_invited",  # the baseline was offered: the report's count of who was asked
     ]
     course: str
     lesson: str

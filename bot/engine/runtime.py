@@ -20,18 +20,18 @@ from bot.content.model import (
     MessageStep,
     Option,
     QuestionStep,
-    Scheme,
     Step,
     SurveyStep,
 )
 from bot.engine import tokens
 from bot.engine.account import Account
 from bot.engine.context import Context
+from bot.engine.directory import Directory
 from bot.engine.events import Command, Event, Press, Start, Text, Unsupported
-from bot.engine.inputs import check_input
+from bot.engine.inputs import check_input, phone_example
 from bot.engine.matching import fold
 from bot.engine.onboarding import Onboarding
-from bot.engine.outputs import Answer, Button, Media, Output, Progress, Track
+from bot.engine.outputs import Answer, Button, Media, Output, Progress, Say, Track
 from bot.engine.prompt import Meaning, Prompt, resolve, words_of
 from bot.engine.state import LearnerState, Paused, Position
 
@@ -62,7 +62,7 @@ def advance(
     return run.state, run.outputs
 
 
-class _Run(Onboarding, Account):
+class _Run(Onboarding, Account, Directory):
     """One call of `advance`: the state as it changes, and the outputs so far."""
 
     # -- events --------------------------------------------------------------------------------
@@ -96,6 +96,8 @@ class _Run(Onboarding, Account):
             self.ask_country()
         elif name == "schemes":
             self.schemes()
+        elif name == "scammed":
+            self.scammed()
         elif name == "stop":
             self.stop()
         elif name == "mydata":
@@ -134,6 +136,8 @@ class _Run(Onboarding, Account):
             self.notice_reply(parsed.value)
         elif parsed.kind == "q":
             self.reply(parsed.value)
+        elif parsed.kind == "s":
+            self.scheme_details(parsed.value)
         else:
             found = self.lib.by_digest(parsed.value)
             if parsed.kind == "c" and isinstance(found, LoadedCourse):
@@ -352,16 +356,19 @@ class _Run(Onboarding, Account):
                 {"score": state.score, "total": state.answered},
             )
         )
+        course = self.lib.course(lesson.course_id)
+        # A survey (an unlisted course) is a detour, not a step of the learner's path: "next"
+        # stays the lesson after the one they finished last.
+        detour = course is not None and not course.course.listed
         self.state = replace(
             state,
             position=None,
-            last_lesson=lesson.key,
+            last_lesson=state.last_lesson if detour else lesson.key,
             completed=state.completed | {lesson.key},
             scores={**state.scores, lesson.key: (score, total)},
         )
-        course = self.lib.course(lesson.course_id)
-        following = course.after(lesson.id) if course else None
-        buttons: list[list[Button]] = []
+        buttons = self.next_lesson_buttons() if detour or course is None else []
+        following = None if detour or course is None else course.after(lesson.id)
         if following is not None:
             buttons.append(
                 [Button(f"▶️ {self.lesson_title(following)}", tokens.lesson_token(following))]
@@ -385,7 +392,8 @@ class _Run(Onboarding, Account):
             self.course_finished(course)
         else:
             self.say(text, buttons)
-            self.offer_profile()
+            if not detour:  # after a lesson, not after a survey's questions
+                self.offer_profile()
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -398,6 +406,18 @@ class _Run(Onboarding, Account):
                 media = Media("photo", str(course_dir / step.image))
             elif step.document:
                 media = Media("document", str(course_dir / step.document))
+        # A partner's recording of the step in the learner's language (docs/audio.md), for
+        # learners who read little. It goes beside the text, never instead of it: on the
+        # step's own message, or, where that carries a picture or a file, as a message of its
+        # own just before. Not again when a question is asked again after a wrong try: the
+        # clip is still just above in the chat, and every byte costs the learner.
+        pos = self.state.position
+        clip = lesson.clip(self.state.locale, step.id)
+        if clip is not None and not (pos is not None and pos.step == step.id and pos.attempts):
+            if media is None:
+                media = Media("audio", clip)
+            else:
+                self.outputs.append(Say("", media=Media("audio", clip)))
         text = self.content(lesson, step, "text", step.text)
         options = getattr(step, "options", None) or ()
         if any(o.text for o in options):
@@ -550,7 +570,10 @@ class _Run(Onboarding, Account):
             message = (
                 self.content(lesson, step, "error", step.error)
                 if step.error
-                else self.t(problem).format(choices=", ".join(step.choices or ()))
+                else self.t(problem).format(
+                    choices=", ".join(step.choices or ()),
+                    example=phone_example(self.state.fields.get("country", ""), self.state.locale),
+                )
             )
             self.say(message)
             return
@@ -605,69 +628,6 @@ class _Run(Onboarding, Account):
     def menu(self) -> None:
         self.say(self.t("Our courses:"), self.course_buttons())
 
-    def schemes(self) -> None:
-        """The programmes checked for the learner's country, each with its date and link."""
-        country = self.state.fields.get("country", "")
-        if not country:
-            self.say(
-                self.t("Which country? Tap yours, then send /schemes again."),
-                self.country_buttons(),
-            )
-            return
-        name = html.escape(self.ctx.texts.country(self.state.locale, country))
-        found = self.lib.schemes_for(country)
-        if not found:
-            self.say(
-                self.t(
-                    "We have not checked any programmes for {country} yet. Ask your "
-                    "local government office, and never pay anyone to apply."
-                ).format(country=name)
-            )
-            return
-        self.say(
-            self.t(
-                "Government programmes in {country} that we checked. Rules change: "
-                "always check the official site before you apply. Applying never "
-                "costs a fee."
-            ).format(country=name)
-        )
-        status = {
-            "current": "✅ " + self.t("Running when we checked"),
-            "ended": "⛔ " + self.t("Ended. Any offer of it now is a scam."),
-            "uncertain": "⚠️ " + self.t("We could not confirm it is still running."),
-        }
-        who, how = self.t("Who can apply:"), self.t("How to apply:")
-        site = self.t("Official site:")
-        for course_id, directory in found:
-            for scheme in directory.schemes:
-                base = f"{course_id}/schemes/{country.lower()}/{scheme.id}"
-
-                def tr(key: str, base: str = base, scheme: Scheme = scheme) -> str:
-                    text = self.ctx.texts.lesson(
-                        self.state.locale, f"{base}/{key}", getattr(scheme, key)
-                    )
-                    return html.escape(text)
-
-                self.say(
-                    "\n".join(
-                        [
-                            f"<b>{tr('name')}</b>",
-                            status[scheme.status],
-                            tr("agency"),
-                            "",
-                            tr("summary"),
-                            "",
-                            f"<b>{who}</b> {tr('who')}",
-                            f"<b>{how}</b> {tr('how')}",
-                            f"{site} {html.escape(scheme.url)}",
-                            self.t("Checked on {date}. Source: {source}").format(
-                                date=self.ctx.texts.day(self.state.locale, scheme.last_verified),
-                                source=html.escape(scheme.source),
-                            ),
-                        ]
-                    )
-                )
-
     def help(self) -> None:
         self.say(
             self.t(
@@ -678,11 +638,16 @@ class _Run(Onboarding, Account):
                 "/language – change language\n"
                 "/country – change country\n"
                 "/schemes – government programmes we checked\n"
+                "/scammed – help now if you are being scammed\n"
                 "/mydata – everything we keep about you\n"
                 "/delete – erase your data\n"
                 "/stop – no more reminders\n"
                 "/help – this message"
-            )
+            ),
+            [
+                [Button(self.t("🆘 I'm being scammed"), tokens.menu_token("scammed"))],
+                self.way_back(),
+            ],
         )
 
 

@@ -46,6 +46,11 @@ def country_token(code: str) -> str:
     return f"k:{code}"
 
 
+def scheme_token(country: str, scheme_id: str) -> str:
+    """Details of one programme in a country's directory: `s:my/tekun`."""
+    return f"s:{country.lower()}/{scheme_id}"
+
+
 def profile_token(question: str, value: str) -> str:
     """An answer during onboarding: `consent=yes`, `gender=skip`, ..."""
     return f"p:{question}={value}"
@@ -67,7 +72,7 @@ class StepPress:
 @dataclass(frozen=True)
 class Simple:
     # "c" course, "l" lesson, "m" menu command, "g" language, "k" country, "p" profile answer,
-    # "q" reply to an awaited question
+    # "q" reply to an awaited question, "s" a programme's details
     kind: str
     value: str
 
@@ -77,6 +82,6 @@ def parse(token: str) -> StepPress | Simple | None:
     parts = token.split(":")
     if parts[0] == "o" and len(parts) == 5:
         return StepPress(*parts[1:])
-    if parts[0] in ("c", "l", "m", "g", "k", "p", "q") and len(parts) == 2 and parts[1]:
+    if parts[0] in ("c", "l", "m", "g", "k", "p", "q", "s") and len(parts) == 2 and parts[1]:
         return Simple(parts[0], parts[1])
     return None

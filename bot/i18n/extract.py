@@ -16,7 +16,11 @@ from bot.content.source import read_source
 
 STEP_FIELDS = ("text", "button", "feedback", "error")
 OPTION_FIELDS = ("label", "text", "feedback")
-SCHEME_FIELDS = ("name", "agency", "summary", "who", "how")
+# The texts of a directory entry, by the file's kind; `advice` is a hotlines file's own text.
+ENTRY_FIELDS = {
+    "schemes": ("name", "agency", "summary", "details", "who", "how"),
+    "hotlines": ("name", "agency", "use"),
+}
 
 Extracted = tuple[int, str, tuple[str, str], list[str]]
 
@@ -30,18 +34,17 @@ def lesson_messages(data: Any, course_id: str) -> Iterator[tuple[DataPath, str, 
             if isinstance(data.get(key), str):
                 yield (key,), f"{course_id}/{key}", data[key]
         return
-    if data.get("kind") == "schemes":
-        country = str(data.get("country", "")).lower()
-        for i, scheme in enumerate(data.get("schemes") or ()):
-            if not isinstance(scheme, dict):
+    kind = data.get("kind")
+    if kind in ENTRY_FIELDS:
+        base = f"{course_id}/{kind}/{str(data.get('country', '')).lower()}"
+        if isinstance(data.get("advice"), str):
+            yield ("advice",), f"{base}/advice", data["advice"]
+        for i, entry in enumerate(data.get(kind) or ()):
+            if not isinstance(entry, dict):
                 continue
-            for key in SCHEME_FIELDS:
-                if isinstance(scheme.get(key), str):
-                    yield (
-                        ("schemes", i, key),
-                        f"{course_id}/schemes/{country}/{scheme.get('id')}/{key}",
-                        scheme[key],
-                    )
+            for key in ENTRY_FIELDS[kind]:
+                if isinstance(entry.get(key), str):
+                    yield (kind, i, key), f"{base}/{entry.get('id')}/{key}", entry[key]
         return
     if data.get("kind") != "lesson":
         return
@@ -81,7 +84,7 @@ def extract_lessons(
 
 def _course_id(path: Path) -> str:
     """The id in course.yaml beside `path` (the folder name if that can't be read)."""
-    folder = path.parent.parent if path.parent.name == "schemes" else path.parent
+    folder = path.parent.parent if path.parent.name in ENTRY_FIELDS else path.parent
     course_file = folder / "course.yaml"
     if course_file.is_file():
         data = read_source(str(course_file), course_file.read_bytes()).data

@@ -25,6 +25,8 @@ Pictures: LINE sends images only by HTTPS URL (originalContentUrl, previewImageU
 no upload. This deployment has no public URL to serve lesson images or certificates from, so a
 message with a picture goes as its text alone (a certificate's caption carries its code, which
 anyone can check with /verify), and the first such message logs that pictures need hosting.
+A step's recorded clip would need hosting too (an audio message is an HTTPS URL and a
+duration), so it is left out and its step's text goes as always.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from bot.channels.delivery import (
 )
 from bot.channels.line.client import InvalidReplyToken, LineApi, Message, Quota, next_month
 from bot.channels.line.render import render
+from bot.channels.media import sendable
 from bot.channels.signing import sign
 from bot.channels.window import PartlySent, keyboard_message
 from bot.engine import Say
@@ -153,6 +156,7 @@ class LineSender:
         chunks: list[_Chunk] = []
         current: list[Message] = []
         for done, say in enumerate(messages, 1):
+            say = sendable(say, self.capabilities)  # a clip: LINE plays none (capabilities)
             if say.media is not None:
                 _log_pictures_once()
             objects = render(say, lambda token: sign(self.key, address, token), self.capabilities)

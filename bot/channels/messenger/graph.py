@@ -136,7 +136,7 @@ class MessengerGraph:
         await self._post("messages", json={"recipient": {"id": psid}, "sender_action": "mark_seen"})
 
     async def upload(self, kind: str, filename: str, data: bytes, mime: str) -> str:
-        """Upload a file once (`kind`: image or file); the attachment id to send it by."""
+        """Upload a file once (`kind`: image, file or audio); the attachment id to send it by."""
         form = aiohttp.FormData()
         attachment = {"type": kind, "payload": {"is_reusable": True}}
         form.add_field("message", json.dumps({"attachment": attachment}))

@@ -107,6 +107,9 @@ class AiogramApi:
         if kind == "photo":
             message = await _mapped(self.bot.send_photo(chat_id, media))
             new_id = message.photo[-1].file_id if message.photo else None
+        elif kind == "audio":  # a voice message: see BotApi.send_media
+            message = await _mapped(self.bot.send_voice(chat_id, media))
+            new_id = message.voice.file_id if message.voice else None
         else:
             message = await _mapped(self.bot.send_document(chat_id, media))
             new_id = message.document.file_id if message.document else None
@@ -152,6 +155,7 @@ def _pin_response_types() -> list[type]:
         methods.SendMessage,
         methods.SendPhoto,
         methods.SendDocument,
+        methods.SendVoice,
         methods.AnswerCallbackQuery,
         methods.EditMessageReplyMarkup,
         methods.GetMe,

@@ -54,7 +54,20 @@ class BotApi(Protocol):
 
     async def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None) -> Sent: ...
 
-    async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent: ...
+    async def send_media(self, chat_id: int, kind: str, file_id: str | None, path: str) -> Sent:
+        """Send a file of `kind` (by `file_id` once Telegram gave one); Sent.file_id is its id.
+
+        A step's recorded clip ("audio") goes by sendVoice, whatever its format: the Bot API
+        takes OGG/Opus, MP3 and M4A there (core.telegram.org/bots/api#sendvoice, checked
+        2026-12-03). A voice message plays in the chat with one tap, like the voice notes
+        family and customers send; sendAudio would file it in the music player under a title
+        and performer. The voice note is what a learner who reads little knows. One method
+        also keeps one file id per clip (Telegram refuses an id sent as another kind). A learner
+        whose privacy settings refuse voice messages (a Premium setting) makes Telegram answer
+        400 VOICE_MESSAGES_FORBIDDEN: the bridge then sends the text alone, as for any clip
+        refused.
+        """
+        ...
 
     async def send_upload(self, chat_id: int, kind: str, filename: str, data: bytes) -> Sent: ...
 

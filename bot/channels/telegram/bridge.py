@@ -23,10 +23,19 @@ from tenacity import (
     wait_random,
 )
 
+from bot.channels.capabilities import TELEGRAM
+from bot.channels.media import sendable
 from bot.channels.signing import key_from_token, sign, verify
 from bot.channels.telegram.admin import ADMIN_COMMANDS, AdminDesk
 from bot.channels.telegram.admin import PREFIX as ADMIN_PREFIX
-from bot.channels.telegram.api import BotApi, Keyboard, RetryLater, Transient, Unreachable
+from bot.channels.telegram.api import (
+    BotApi,
+    Keyboard,
+    Rejected,
+    RetryLater,
+    Transient,
+    Unreachable,
+)
 from bot.channels.telegram.incoming import Incoming
 from bot.channels.telegram.polling import update_key
 from bot.channels.telegram.split import split_text
@@ -53,6 +62,7 @@ COMMAND_HELP = {
     "language": N_("Change language"),
     "country": N_("Change country"),
     "schemes": N_("Government programmes we checked"),
+    "scammed": N_("Help now if you are being scammed"),
     "certificate": N_("Get or resend a certificate"),
     "mydata": N_("Everything we keep about you"),
     "delete": N_("Erase your data"),
@@ -181,6 +191,7 @@ class TelegramBridge:
         without holding this learner's other updates or the webhook request.
         """
         chat_id = int(address)
+        message = sendable(message, TELEGRAM)
         media = message.media
         if media is not None and media.data is not None:
             # Made for this learner (a certificate): nothing to reuse, upload it.
@@ -188,8 +199,17 @@ class TelegramBridge:
                 partial(self.api.send_upload, chat_id, media.kind, media.path, media.data),
                 max_pause=INLINE_PAUSE,
             )
+        elif media is not None and media.kind == "audio":
+            try:
+                await self._send_media(chat_id, media.kind, media.path)
+            except Rejected as exc:
+                # A clip is an extra beside the text: refused (the learner allows no voice
+                # messages, a broken file), the text still goes.
+                log.warning("a clip for %s was refused, the text goes alone: %s", chat_id, exc)
         elif media is not None:
             await self._send_media(chat_id, media.kind, media.path)
+        if not message.text.strip() and not message.buttons:
+            return  # a message that was only its media (a clip before a step's picture)
         chunks = split_text(message.text)
         for i, chunk in enumerate(chunks):
             keyboard = self._keyboard(chat_id, message) if i == len(chunks) - 1 else None

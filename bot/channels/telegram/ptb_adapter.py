@@ -132,6 +132,9 @@ class PtbApi:
         if kind == "photo":
             message = await _mapped(self.bot.send_photo(chat_id, media))
             new_id = message.photo[-1].file_id if message.photo else None
+        elif kind == "audio":  # a voice message: see BotApi.send_media
+            message = await _mapped(self.bot.send_voice(chat_id, media))
+            new_id = message.voice.file_id if message.voice else None
         else:
             message = await _mapped(self.bot.send_document(chat_id, media))
             new_id = message.document.file_id if message.document else None

@@ -44,7 +44,8 @@ def render(
         if options:
             numbered = "\n".join(f"{i}. {b.label}" for i, b in enumerate(options, 1))
             text = f"{text}\n\n{numbered}" if text else numbered
-        return [_text(part) for part in plain.split(text, caps.text_chars)]
+        # A message that is only its media (a clip before a step's picture) has no text.
+        return [_text(part) for part in plain.split(text, caps.text_chars) if part]
     parts = plain.split(text or "…", caps.text_chars, caps.interactive_chars)
     *before, last = parts
     if form == "buttons":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot.channels.capabilities import ZALO, Capabilities
 from bot.channels.delivery import Delivered, OverQuota, Proactive
-from bot.channels.media import uploaded_id
+from bot.channels.media import is_empty, uploaded_id
 from bot.channels.signing import sign
 from bot.channels.window import one_by_one
 from bot.channels.zalo import render
@@ -60,7 +60,7 @@ class ZaloPlatform:
         return await one_by_one(messages, lambda say: self._consult(address, say))
 
     async def _consult(self, address: str, message: Say) -> Delivered:
-        attachment_id = None
+        attachment_id, sent = None, ""
         if message.media is not None:
             attachment_id = await self._media(message)
             sent = await self.api.send("cs", address, render.image(attachment_id))
@@ -106,6 +106,8 @@ class ZaloPlatform:
         purpose = proactive.purpose if proactive is not None else "reply"
 
         async def send_one(message: Say) -> Delivered:
+            if is_empty(message):
+                return Delivered("")  # nothing to show (a clip Zalo can't send): no allowance
             if await self.proactive_used(now) >= self.monthly:
                 raise OverQuota(
                     f"the OA's {self.monthly} proactive messages this month are used up "
