@@ -313,9 +313,7 @@ def test_swapping_the_arms_negates_the_difference(
     first: tuple[int, int], second: tuple[int, int]
 ) -> None:
     forward, backward = difference(*first, *second), difference(*second, *first)
-    assert forward.value == pytest.approx(-backward.value, abs=1e-12)
-    assert forward.low == pytest.approx(-backward.high, abs=1e-12)
-    assert forward.high == pytest.approx(-backward.low, abs=1e-12)
+    assert_negated(forward, backward)
 
 
 @given(shares())
@@ -335,22 +333,25 @@ def test_a_change_lies_in_its_interval_within_minus_1_and_1(
     assert estimate.n == a + b + c + d
 
 
+def assert_negated(one: Estimate, other: Estimate) -> None:
+    """`one` is `other` with its sign turned: the value, and the interval mirrored."""
+    assert one.value == pytest.approx(-other.value, abs=1e-12)
+    assert one.low == pytest.approx(-other.high, abs=1e-12)
+    assert one.high == pytest.approx(-other.low, abs=1e-12)
+
+
 @given(counts, counts, counts, counts)
 def test_swapping_before_and_after_negates_the_change(a: int, b: int, c: int, d: int) -> None:
     assume(a + b + c + d > 0)
     forward, backward = paired_change(a, b, c, d), paired_change(a, c, b, d)
-    assert forward.value == pytest.approx(-backward.value, abs=1e-12)
-    assert forward.low == pytest.approx(-backward.high, abs=1e-12)
-    assert forward.high == pytest.approx(-backward.low, abs=1e-12)
+    assert_negated(forward, backward)
 
 
 @given(counts, counts, counts, counts)
 def test_counting_no_instead_of_yes_negates_the_change(a: int, b: int, c: int, d: int) -> None:
     assume(a + b + c + d > 0)
     yes, no = paired_change(a, b, c, d), paired_change(d, c, b, a)
-    assert yes.value == pytest.approx(-no.value, abs=1e-12)
-    assert yes.low == pytest.approx(-no.high, abs=1e-12)
-    assert yes.high == pytest.approx(-no.low, abs=1e-12)
+    assert_negated(yes, no)
 
 
 @given(counts, counts)

@@ -150,6 +150,11 @@ def _scrolling(table_html: str, name: str) -> str:
     return f'<div class="scroll" role="region" aria-label="{label}" tabindex="0">{table_html}</div>'
 
 
+def _details(summary: str, body: str) -> str:
+    """A part of the page folded away under its summary: the long tables a reader opens."""
+    return f"<details><summary>{summary}</summary>{body}</details>"
+
+
 def _chart(svg: str, caption: str) -> str:
     """A chart's drawings (charts.py gives a wide and a narrow one), each named by `caption`."""
     if not svg:
@@ -347,9 +352,10 @@ def _courses(report: Report, library: Library) -> str:
             "who completed lessons 1 to <i>n</i>.</p>",
             _chart(svg, "Course funnels"),
             table(tables["courses"]),
-            "<details><summary>The funnel of each course, lesson by lesson</summary>",
-            table(funnel, merge_first=True),
-            "</details>",
+            _details(
+                "The funnel of each course, lesson by lesson",
+                table(funnel, merge_first=True),
+            ),
         ]
     )
 
@@ -395,9 +401,10 @@ def _quiz(report: Report) -> str:
             "<p>Only each learner's first try at a question counts; after a wrong answer the bot "
             "explains and lets them try again, and those later tries are left out.</p>",
             _chart(svg, "Quiz accuracy per question"),
-            "<details><summary>Every question</summary>",
-            table(quiz, merge_first=True),
-            "</details>",
+            _details(
+                "Every question",
+                table(quiz, merge_first=True),
+            ),
         ]
     )
 
@@ -545,23 +552,28 @@ def _evidence(report: Report) -> str:
                 "Difference between the arms in selling online, with 95% intervals",
             ),
             table(view, merge_first=True),
-            "<details><summary>The arms at baseline (balance)</summary>",
-            table(tables["arm_balance"]),
-            "</details>",
+            _details(
+                "The arms at baseline (balance)",
+                table(tables["arm_balance"]),
+            ),
         ]
     parts += [
-        "<details><summary>Attrition: baseline respondents who did not answer a wave</summary>",
-        table(tables["attrition"], merge_first=True),
-        "</details>",
-        "<details><summary>Change from baseline for every outcome</summary>",
-        table(tables["outcome_change"], merge_first=True),
-        "</details>",
-        "<details><summary>Response by group</summary>",
-        table(tables["survey_response_by_group"], merge_first=True),
-        "</details>",
-        "<details><summary>Outcomes by gender, youth, disability, minority and country</summary>",
-        table(tables["outcomes_by_group"], merge_first=True),
-        "</details>",
+        _details(
+            "Attrition: baseline respondents who did not answer a wave",
+            table(tables["attrition"], merge_first=True),
+        ),
+        _details(
+            "Change from baseline for every outcome",
+            table(tables["outcome_change"], merge_first=True),
+        ),
+        _details(
+            "Response by group",
+            table(tables["survey_response_by_group"], merge_first=True),
+        ),
+        _details(
+            "Outcomes by gender, youth, disability, minority and country",
+            table(tables["outcomes_by_group"], merge_first=True),
+        ),
         "<h3>In the seed programme’s form</h3>",
         "<p>Reach, and the outcomes five months after the first course, in the rows of the "
         "programme’s 2022 report, to set side by side with it.</p>",
@@ -615,9 +627,10 @@ def _activity(report: Report) -> str:
             "<h2>Week by week</h2>",
             "<p>Weeks are ISO weeks, Monday to Sunday, in UTC.</p>",
             _chart(svg, "Lessons completed and certificates per week"),
-            "<details><summary>Every week</summary>",
-            table(weekly),
-            "</details>",
+            _details(
+                "Every week",
+                table(weekly),
+            ),
         ]
     )
 
@@ -642,9 +655,10 @@ def _erased(report: Report) -> str:
             "are these counts, with nothing that points to a person. They are included in "
             "“learners reached” and “courses completed” above, and in no other table.</p>",
             table(erased, others),
-            "<details><summary>Lessons they had completed</summary>",
-            table(erased, lessons),
-            "</details>",
+            _details(
+                "Lessons they had completed",
+                table(erased, lessons),
+            ),
         ]
     )
 
